@@ -1,0 +1,1 @@
+"""Checks: judge the plain arrays a worker returned, in the grader's own process."""

@@ -1,0 +1,79 @@
+"""The `grade` command.
+
+    grade submissions/2151131          one submission -> grades/2151131/{report.html,result.json}
+    grade submissions/                 every submission folder inside, plus grades/gradebook.csv
+    grade --self-check hw.ipynb        public checks only; exit 1 when one fails
+
+Exit codes: 0 graded (self-check: all public checks passed), 1 self-check found a
+failing check, 2 usage or rubric error, 3 MNIST could not be found or read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from .batch import grade_class, grade_one, is_class_folder
+from .errors import GraderError, UsageError
+from .mnist import load_mnist
+from .pipeline import GradeSettings, MnistCache
+from .reports import format_batch_table, format_summary
+from .rubric import load_rubric
+from .sandbox import SubprocessRunner
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="grade", description="Grade the chap4 simple neural network homework.")
+    parser.add_argument("path", type=Path, help="a submission (folder, .ipynb, .py or .md) or a folder of submissions")
+    parser.add_argument("--self-check", action="store_true", help="run the public checks only and print what failed")
+    parser.add_argument("--out", type=Path, default=Path("grades"), help="where reports are written (default: grades/)")
+    parser.add_argument("--rubric", type=Path, default=None, help="rubric TOML file (default: rubrics/default.toml)")
+    parser.add_argument("--mnist", type=Path, default=None, help="folder with the four MNIST IDX files (or env GRADER_MNIST_DIR)")
+    parser.add_argument("--no-color", action="store_true", help="plain output even on a terminal")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `grade` console script; returns the exit code."""
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse has printed its one-line usage error
+        return 0 if exc.code == 0 else 2
+    color = sys.stdout.isatty() and not args.no_color and "NO_COLOR" not in os.environ
+    try:
+        return _run(args, color)
+    except GraderError as exc:
+        print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
+        return exc.exit_code
+
+
+def _run(args: argparse.Namespace, color: bool) -> int:
+    if not args.path.exists():
+        raise UsageError(f"{args.path}: no such file or folder; pass a submission folder, .ipynb, .py or .md file")
+    settings = GradeSettings(
+        rubric=load_rubric(args.rubric),
+        mnist=MnistCache(lambda: load_mnist(args.mnist, progress=sys.stderr.isatty())),
+        runner=SubprocessRunner(),
+        self_check=args.self_check,
+    )
+    if args.self_check:
+        report = grade_one(args.path, settings, out=None)
+        print(format_summary(report, color=color))
+        return 1 if report.failed else 0
+    if is_class_folder(args.path):
+        reports = grade_class(args.path, settings, out=args.out, on_done=lambda r: print(format_summary(r, color=color), flush=True))
+        print(format_batch_table(reports, color=color))
+        print(f"reports in {args.out}/, gradebook in {args.out / 'gradebook.csv'}")
+        return 0
+    report = grade_one(args.path, settings, out=args.out)
+    print(format_summary(report, color=color))
+    print(f"report: {args.out / report.student / 'report.html'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

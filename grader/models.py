@@ -1,0 +1,188 @@
+"""The records passed between the grader's stages.
+
+    Submission -> RunResult -> CheckOutcome -> CheckResult -> GradeReport
+    (intake)      (sandbox)    (checks)        (scoring)      (reports)
+
+Every record is immutable.  Reporters read a `GradeReport` and nothing else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+Framework = Literal["pytorch", "tensorflow"]
+Status = Literal["passed", "failed", "error", "skipped"]
+Visibility = Literal["public", "hidden"]
+Phase = Literal["intake", "import", "forward", "backward", "train"]
+FailureKind = Literal["timeout", "memory", "crash", "exit", "exception", "protocol", "missing"]
+"""Why a worker gave no usable answer: killed at the wall-clock limit, out of
+memory, died on a signal or non-zero status, the student called sys.exit /
+os._exit, student code raised, the worker's answer was malformed, or a class
+the check needs was not in the submission."""
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+# --------------------------------------------------------------------------- intake
+
+
+class SourceUnit(_Record):
+    """One top-level statement kept from a student's file."""
+
+    kind: Literal["import", "constant", "class", "function"]
+    name: str | None = Field(description="Name the statement binds; None for imports.")
+    source: str = Field(description="The statement's text exactly as the student wrote it.")
+    file: str = Field(description="File it came from, relative to the submission.")
+    line: int = Field(description="1-based line of the statement in `file` (in its cell for notebooks).")
+    cell: int | None = Field(default=None, description="1-based code cell index for notebooks.")
+
+    @property
+    def origin(self) -> str:
+        """Where a student finds this code, e.g. 'hw.ipynb, cell 3, line 2'."""
+        where = f"{self.file}, cell {self.cell}" if self.cell is not None else self.file
+        return f"{where}, line {self.line}"
+
+
+class Finding(_Record):
+    """Something intake noticed: a file it could not read, a block it could not parse."""
+
+    severity: Literal["error", "warning", "info"]
+    file: str
+    line: int | None = None
+    message: str
+
+
+class CodePart(_Record):
+    """The code graded for one part of the homework (numpy or framework)."""
+
+    kind: Literal["numpy", "framework"]
+    file: str = Field(description="The file this part's definitions were taken from.")
+    framework: Framework | None = None
+    units: tuple[SourceUnit, ...]
+    supplied_imports: tuple[str, ...] = Field(
+        default=(), description="Template imports the grader added because the code used them without importing."
+    )
+
+    @property
+    def definitions(self) -> tuple[str, ...]:
+        """Names of the classes and functions graded in this part."""
+        return tuple(u.name for u in self.units if u.kind in ("class", "function") and u.name)
+
+    def unit(self, name: str) -> SourceUnit | None:
+        """The definition of `name` in this part, if any."""
+        return next((u for u in self.units if u.name == name and u.kind != "import"), None)
+
+
+class Submission(_Record):
+    """A student's hand-in after intake: what was found and what will be graded."""
+
+    student: str
+    path: str
+    files: tuple[str, ...] = Field(description="Code files found, relative to `path`.")
+    numpy_part: CodePart | None = None
+    framework_part: CodePart | None = None
+    findings: tuple[Finding, ...] = ()
+
+
+# --------------------------------------------------------------------------- sandbox
+
+
+@dataclass(frozen=True)
+class RunError:
+    """Why a worker run produced no usable result."""
+
+    kind: FailureKind
+    phase: Phase
+    message: str
+    detail: str = ""
+    """Traceback or the tail of the worker's stderr, for the report."""
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What came back from one worker run: plain numbers and arrays, or an error."""
+
+    task: str
+    values: dict[str, Any] = field(default_factory=dict)
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
+    error: RunError | None = None
+    duration_s: float = 0.0
+
+
+# --------------------------------------------------------------------------- checks
+
+
+class CheckOutcome(_Record):
+    """A check's verdict before points are attached."""
+
+    id: str
+    status: Status
+    message: str = Field(description="One line: what happened, in words a student understands.")
+    diagnosis: str | None = Field(default=None, description="Most likely cause, when the check failed.")
+    evidence: dict[str, Any] = Field(default_factory=dict, description="JSON-able numbers and excerpts.")
+    duration_s: float = 0.0
+
+
+class CheckResult(_Record):
+    """A scored check, as written to result.json."""
+
+    id: str
+    status: Status
+    score: float
+    max_score: float
+    message: str
+    visibility: Visibility = "public"
+    advisory: bool = False
+    diagnosis: str | None = None
+    evidence: dict[str, Any] = Field(default_factory=dict)
+    duration_s: float = 0.0
+
+
+class GradedPart(_Record):
+    """Which file and definitions were graded for one part, for the report."""
+
+    kind: Literal["numpy", "framework"]
+    file: str
+    framework: Framework | None = None
+    definitions: tuple[str, ...] = ()
+    supplied_imports: tuple[str, ...] = ()
+
+
+class GradeReport(_Record):
+    """Everything a reporter needs about one graded submission."""
+
+    student: str
+    submission: str
+    score: float
+    max_score: float
+    framework: Framework | None
+    checks: tuple[CheckResult, ...]
+    parts: tuple[GradedPart, ...] = ()
+    findings: tuple[Finding, ...] = ()
+    sources: dict[str, str] = Field(default_factory=dict, description="Graded definition name -> source text.")
+    rubric_name: str = ""
+    rubric_hash: str = ""
+    grader_version: str = ""
+    mnist_source: str = ""
+    created: str = ""
+    self_check: bool = False
+
+    @property
+    def failed(self) -> tuple[CheckResult, ...]:
+        """Checks that count and did not pass (advisories excluded)."""
+        return tuple(c for c in self.checks if not c.advisory and c.status in ("failed", "error"))
+
+
+def display_path(path: Path, root: Path) -> str:
+    """`path` relative to `root` with forward slashes, or its name when outside."""
+    try:
+        return path.relative_to(root).as_posix() or path.name
+    except ValueError:
+        return path.name

@@ -1,0 +1,169 @@
+"""Grading one submission: intake -> sandbox -> checks -> scoring -> GradeReport.
+
+Each check runs student code in its own worker, so a hang or crash in one
+backward costs that student only the checks that need the broken code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+from . import __version__
+from .checks.gradients import LAYERS, LayerSpec, check_layer
+from .checks.model_gradient import check_model_backward
+from .checks.outcome import skipped
+from .checks.stability import check_softmax_stability
+from .checks.training import check_framework_training, check_numpy_training
+from .intake import load_submission
+from .mnist import Mnist
+from .models import CheckOutcome, CodePart, GradedPart, GradeReport, Submission
+from .rubric import LoadedRubric, Rubric
+from .sandbox import Runner
+from .scoring import score_outcomes, total
+
+REFERENCE_NUMPY = Path(__file__).resolve().parent.parent / "reference" / "numpy_model.py"
+NO_NUMPY = "no numpy part was found: no file defines the layers Matmul, Relu, Softmax, Log and a numpy myModel"
+NO_FRAMEWORK = "no framework part was found: no myModel using PyTorch or TensorFlow in any file"
+
+
+@dataclass
+class MnistCache:
+    """Loads MNIST on first use only, so a self-check without training never touches the data."""
+
+    loader: Callable[[], Mnist]
+    _data: Mnist | None = field(default=None, init=False)
+
+    def get(self) -> Mnist:
+        """The data set, loaded once."""
+        if self._data is None:
+            self._data = self.loader()
+        return self._data
+
+
+@dataclass(frozen=True)
+class GradeSettings:
+    """Everything grading needs besides the submission itself."""
+
+    rubric: LoadedRubric
+    mnist: MnistCache
+    runner: Runner
+    self_check: bool = False
+
+
+def grade_submission(path: Path, settings: GradeSettings, *, student: str | None = None) -> GradeReport:
+    """Grade the submission at `path` (a folder or one file) and return its report."""
+    submission = load_submission(path, student=student)
+    outcomes = _Plan(submission, settings).run()
+    results = score_outcomes(outcomes, settings.rubric.rubric)
+    score, max_score = total(results)
+    return GradeReport(
+        student=submission.student,
+        submission=submission.path,
+        score=score,
+        max_score=max_score,
+        framework=submission.framework_part.framework if submission.framework_part else None,
+        checks=tuple(results),
+        parts=_graded_parts(submission),
+        findings=submission.findings,
+        sources=_sources(submission),
+        rubric_name=settings.rubric.rubric.name,
+        rubric_hash=settings.rubric.sha256[:12],
+        grader_version=__version__,
+        mnist_source=settings.mnist._data.source if settings.mnist._data else "",
+        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        self_check=settings.self_check,
+    )
+
+
+class _Plan:
+    """The checks for one submission, in order, with the layer results the model checks depend on."""
+
+    def __init__(self, submission: Submission, settings: GradeSettings) -> None:
+        self.sub = submission
+        self.settings = settings
+        self.rubric: Rubric = settings.rubric.rubric
+        self.outcomes: list[CheckOutcome] = []
+
+    def wanted(self, check_id: str) -> bool:
+        return not self.settings.self_check or self.rubric.checks.get(check_id).visibility == "public"
+
+    def add(self, check_id: str, run: Callable[[], CheckOutcome]) -> None:
+        if self.wanted(check_id):
+            self.outcomes.append(run())
+
+    def run(self) -> list[CheckOutcome]:
+        numpy_part, fw_part = self.sub.numpy_part, self.sub.framework_part
+        checks, runner = self.rubric.checks, self.settings.runner
+        for spec in LAYERS:
+            self.add(spec.check_id, lambda spec=spec: self._layer(spec, numpy_part))
+        self.add("numpy.softmax.stability", lambda: self._needs(
+            "numpy.softmax.stability", numpy_part, "Softmax",
+            lambda p: check_softmax_stability(p, checks.numpy_softmax_stability, self._limits("numpy.softmax.stability"), runner)))
+        model_part = self._with_reference_layers(numpy_part)
+        self.add("numpy.model.backward", lambda: self._needs(
+            "numpy.model.backward", model_part, "myModel",
+            lambda p: check_model_backward(p, checks.numpy_model_backward, self._limits("numpy.model.backward"), runner)))
+        self.add("numpy.model.train", lambda: self._needs(
+            "numpy.model.train", model_part, "myModel",
+            lambda p: check_numpy_training(p, checks.numpy_model_train, self._limits("numpy.model.train"), runner, self.settings.mnist.get())))
+        self.add("framework.model.train", lambda: self._needs(
+            "framework.model.train", fw_part, "myModel",
+            lambda p: check_framework_training(p, checks.framework_model_train, self._limits("framework.model.train"), runner, self.settings.mnist.get())))
+        return self.outcomes
+
+    def _limits(self, check_id: str):  # type: ignore[no-untyped-def]
+        return self.rubric.limits_for(check_id)
+
+    def _layer(self, spec: LayerSpec, part: CodePart | None) -> CheckOutcome:
+        return self._needs(spec.check_id, part, spec.name,
+                           lambda p: check_layer(spec, p, self.rubric.checks.get(spec.check_id), self._limits(spec.check_id),  # type: ignore[arg-type]
+                                                 self.settings.runner))
+
+    def _needs(self, check_id: str, part: CodePart | None, name: str, run: Callable[[CodePart], CheckOutcome]) -> CheckOutcome:
+        """Skip when the part is absent, fail fast when the class is missing, else run the check."""
+        if part is None:
+            return skipped(check_id, NO_FRAMEWORK if check_id.startswith("framework") else NO_NUMPY)
+        if part.unit(name) is None:
+            return CheckOutcome(id=check_id, status="error", evidence={"failure": "missing"},
+                                message=f"missing: class `{name}` is not defined in {part.file}",
+                                diagnosis="define the class with exactly this name (names are case-sensitive) in the file you hand in")
+        return run(part)
+
+    def _with_reference_layers(self, part: CodePart | None) -> CodePart | None:
+        """The numpy part with each layer that failed its own check replaced by the staff solution's.
+
+        A wrong Relu.backward then costs the student numpy.relu.backward only, not
+        the model checks that build on it too.
+        """
+        if part is None:
+            return None
+        failed = {s.name for s in LAYERS for o in self.outcomes if o.id == s.check_id and o.status != "passed"}
+        if not failed:
+            return part
+        reference = _reference_units(failed)
+        kept = tuple(u for u in part.units if u.name not in failed)
+        classes = [u for u in kept if u.kind != "import"]
+        imports = tuple(u for u in kept if u.kind == "import")
+        return part.model_copy(update={"units": imports + reference + tuple(classes)})
+
+
+def _reference_units(names: set[str]) -> tuple:  # type: ignore[type-arg]
+    reference = load_submission(REFERENCE_NUMPY).numpy_part
+    assert reference is not None, f"{REFERENCE_NUMPY} must define the numpy layers"  # grader bug if not
+    return tuple(u for u in reference.units if u.name in names)
+
+
+def _graded_parts(sub: Submission) -> tuple[GradedPart, ...]:
+    parts = [p for p in (sub.numpy_part, sub.framework_part) if p is not None]
+    return tuple(GradedPart(kind=p.kind, file=p.file, framework=p.framework, definitions=p.definitions,
+                            supplied_imports=p.supplied_imports) for p in parts)
+
+
+def _sources(sub: Submission) -> dict[str, str]:
+    sources = {u.name: u.source for u in (sub.numpy_part.units if sub.numpy_part else ()) if u.name and u.kind != "import"}
+    if sub.framework_part and (model := sub.framework_part.unit("myModel")):
+        sources["framework:myModel"] = model.source
+    return sources

@@ -1,0 +1,113 @@
+"""result.json: the machine-readable report of one graded submission.
+
+The file is strict JSON (no NaN or Infinity literals), so any JSON parser can read
+it.  Non-finite floats, which a student's NaN loss easily puts into evidence, are
+written as the strings "nan", "inf" and "-inf".
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from grader.models import GradeReport
+
+def result_dict(report: GradeReport) -> dict[str, Any]:
+    """The content of result.json: plain, strictly JSON-encodable values.
+
+    Args:
+        report: The graded submission.
+    """
+    content: dict[str, Any] = {
+        "student": report.student,
+        "score": report.score,
+        "max_score": report.max_score,
+        "framework": report.framework,
+        "checks": [check.model_dump() for check in report.checks],
+        "parts": [part.model_dump() for part in report.parts],
+        "findings": [finding.model_dump() for finding in report.findings],
+        "rubric": {"name": report.rubric_name, "hash": report.rubric_hash},
+        "grader_version": report.grader_version,
+        "mnist_source": report.mnist_source,
+        "created": report.created,
+        "self_check": report.self_check,
+    }
+    jsonable: dict[str, Any] = strict_jsonable(content)
+    return jsonable
+
+
+def write_result_json(report: GradeReport, path: Path) -> None:
+    """Write `result_dict(report)` to `path` atomically, as indented UTF-8 JSON.
+
+    Args:
+        report: The graded submission.
+        path: Where result.json goes; its directory must exist.
+    """
+    text = json.dumps(result_dict(report), indent=2, ensure_ascii=False, allow_nan=False)
+    write_text_atomic(path, text + "\n")
+
+
+def strict_jsonable(value: Any) -> Any:
+    """`value` with tuples as lists, non-finite floats as strings and odd objects as text.
+
+    Evidence is meant to hold plain JSON-able values; numpy scalars and arrays are
+    turned into lists and numbers through `tolist()`, and anything else becomes its
+    `str`, so encoding the result never fails.
+
+    Args:
+        value: A value from a report, possibly nested.
+    """
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return _float_jsonable(value)
+    if isinstance(value, Mapping):
+        return {str(key): strict_jsonable(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [strict_jsonable(item) for item in value]
+    if hasattr(value, "tolist"):
+        return strict_jsonable(value.tolist())
+    return _safe_str(value)
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write `text` to `path` as UTF-8 via a temporary file and `os.replace`.
+
+    A reader never sees a half-written file, and a crash leaves the old one intact.
+    Newlines are written as given (no translation), so CSV keeps its CRLF.
+
+    Args:
+        path: The file to create or replace; its directory must exist.
+        text: The complete new content.
+    """
+    fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with open(fd, "w", encoding="utf-8", newline="") as stream:
+            stream.write(text)
+        # mkstemp creates the file private (0600); reports are meant to be shared.
+        os.chmod(temp_name, 0o644)
+        os.replace(temp_name, path)
+    except BaseException:
+        Path(temp_name).unlink(missing_ok=True)
+        raise
+
+
+def _float_jsonable(value: float) -> float | str:
+    if math.isnan(value):
+        return "nan"
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    return float(value)  # a plain float, also for numpy.float64
+
+
+def _safe_str(value: object) -> str:
+    # A student object's __str__ may raise; the report must still be written.
+    try:
+        return str(value)
+    except Exception:
+        return f"<unprintable {type(value).__name__}>"

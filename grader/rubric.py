@@ -1,0 +1,165 @@
+"""The rubric: points, visibility, tolerances, seeds and training protocols.
+
+A rubric is a TOML file validated by pydantic.  Every key is checked: an unknown
+key, a wrong type or an out-of-range value stops the grader with one line that
+names the file, the key and what is allowed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .errors import RubricError
+from .models import Visibility
+
+DEFAULT_RUBRIC = Path(__file__).resolve().parent.parent / "rubrics" / "default.toml"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Limits(_Strict):
+    """Resource limits of one sandboxed worker run."""
+
+    timeout_s: float = Field(60.0, gt=0, description="Wall-clock seconds before the worker is killed.")
+    cpu_s: int = Field(120, gt=0, description="CPU seconds (RLIMIT_CPU).")
+    memory_mb: int = Field(4096, ge=512, description="Address-space limit in MiB (RLIMIT_AS).")
+    file_size_mb: int = Field(256, gt=0, description="Largest file the worker may write (RLIMIT_FSIZE).")
+    threads: int = Field(1, ge=1, description="BLAS/OpenMP/torch threads inside the worker.")
+
+
+class GradientTolerance(_Strict):
+    """How close a student's gradient must be, as elementwise relative error.
+
+    err_i = |got_i - want_i| / max(|got_i|, |want_i|, floor * max|want|)
+    The floor keeps entries that should be ~0 (masked ReLU entries, rounding
+    noise of a finite difference) from dividing by nothing.
+    """
+
+    autograd_rtol: float = Field(1e-6, gt=0, description="Against the PyTorch autograd reference (exact to rounding).")
+    fd_rtol: float = Field(1e-4, gt=0, description="Against central finite differences of the student's forward.")
+    fd_eps: float = Field(1e-6, gt=0, description="Step of the central finite difference.")
+    floor: float = Field(1e-6, gt=0, description="Relative floor of the denominator (fraction of max|want|).")
+
+
+class _CheckSpec(_Strict):
+    points: float = Field(ge=0, description="Points for passing; 0 for an advisory check.")
+    visibility: Visibility = Field("public", description="public checks run in --self-check; hidden ones do not.")
+    seed: int = Field(0, description="Seed of the inputs the grader generates.")
+    limits: Limits | None = Field(None, description="Overrides the rubric's [limits] for this check.")
+
+
+class GradientCheck(_CheckSpec):
+    """A backward pass compared with autograd and finite differences."""
+
+    tolerance: GradientTolerance = GradientTolerance()
+
+
+class AdvisoryCheck(_CheckSpec):
+    """Reported to the student, worth 0 points unless the rubric gives points."""
+
+    points: float = Field(0.0, ge=0)
+
+
+class TrainingCheck(_CheckSpec):
+    """The grader's own seeded training loop on MNIST, then test accuracy."""
+
+    epochs: int = Field(ge=1, le=200)
+    batch_size: int = Field(ge=1)
+    lr: float = Field(gt=0)
+    optimizer: Literal["sgd", "adam"] = "sgd"
+    train_samples: int = Field(5000, ge=10, description="Training images used (the first n of the training split).")
+    test_samples: int = Field(10000, ge=10, description="Test images the accuracy is measured on.")
+    threshold: float = Field(ge=0, le=1, description="Minimum test accuracy to pass.")
+
+
+class Checks(_Strict):
+    """Every check the grader knows, by its stable id."""
+
+    numpy_matmul_backward: GradientCheck = Field(alias="numpy.matmul.backward")
+    numpy_relu_backward: GradientCheck = Field(alias="numpy.relu.backward")
+    numpy_softmax_backward: GradientCheck = Field(alias="numpy.softmax.backward")
+    numpy_log_backward: GradientCheck = Field(alias="numpy.log.backward")
+    numpy_model_backward: GradientCheck = Field(alias="numpy.model.backward")
+    numpy_model_train: TrainingCheck = Field(alias="numpy.model.train")
+    framework_model_train: TrainingCheck = Field(alias="framework.model.train")
+    numpy_softmax_stability: AdvisoryCheck = Field(AdvisoryCheck(), alias="numpy.softmax.stability")
+
+    def get(self, check_id: str) -> _CheckSpec:
+        """The spec of the check with stable id `check_id`."""
+        return getattr(self, check_id.replace(".", "_"))  # type: ignore[no-any-return]
+
+
+class Rubric(_Strict):
+    """A whole rubric file."""
+
+    name: str
+    calibration: str = Field("", description="How the thresholds were set, in words.")
+    limits: Limits = Limits()
+    checks: Checks
+
+    def limits_for(self, check_id: str) -> Limits:
+        """Resource limits for one check: its own, else the rubric's."""
+        return self.checks.get(check_id).limits or self.limits
+
+
+class LoadedRubric(_Strict):
+    """A validated rubric with where it came from and its content hash."""
+
+    rubric: Rubric
+    path: str
+    sha256: str
+
+
+def load_rubric(path: Path | None = None) -> LoadedRubric:
+    """Read and validate a rubric; the default rubric when `path` is None.
+
+    Raises:
+        RubricError: one line naming the file, the key and what is allowed.
+    """
+    path = path or DEFAULT_RUBRIC
+    try:
+        raw = path.read_bytes()
+        data = tomllib.loads(raw.decode("utf-8"))
+    except OSError as exc:
+        raise RubricError(f"{path}: cannot read the rubric ({exc.strerror}); pass an existing file to --rubric") from exc
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise RubricError(f"{path}: not valid TOML: {exc}") from exc
+    try:
+        rubric = Rubric.model_validate(data)
+    except ValidationError as exc:
+        raise RubricError(f"{path}: {_first_error_msg(exc)}") from exc
+    return LoadedRubric(rubric=rubric, path=str(path), sha256=hashlib.sha256(raw).hexdigest())
+
+
+def _first_error_msg(exc: ValidationError) -> str:
+    """'checks.numpy.relu.backward.points: must be >= 0, got -1' for the first error."""
+    err = exc.errors()[0]
+    key = ".".join(str(p) for p in err["loc"])
+    if err["type"] == "extra_forbidden":
+        msg = f"{key}: unknown key; allowed here: {', '.join(_allowed_keys(err['loc']))}"
+    elif err["type"] == "missing":
+        msg = f"{key}: required key is missing"
+    else:
+        msg = f"{key}: {err['msg']}, got {err.get('input')!r}"
+    more = exc.error_count() - 1
+    return msg + (f" (and {more} more problem{'s' * (more > 1)})" if more else "")
+
+
+def _allowed_keys(loc: tuple[int | str, ...]) -> list[str]:
+    """The keys the rubric allows in the table that holds `loc`."""
+    model: type[BaseModel] = Rubric
+    for part in loc[:-1]:
+        field = next((f for n, f in model.model_fields.items() if part in (n, f.alias)), None)
+        sub = getattr(field, "annotation", None) if field else None
+        sub = next((a for a in getattr(sub, "__args__", (sub,)) if isinstance(a, type) and issubclass(a, BaseModel)), None)
+        if sub is None:
+            break
+        model = sub
+    return [f.alias or n for n, f in model.model_fields.items()]

@@ -1,0 +1,61 @@
+"""Worker side of the sandbox: `python -I -m grader.sandbox.child JOBDIR`.
+
+Loads the student's definitions into a fresh namespace, runs one task, and
+writes plain numbers (JSON) and numeric arrays (.npz).  The report is written
+last, so its presence with the right token means the run completed.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from .protocol import ARRAYS_FILE, INPUTS_FILE, JOB_FILE, OUT_DIR, REPORT_FILE, ChildError, ChildReport, Job
+from .workspace import StudentFailure, Workspace, load_code
+
+
+def _write_outputs(jobdir: Path, ws: Workspace, error: ChildError | None) -> None:
+    out = jobdir / OUT_DIR
+    np.savez(out / ARRAYS_FILE, **ws.arrays)
+    report = ChildReport(token=ws.job.token, values=ws.values, warnings=ws.warnings, error=error)
+    tmp = out / (REPORT_FILE + ".tmp")
+    tmp.write_text(report.model_dump_json(), encoding="utf-8")
+    tmp.replace(out / REPORT_FILE)
+
+
+def main(argv: list[str]) -> int:
+    """Run the job in folder argv[1]; always try to leave a report behind."""
+    jobdir = Path(argv[1])
+    job = Job.model_validate_json((jobdir / JOB_FILE).read_text(encoding="utf-8"))
+    with np.load(jobdir / INPUTS_FILE, allow_pickle=False) as data:
+        inputs = {name: data[name] for name in data.files}
+    ws = Workspace(job, inputs)
+    error: ChildError | None = None
+    start = time.monotonic()
+    try:
+        load_code(ws)
+        _task(job.task)(ws)
+    except StudentFailure as failure:
+        error = failure.error
+    ws.values["worker_seconds"] = round(time.monotonic() - start, 4)
+    _write_outputs(jobdir, ws, error)
+    return 0
+
+
+def _task(name: str) -> Callable[[Workspace], None]:
+    # Imported lazily so a numpy job never pays for importing torch or TensorFlow.
+    if name == "framework_train":
+        from .tasks_framework import framework_train
+
+        return framework_train
+    from . import tasks_numpy
+
+    return getattr(tasks_numpy, name)  # type: ignore[no-any-return]
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,182 @@
+"""Host side of the sandbox: start a worker, enforce limits, read back plain data."""
+
+from __future__ import annotations
+
+import os
+import resource
+import secrets
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+from pydantic import ValidationError
+
+from ..models import Phase, RunError, RunResult
+from ..rubric import Limits
+from .protocol import (
+    ARRAYS_FILE,
+    INPUTS_FILE,
+    JOB_FILE,
+    MAX_REPORT_BYTES,
+    OUT_DIR,
+    REPORT_FILE,
+    ChildReport,
+    Job,
+)
+
+_STDERR_TAIL = 4000
+_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
+
+
+class Runner(Protocol):
+    """Runs one job somewhere and returns what came back, never raising for student failures."""
+
+    def run(self, job: Job, arrays: dict[str, np.ndarray], limits: Limits, *, phase: Phase) -> RunResult:
+        """Run `job` with input `arrays` under `limits`; `phase` labels a failure with no report."""
+        ...
+
+
+class SubprocessRunner:
+    """Runs each job in a fresh `python -I` process with rlimits and a wall-clock timeout."""
+
+    def __init__(self, python: str = sys.executable) -> None:
+        self._python = python
+
+    def run(self, job: Job, arrays: dict[str, np.ndarray], limits: Limits, *, phase: Phase) -> RunResult:
+        """Run `job` in a worker; see `Runner.run`."""
+        job = job.model_copy(update={"token": secrets.token_hex(16)})
+        start = time.monotonic()
+        with tempfile.TemporaryDirectory(prefix="nn-grader-") as tmp:
+            jobdir = Path(tmp)
+            _write_job(jobdir, job, arrays)
+            returncode, timed_out = self._spawn(jobdir, limits)
+            result = _read_result(jobdir, job, returncode, timed_out, limits, phase)
+        duration = time.monotonic() - start
+        return RunResult(job.task, result.values, result.arrays, result.error, duration)
+
+    def _spawn(self, jobdir: Path, limits: Limits) -> tuple[int, bool]:
+        """Start the worker in its own session and wait; kill its whole group on timeout."""
+        work = jobdir / "work"
+        work.mkdir()
+        with open(jobdir / "stdout.txt", "wb") as out, open(jobdir / "stderr.txt", "wb") as err:
+            proc = subprocess.Popen(
+                [self._python, "-I", "-m", "grader.sandbox.child", str(jobdir)],
+                cwd=work,
+                env=_worker_env(work, limits),
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=err,
+                start_new_session=True,  # own process group: killpg reaches anything it forks
+                preexec_fn=lambda: _apply_rlimits(limits),
+            )
+            timed_out = False
+            try:
+                proc.wait(timeout=limits.timeout_s)
+            except subprocess.TimeoutExpired:
+                timed_out = True
+            _kill_group(proc.pid)
+            proc.wait()
+        return proc.returncode, timed_out
+
+
+def _write_job(jobdir: Path, job: Job, arrays: dict[str, np.ndarray]) -> None:
+    (jobdir / JOB_FILE).write_text(job.model_dump_json(), encoding="utf-8")
+    np.savez(jobdir / INPUTS_FILE, **arrays)
+    (jobdir / OUT_DIR).mkdir()
+
+
+def _worker_env(work: Path, limits: Limits) -> dict[str, str]:
+    """A cleared environment: no secrets, no PYTHONPATH, one thread per math library."""
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(work), "TMPDIR": str(work), "LANG": "C.UTF-8"}
+    env.update({var: str(limits.threads) for var in _THREAD_VARS})
+    env.update({"TF_CPP_MIN_LOG_LEVEL": "2", "TF_ENABLE_ONEDNN_OPTS": "0", "MPLBACKEND": "Agg", "CUDA_VISIBLE_DEVICES": ""})
+    return env
+
+
+def _apply_rlimits(limits: Limits) -> None:
+    """Runs in the child between fork and exec."""
+    mib = 1 << 20
+    resource.setrlimit(resource.RLIMIT_AS, (limits.memory_mb * mib, limits.memory_mb * mib))
+    resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_s, limits.cpu_s + 5))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_size_mb * mib, limits.file_size_mb * mib))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
+def _kill_group(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _read_result(jobdir: Path, job: Job, returncode: int, timed_out: bool, limits: Limits, phase: Phase) -> RunResult:
+    """Turn what the worker left behind into a RunResult; trust only a complete, tokened report."""
+    stderr_tail = _tail(jobdir / "stderr.txt")
+    if timed_out:
+        msg = f"timeout: your code did not finish within {limits.timeout_s:g} s (an endless loop, or far too slow)"
+        return RunResult(job.task, error=RunError("timeout", phase, msg, stderr_tail))
+    report = _load_report(jobdir / OUT_DIR / REPORT_FILE, job.token)
+    if report is None:
+        return RunResult(job.task, error=_no_report_error(returncode, limits, phase, stderr_tail))
+    arrays = _load_arrays(jobdir / OUT_DIR / ARRAYS_FILE)
+    if report.error is not None:
+        err = report.error
+        detail = err.traceback or stderr_tail
+        return RunResult(job.task, report.values, arrays, RunError(err.kind, err.phase, err.message, detail))
+    if arrays is None:
+        return RunResult(job.task, error=RunError("protocol", phase, "the worker's arrays were missing or unreadable"))
+    return RunResult(job.task, {**report.values, "warnings": report.warnings}, arrays)
+
+
+def _load_report(path: Path, token: str) -> ChildReport | None:
+    try:
+        if path.stat().st_size > MAX_REPORT_BYTES:
+            return None
+        report = ChildReport.model_validate_json(path.read_bytes())
+    except (OSError, ValidationError):
+        return None
+    return report if secrets.compare_digest(report.token, token) else None
+
+
+def _load_arrays(path: Path) -> dict[str, np.ndarray] | None:
+    """Numeric arrays only: allow_pickle=False refuses object arrays."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {name: data[name] for name in data.files}
+    except (OSError, ValueError, EOFError):
+        return None
+
+
+def _no_report_error(returncode: int, limits: Limits, phase: Phase, stderr_tail: str) -> RunError:
+    """Explain a worker that ended without a valid report: signal, limit, or early exit."""
+    if returncode < 0:
+        sig = signal.Signals(-returncode)
+        if sig == signal.SIGXCPU:
+            return RunError("timeout", phase, f"timeout: your code used more than {limits.cpu_s} s of CPU time", stderr_tail)
+        if sig == signal.SIGXFSZ:
+            msg = f"crash: your code wrote a file larger than {limits.file_size_mb} MiB (or printed far too much)"
+            return RunError("crash", phase, msg, stderr_tail)
+        if sig == signal.SIGKILL and "MemoryError" in stderr_tail:
+            return RunError("memory", phase, f"memory: your code needed more than {limits.memory_mb} MiB", stderr_tail)
+        return RunError("crash", phase, f"crash: the process running your code died with {sig.name}", stderr_tail)
+    if "MemoryError" in stderr_tail or "std::bad_alloc" in stderr_tail:
+        return RunError("memory", phase, f"memory: your code needed more than {limits.memory_mb} MiB", stderr_tail)
+    msg = (
+        f"exit: the process running your code exited (status {returncode}) before reporting a result; "
+        "remove sys.exit()/os._exit()/exit() calls from your classes"
+    )
+    return RunError("exit", phase, msg, stderr_tail)
+
+
+def _tail(path: Path) -> str:
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(max(0, path.stat().st_size - _STDERR_TAIL))
+            return fh.read().decode("utf-8", "replace")
+    except OSError:
+        return ""

@@ -1,0 +1,143 @@
+"""Worker task for the framework part: train the student's PyTorch or TensorFlow `myModel`.
+
+The grader's own loop (seeded, fixed optimizer, epochs and batch size) finds the
+model's trainable parameters itself, so a student's training code is never run.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+import numpy as np
+
+from .workspace import StudentFailure, Workspace
+
+
+def framework_train(ws: Workspace) -> None:
+    """Train with the rubric's protocol; return test outputs and the loss per epoch."""
+    framework = ws.params["framework"]
+    train = _train_torch if framework == "pytorch" else _train_tensorflow
+    losses = train(ws, ws.inputs["train_x"].astype(np.float32) / 255.0, ws.inputs["train_y"].astype(np.int64))
+    ws.values["losses"] = [v if np.isfinite(v) else str(v) for v in losses]
+
+
+def _batches(ws: Workspace, n: int) -> Iterator[np.ndarray]:
+    order = np.random.default_rng(ws.params["seed"])
+    for _ in range(ws.params["epochs"]):
+        perm = order.permutation(n)
+        yield from (perm[i : i + ws.params["batch_size"]] for i in range(0, n, ws.params["batch_size"]))
+
+
+def _check_logits(shape: tuple[int, ...], batch: int) -> None:
+    if tuple(shape) != (batch, 10):
+        msg = f"`myModel` returned shape {tuple(shape)} for a batch of {batch} images of 28x28; it must return ({batch}, 10) logits"
+        raise StudentFailure("exception", "forward", msg)
+
+
+# --------------------------------------------------------------------------- PyTorch
+
+
+def _train_torch(ws: Workspace, x: np.ndarray, y: np.ndarray) -> list[float]:
+    import torch
+
+    torch.manual_seed(ws.params["seed"])
+    np.random.seed(ws.params["seed"])
+    torch.set_num_threads(ws.params.get("threads", 1))
+    model = ws.call("import", "myModel()", ws.require("myModel"))
+    params = _torch_parameters(model)
+    ws.values["n_parameters"] = int(sum(p.numel() for p in params))
+    opt_cls = torch.optim.Adam if ws.params["optimizer"] == "adam" else torch.optim.SGD
+    opt = opt_cls(params, lr=ws.params["lr"])
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+    steps_per_epoch = -(-len(x) // ws.params["batch_size"])
+    losses, total = [], 0.0
+    for step, idx in enumerate(_batches(ws, len(x)), start=1):
+        logits = ws.call("train", "myModel forward", model, xt[idx])
+        _check_logits(tuple(logits.shape), len(idx))
+        loss = torch.nn.functional.cross_entropy(logits.float(), yt[idx])
+        opt.zero_grad()
+        ws.call("train", "loss.backward", loss.backward)
+        opt.step()
+        total += float(loss) * len(idx)
+        if step % steps_per_epoch == 0:
+            losses.append(total / len(x))
+            total = 0.0
+    with torch.no_grad():
+        test = torch.from_numpy(ws.inputs["test_x"].astype(np.float32) / 255.0)
+        ws.arrays["test_out"] = ws.call("forward", "myModel forward", model, test).double().numpy()
+    return losses
+
+
+def _torch_parameters(model: Any) -> list[Any]:
+    """nn.Module parameters, or tensors with requires_grad found among the model's attributes."""
+    import torch
+
+    if isinstance(model, torch.nn.Module):
+        params = [p for p in model.parameters() if p.requires_grad]
+    else:
+        params = []
+        for value in _attribute_values(model):
+            if isinstance(value, torch.nn.Module):
+                params.extend(p for p in value.parameters() if p.requires_grad)
+            elif isinstance(value, torch.Tensor) and value.requires_grad and value.is_leaf:
+                params.append(value)
+    if not params:
+        raise StudentFailure("exception", "train", "found no trainable parameters in `myModel` (nn.Parameter, nn.Linear, or tensors with requires_grad=True)")
+    return params
+
+
+def _attribute_values(model: Any) -> Iterator[Any]:
+    for value in vars(model).values():
+        if isinstance(value, (list, tuple)):
+            yield from value
+        elif isinstance(value, dict):
+            yield from value.values()
+        else:
+            yield value
+
+
+# --------------------------------------------------------------------------- TensorFlow
+
+
+def _train_tensorflow(ws: Workspace, x: np.ndarray, y: np.ndarray) -> list[float]:
+    import tensorflow as tf
+
+    tf.random.set_seed(ws.params["seed"])
+    np.random.seed(ws.params["seed"])
+    model = ws.call("import", "myModel()", ws.require("myModel"))
+    variables = _tf_variables(model)
+    ws.values["n_parameters"] = int(sum(int(np.prod(v.shape)) for v in variables))
+    opt_cls = tf.keras.optimizers.Adam if ws.params["optimizer"] == "adam" else tf.keras.optimizers.SGD
+    opt = opt_cls(learning_rate=ws.params["lr"])
+    steps_per_epoch = -(-len(x) // ws.params["batch_size"])
+    losses, total = [], 0.0
+    for step, idx in enumerate(_batches(ws, len(x)), start=1):
+        with tf.GradientTape() as tape:
+            logits = ws.call("train", "myModel.__call__", model, tf.constant(x[idx]))
+            _check_logits(tuple(logits.shape), len(idx))
+            loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y[idx], logits=tf.cast(logits, tf.float32)))
+        grads = tape.gradient(loss, variables)
+        opt.apply_gradients([(g, v) for g, v in zip(grads, variables) if g is not None])
+        total += float(loss) * len(idx)
+        if step % steps_per_epoch == 0:
+            losses.append(total / len(x))
+            total = 0.0
+    test = tf.constant(ws.inputs["test_x"].astype(np.float32) / 255.0)
+    ws.arrays["test_out"] = np.asarray(ws.call("forward", "myModel.__call__", model, test), dtype=np.float64)
+    return losses
+
+
+def _tf_variables(model: Any) -> list[Any]:
+    """trainable_variables of a tf.Module/keras model, or tf.Variables among the attributes."""
+    import tensorflow as tf
+
+    found = list(getattr(model, "trainable_variables", []) or [])
+    if not found:
+        for value in _attribute_values(model):
+            if isinstance(value, tf.Variable) and value.trainable:
+                found.append(value)
+            elif hasattr(value, "trainable_variables"):
+                found.extend(value.trainable_variables)
+    if not found:
+        raise StudentFailure("exception", "train", "found no trainable tf.Variable in `myModel` (declare W1, b1, W2, b2 as tf.Variable)")
+    return found

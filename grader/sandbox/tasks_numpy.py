@@ -1,0 +1,136 @@
+"""Worker tasks for the numpy part: call the student's layers and model, return raw arrays.
+
+These functions only *compute*.  Judging (autograd references, finite-difference
+quotients, tolerances, accuracy) happens in the grader's own process.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .workspace import StudentFailure, Workspace
+
+
+def to_array(value: Any, what: str) -> np.ndarray:
+    """A plain numeric ndarray copy of a student's return value, or a failure saying what it was."""
+    try:
+        arr = np.array(value, copy=True, subok=False)
+    except Exception as exc:  # noqa: BLE001 - arbitrary student objects
+        raise StudentFailure("exception", "backward", f"`{what}` returned {type(value).__name__}, not an array: {exc}") from None
+    if arr.dtype.kind not in "fiub":
+        msg = f"`{what}` returned {type(value).__name__} with dtype {arr.dtype}; it must return a numeric numpy array"
+        raise StudentFailure("exception", "backward", msg)
+    return arr
+
+
+def layer_gradient(ws: Workspace) -> None:
+    """forward + backward of one layer, plus forwards at x +/- eps for every input entry."""
+    name: str = ws.params["layer"]
+    cls = ws.require(name)
+    args = [ws.inputs[f"arg{i}"] for i in range(ws.params["n_args"])]
+    layer = ws.call("import", f"{name}()", cls)
+    out = ws.call("forward", f"{name}.forward", layer.forward, *[a.copy() for a in args])
+    ws.arrays["out"] = to_array(out, f"{name}.forward")
+    grads = ws.call("backward", f"{name}.backward", layer.backward, ws.inputs["grad_y"].copy())
+    _store_grads(ws, name, grads, len(args))
+    for i in range(len(args)):
+        _finite_difference_forwards(ws, cls, name, args, i)
+
+
+def _store_grads(ws: Workspace, name: str, grads: Any, n_args: int) -> None:
+    if n_args > 1:
+        if not isinstance(grads, (tuple, list)) or len(grads) != n_args:
+            msg = f"`{name}.backward` returned {type(grads).__name__}; it must return a tuple of {n_args} arrays (grad_x, grad_W)"
+            raise StudentFailure("exception", "backward", msg)
+    else:
+        grads = (grads,)
+    ws.values["grad_types"] = [type(g).__name__ for g in grads]
+    for i, grad in enumerate(grads):
+        ws.arrays[f"grad{i}"] = to_array(grad, f"{name}.backward")
+
+
+def _finite_difference_forwards(ws: Workspace, cls: type, name: str, args: list[np.ndarray], i: int) -> None:
+    """Forward outputs with entry j of argument i moved by +eps and -eps (fresh layer each time)."""
+    eps: float = ws.params["fd_eps"]
+    plus, minus = [], []
+    for j in range(args[i].size):
+        for sign, bucket in ((1.0, plus), (-1.0, minus)):
+            moved = [a.copy() for a in args]
+            moved[i].flat[j] += sign * eps
+            out = ws.call("forward", f"{name}.forward", cls().forward, *moved)
+            bucket.append(to_array(out, f"{name}.forward"))
+    ws.arrays[f"fd_plus{i}"] = np.stack(plus)
+    ws.arrays[f"fd_minus{i}"] = np.stack(minus)
+
+
+def softmax_stability(ws: Workspace) -> None:
+    """The student's Softmax forward on large logits (the template's overflows)."""
+    cls = ws.require("Softmax")
+    out = ws.call("forward", "Softmax.forward", cls().forward, ws.inputs["x"].copy())
+    ws.arrays["out"] = to_array(out, "Softmax.forward")
+
+
+def _model(ws: Workspace) -> Any:
+    """A fresh myModel, with the global numpy RNG seeded as the template's init uses it."""
+    cls = ws.require("myModel")
+    np.random.seed(ws.params["seed"])
+    model = ws.call("import", "myModel()", cls)
+    ws.values["W1_shape"] = list(np.shape(getattr(model, "W1", None)))
+    ws.values["W2_shape"] = list(np.shape(getattr(model, "W2", None)))
+    return model
+
+
+def _attr(model: Any, name: str, method: str) -> np.ndarray:
+    if not hasattr(model, name):
+        raise StudentFailure("exception", "backward", f"`myModel.{method}` did not set `self.{name}`; the grader reads it after the call")
+    return to_array(getattr(model, name), f"myModel.{name}")
+
+
+def model_backward(ws: Workspace) -> None:
+    """W1_grad, W2_grad of the student's model at the grader's weights and batch."""
+    model = _model(ws)
+    model.W1, model.W2 = ws.inputs["W1"].copy(), ws.inputs["W2"].copy()
+    ws.call("forward", "myModel.forward", model.forward, ws.inputs["x"].copy())
+    ws.arrays["h2_log"] = _attr(model, "h2_log", "forward")
+    ws.call("backward", "myModel.backward", model.backward, ws.inputs["label"].copy())
+    ws.arrays["W1_grad"] = _attr(model, "W1_grad", "backward")
+    ws.arrays["W2_grad"] = _attr(model, "W2_grad", "backward")
+
+
+def numpy_train(ws: Workspace) -> None:
+    """The grader's seeded mini-batch SGD on the student's model; returns test log-probabilities."""
+    p = ws.params
+    model = _model(ws)
+    x = ws.inputs["train_x"].reshape(len(ws.inputs["train_x"]), -1) / 255.0
+    onehot = np.eye(10)[ws.inputs["train_y"].astype(np.int64)]
+    order = np.random.default_rng(p["seed"])
+    losses: list[float] = []
+    for _ in range(p["epochs"]):
+        perm = order.permutation(len(x))
+        total = 0.0
+        for start in range(0, len(x), p["batch_size"]):
+            idx = perm[start : start + p["batch_size"]]
+            total += _sgd_step(ws, model, x[idx], onehot[idx], p["lr"])
+        losses.append(total / len(x))
+    ws.values["losses"] = [v if np.isfinite(v) else str(v) for v in losses]
+    ws.arrays["test_out"] = _predict(ws, model, ws.inputs["test_x"] / 255.0)
+
+
+def _sgd_step(ws: Workspace, model: Any, xb: np.ndarray, yb: np.ndarray, lr: float) -> float:
+    """One template step: forward, backward(label), W -= lr * W_grad (gradients summed over the batch)."""
+    ws.call("train", "myModel.forward", model.forward, xb)
+    loss = float(-np.sum(yb * _attr(model, "h2_log", "forward")))
+    ws.call("train", "myModel.backward", model.backward, yb)
+    model.W1 = model.W1 - lr * _attr(model, "W1_grad", "backward")
+    model.W2 = model.W2 - lr * _attr(model, "W2_grad", "backward")
+    return loss
+
+
+def _predict(ws: Workspace, model: Any, x: np.ndarray, chunk: int = 2000) -> np.ndarray:
+    outs = []
+    for start in range(0, len(x), chunk):
+        ws.call("forward", "myModel.forward", model.forward, x[start : start + chunk])
+        outs.append(_attr(model, "h2_log", "forward"))
+    return np.concatenate(outs).astype(np.float64)

@@ -1,0 +1,29 @@
+"""Scoring: attach the rubric's points and visibility to each check outcome."""
+
+from __future__ import annotations
+
+from .models import CheckOutcome, CheckResult
+from .rubric import AdvisoryCheck, Rubric
+
+
+def score_outcomes(outcomes: list[CheckOutcome], rubric: Rubric) -> list[CheckResult]:
+    """A passed check earns its points; anything else earns 0.  Advisory checks are marked as such."""
+    results = []
+    for outcome in outcomes:
+        spec = rubric.checks.get(outcome.id)
+        earned = spec.points if outcome.status == "passed" else 0.0
+        results.append(
+            CheckResult(
+                **outcome.model_dump(),
+                score=earned,
+                max_score=spec.points,
+                visibility=spec.visibility,
+                advisory=isinstance(spec, AdvisoryCheck),
+            )
+        )
+    return results
+
+
+def total(results: list[CheckResult]) -> tuple[float, float]:
+    """(score, max_score) over all results."""
+    return sum(r.score for r in results), sum(r.max_score for r in results)

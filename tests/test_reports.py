@@ -1,0 +1,381 @@
+"""Tests of grader/reports: result.json, report.html, gradebook.csv and terminal text."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from grader.models import CheckResult, Finding, GradedPart, GradeReport
+from grader.reports import (
+    format_batch_table,
+    format_summary,
+    render_html,
+    result_dict,
+    write_gradebook,
+    write_html,
+    write_result_json,
+)
+
+SCRIPT = "<script>alert(1)</script>"
+DIAGNOSIS = "grad_W has shape (10, 784) but W has shape (784, 10): return x.T @ grad_y, not grad_y.T @ x"
+TRACEBACK = 'Traceback (most recent call last):\n  File "hw.py", line 12, in fit\nValueError: shapes (32,784) and (10,) not aligned'
+RELU_SOURCE = "class Relu:\n    def backward(self, grad_y):\n        return grad_y * (self.mem['x'] > 0)\n"
+
+
+def _make_checks(message: str = "Relu.backward matches the numerical gradient") -> tuple[CheckResult, ...]:
+    return (
+        CheckResult(
+            id="numpy.relu.backward", status="passed", score=10, max_score=10, message=message,
+            evidence={"max_abs_diff": 1.5e-9},
+        ),
+        CheckResult(
+            id="numpy.matmul.backward", status="failed", score=0, max_score=10,
+            message="gradient check failed for `Matmul.backward` w.r.t. `W`: 12 / 64 elements differ",
+            diagnosis=DIAGNOSIS,
+            evidence={"max_abs_diff": math.nan, "rel_diff": math.inf, "low": -math.inf, "worst_index": [3, 7]},
+        ),
+        CheckResult(
+            id="framework.model.train", status="error", score=0, max_score=20,
+            message="training raised ValueError", evidence={"traceback": TRACEBACK}, duration_s=1.25,
+        ),
+        CheckResult(
+            id="numpy.model.train", status="skipped", score=0, max_score=10,
+            message="not run because numpy.model.forward failed",
+        ),
+        CheckResult(
+            id="numpy.softmax.stability", status="failed", score=0, max_score=0,
+            message="softmax overflows for inputs near 1000", advisory=True,
+        ),
+    )
+
+
+def _make_report(student: str = "2151131", **changes: Any) -> GradeReport:
+    fields: dict[str, Any] = {
+        "student": student,
+        "submission": f"submissions/{student}",
+        "score": 10,
+        "max_score": 50,
+        "framework": "tensorflow",
+        "checks": _make_checks(),
+        "parts": (
+            GradedPart(kind="numpy", file="hw.ipynb", definitions=("Matmul", "Relu", "Softmax", "Log", "myModel")),
+            GradedPart(
+                kind="framework", file="hw.ipynb", framework="tensorflow", definitions=("myModel",),
+                supplied_imports=("import tensorflow as tf",),
+            ),
+        ),
+        "findings": (
+            Finding(severity="warning", file="hw.ipynb", line=3, message="cell 3 is not valid Python; skipped"),
+            Finding(severity="info", file="notes.txt", message="not a code file; ignored"),
+            Finding(severity="error", file="old.py", message="file is not UTF-8; skipped"),
+        ),
+        "sources": {"Relu": RELU_SOURCE, "framework:myModel": "class myModel(tf.keras.Model):\n    pass\n"},
+        "rubric_name": "chap4",
+        "rubric_hash": "3f2a9c",
+        "grader_version": "0.1.0",
+        "mnist_source": "/data/mnist.npz",
+        "created": "2025-03-01T12:00:00+00:00",
+    }
+    return GradeReport(**(fields | changes))
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"non-strict JSON constant {name}")
+
+
+# --------------------------------------------------------------------------- result.json
+
+
+def test_result_json_has_exactly_the_documented_top_level_names() -> None:
+    assert list(result_dict(_make_report())) == [
+        "student", "score", "max_score", "framework", "checks", "parts", "findings",
+        "rubric", "grader_version", "mnist_source", "created", "self_check",
+    ]
+
+
+def test_result_json_keeps_every_check_with_all_its_fields() -> None:
+    content = result_dict(_make_report())
+
+    assert [c["status"] for c in content["checks"]] == ["passed", "failed", "error", "skipped", "failed"]
+    assert list(content["checks"][2]) == [
+        "id", "status", "score", "max_score", "message", "visibility", "advisory", "diagnosis", "evidence", "duration_s",
+    ]
+    assert content["checks"][1]["diagnosis"] == DIAGNOSIS
+    assert content["checks"][4]["advisory"] is True
+    assert content["rubric"] == {"name": "chap4", "hash": "3f2a9c"}
+    assert content["framework"] == "tensorflow"
+
+
+def test_result_json_writes_framework_null_when_none_was_found() -> None:
+    assert result_dict(_make_report(framework=None))["framework"] is None
+
+
+def test_result_json_file_is_strict_json_with_non_finite_floats_as_strings(tmp_path: Path) -> None:
+    path = tmp_path / "result.json"
+
+    write_result_json(_make_report(), path)
+
+    content = json.loads(path.read_text(encoding="utf-8"), parse_constant=_reject_constant)
+    assert content["checks"][1]["evidence"] == {"max_abs_diff": "nan", "rel_diff": "inf", "low": "-inf", "worst_index": [3, 7]}
+    assert content["checks"][0]["evidence"] == {"max_abs_diff": 1.5e-9}
+
+
+def test_result_json_turns_numpy_values_into_plain_json() -> None:
+    check = CheckResult(
+        id="numpy.relu.forward", status="failed", score=0, max_score=5, message="wrong values",
+        evidence={"worst": np.float64("nan"), "rows": np.array([[1.0, np.inf]]), "count": np.int64(3)},
+    )
+
+    text = json.dumps(result_dict(_make_report(checks=(check,))), allow_nan=False)
+
+    assert json.loads(text)["checks"][0]["evidence"] == {"worst": "nan", "rows": [[1.0, "inf"]], "count": 3}
+
+
+def test_result_json_keeps_non_ascii_text_readable(tmp_path: Path) -> None:
+    path = tmp_path / "result.json"
+
+    write_result_json(_make_report(student="张三"), path)
+
+    assert '"student": "张三"' in path.read_text(encoding="utf-8")
+
+
+def test_write_result_json_replaces_the_file_and_leaves_no_temporary_file(tmp_path: Path) -> None:
+    path = tmp_path / "result.json"
+    path.write_text("old", encoding="utf-8")
+
+    write_result_json(_make_report(), path)
+
+    assert json.loads(path.read_text(encoding="utf-8"))["student"] == "2151131"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["result.json"]
+
+
+# --------------------------------------------------------------------------- report.html
+
+
+def test_html_shows_student_score_framework_and_rubric() -> None:
+    page = render_html(_make_report())
+
+    assert "<h1>2151131</h1>" in page
+    assert "10 / 50 points (20.0%)" in page
+    assert "width: 20.0%" in page
+    assert "<dd>tensorflow</dd>" in page
+    assert "chap4 <code>3f2a9c</code>" in page
+    assert "/data/mnist.npz" in page
+
+
+def test_html_shows_every_check_with_its_status_badge_and_points() -> None:
+    page = render_html(_make_report())
+
+    for check in _make_checks():
+        assert f"<code>{check.id}</code>" in page
+        assert f'<span class="badge {check.status}">{check.status}</span>' in page
+    assert '<span class="points">0 / 20</span>' in page
+    assert 'class="tag advisory"' in page
+    assert f"<strong>Likely cause:</strong> {DIAGNOSIS}</p>" in page
+
+
+def test_html_escapes_script_tags_in_student_name_message_evidence_and_source() -> None:
+    report = _make_report(
+        student=SCRIPT,
+        checks=(
+            *_make_checks(message=SCRIPT),
+            CheckResult(
+                id="numpy.relu.forward", status="failed", score=0, max_score=5, message=SCRIPT, diagnosis=SCRIPT,
+                evidence={SCRIPT: SCRIPT, "items": [SCRIPT], "long": SCRIPT * 20},
+            ),
+        ),
+        findings=(Finding(severity="error", file=SCRIPT, message=SCRIPT),),
+        sources={"Relu": f"class Relu:\n    doc = '{SCRIPT}'\n"},
+    )
+
+    page = render_html(report)
+
+    assert "<script" not in page.lower()
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+def test_html_loads_nothing_from_outside_the_file() -> None:
+    page = render_html(_make_report())
+
+    assert re.search(r"\b(src|href)\s*=", page) is None
+    assert "url(" not in page
+    assert "@import" not in page
+    assert "http://" not in page and "https://" not in page
+    assert '<meta name="viewport"' in page
+
+
+def test_html_collapses_a_traceback_in_details() -> None:
+    page = render_html(_make_report())
+
+    assert "<details><summary>show 3 lines</summary><pre>Traceback (most recent call last):" in page
+
+
+def test_html_shows_list_evidence_as_json_and_nan_as_text() -> None:
+    page = render_html(_make_report())
+
+    assert "<pre>[3, 7]</pre>" in page
+    assert re.search(r"<th scope=\"row\">max_abs_diff</th><td>\s*nan\s*</td>", page)
+
+
+def test_html_shows_the_source_of_the_class_a_check_is_about_with_line_numbers() -> None:
+    page = render_html(_make_report())
+
+    assert "Your code: <code>Relu</code>" in page
+    assert '<span class="ln">3</span>        return grad_y * (self.mem[&#39;x&#39;] &gt; 0)' in page
+
+
+@pytest.mark.parametrize(
+    ("check_id", "source_key", "shown"),
+    [
+        ("numpy.relu.backward", "Relu", "<code>Relu</code>"),
+        ("numpy.matmul.backward.W", "Matmul", "<code>Matmul</code>"),
+        ("numpy.softmax.forward", "Softmax", "<code>Softmax</code>"),
+        ("numpy.log.backward", "Log", "<code>Log</code>"),
+        ("numpy.model.train", "myModel", "<code>myModel</code></summary>"),
+        ("framework.model.forward", "framework:myModel", "<code>myModel</code> (framework part)"),
+    ],
+    ids=["relu", "matmul", "softmax", "log", "numpy-model", "framework-model"],
+)
+def test_html_finds_the_source_for_each_kind_of_check_id(check_id: str, source_key: str, shown: str) -> None:
+    check = CheckResult(id=check_id, status="passed", score=1, max_score=1, message="ok")
+    report = _make_report(checks=(check,), sources={source_key: "class X:\n    pass\n"})
+
+    assert f"Your code: {shown}" in render_html(report)
+
+
+def test_html_omits_source_when_the_submission_lacks_the_definition() -> None:
+    check = CheckResult(id="numpy.softmax.forward", status="error", score=0, max_score=5, message="Softmax missing")
+
+    assert "Your code" not in render_html(_make_report(checks=(check,), sources={}))
+
+
+def test_html_lists_intake_errors_before_warnings() -> None:
+    page = render_html(_make_report())
+
+    assert page.index("file is not UTF-8") < page.index("cell 3 is not valid Python") < page.index("not a code file")
+
+
+def test_html_lists_graded_parts_with_definitions_and_supplied_imports() -> None:
+    page = render_html(_make_report())
+
+    assert "numpy part: <code>hw.ipynb</code>" in page
+    assert "<code>Matmul</code>, <code>Relu</code>" in page
+    assert "<code>import tensorflow as tf</code>" in page
+
+
+def test_write_html_writes_utf8_file(tmp_path: Path) -> None:
+    path = tmp_path / "report.html"
+
+    write_html(_make_report(student="张三"), path)
+
+    assert "<h1>张三</h1>" in path.read_text(encoding="utf-8")
+
+
+# --------------------------------------------------------------------------- gradebook.csv
+
+
+def test_gradebook_has_one_sorted_row_per_student_and_blank_for_a_missing_check(tmp_path: Path) -> None:
+    path = tmp_path / "gradebook.csv"
+    later = _make_report(student="2151200", score=42.5, framework="pytorch")
+    earlier = _make_report(student="2151131", checks=_make_checks()[:2], score=10, max_score=20)
+
+    write_gradebook([later, earlier], path)
+
+    assert path.read_bytes().decode("utf-8").splitlines() == [
+        "student,score,max_score,framework,numpy.relu.backward,numpy.matmul.backward,"
+        "framework.model.train,numpy.model.train,numpy.softmax.stability,errors",
+        "2151131,10,20,tensorflow,10,0,,,,0",
+        "2151200,42.5,50,pytorch,10,0,0,0,0,1",
+    ]
+
+
+def test_gradebook_has_no_byte_order_mark_and_blank_framework_when_none(tmp_path: Path) -> None:
+    path = tmp_path / "gradebook.csv"
+
+    write_gradebook([_make_report(framework=None)], path)
+
+    data = path.read_bytes()
+    assert data.startswith(b"student,")
+    assert data.splitlines()[1].startswith(b"2151131,10,50,,")
+
+
+# --------------------------------------------------------------------------- terminal
+
+
+def test_summary_plain_has_header_one_line_per_check_diagnosis_and_findings() -> None:
+    text = format_summary(_make_report(), color=False)
+
+    assert "\x1b" not in text
+    assert text.splitlines() == [
+        "2151131: 10 / 50  (framework: tensorflow)",
+        "PASS   10/10  numpy.relu.backward      Relu.backward matches the numerical gradient",
+        "FAIL    0/10  numpy.matmul.backward    "
+        "gradient check failed for `Matmul.backward` w.r.t. `W`: 12 / 64 elements differ",
+        f"      {DIAGNOSIS}",
+        "ERROR   0/20  framework.model.train    training raised ValueError",
+        "SKIP    0/10  numpy.model.train        not run because numpy.model.forward failed",
+        "FAIL     0/0  numpy.softmax.stability  advisory softmax overflows for inputs near 1000",
+        "intake error: old.py: file is not UTF-8; skipped",
+        "intake warning: hw.ipynb:3: cell 3 is not valid Python; skipped",
+    ]
+
+
+def test_summary_truncates_a_long_diagnosis_to_one_line() -> None:
+    check = CheckResult(
+        id="numpy.log.backward", status="failed", score=0, max_score=5, message="wrong", diagnosis="x\n" + "y" * 300
+    )
+
+    lines = format_summary(_make_report(checks=(check,)), color=False).splitlines()
+
+    assert lines[2] == "      x " + "y" * 95 + "..."
+
+
+def test_summary_keeps_a_long_message_on_one_line() -> None:
+    check = CheckResult(id="numpy.log.backward", status="failed", score=0, max_score=5, message="m" * 150)
+
+    assert format_summary(_make_report(checks=(check,), findings=()), color=False).splitlines()[1].endswith("m" * 150)
+
+
+def test_summary_shows_rich_markup_in_student_text_literally() -> None:
+    check = CheckResult(id="numpy.log.backward", status="failed", score=0, max_score=5, message="[bold red]x[/]")
+
+    assert "[bold red]x[/]" in format_summary(_make_report(checks=(check,)), color=True)
+
+
+def test_summary_in_colour_contains_ansi_codes() -> None:
+    text = format_summary(_make_report(), color=True)
+
+    assert "\x1b[" in text
+    assert "numpy.matmul.backward" in text
+
+
+def test_batch_table_has_one_line_per_student_and_a_totals_line() -> None:
+    reports = [_make_report(student="2151200", score=40), _make_report(student="2151131")]
+
+    lines = format_batch_table(reports, color=False).splitlines()
+
+    assert lines == [
+        "student  score    passed  failed  error  skipped",
+        "2151131  10 / 50  1       2       1      1",
+        "2151200  40 / 50  1       2       1      1",
+        "2 students, mean score 50.0%; checks: 2 passed, 4 failed, 2 error, 2 skipped",
+    ]
+
+
+def test_batch_table_plain_has_no_ansi_and_colour_has_ansi() -> None:
+    reports = [_make_report()]
+
+    assert "\x1b" not in format_batch_table(reports, color=False)
+    assert "\x1b[" in format_batch_table(reports, color=True)
+
+
+def test_batch_table_of_no_reports_says_so() -> None:
+    assert format_batch_table([], color=False).splitlines()[-1] == (
+        "0 students, mean score -; checks: 0 passed, 0 failed, 0 error, 0 skipped"
+    )
