@@ -12,21 +12,22 @@ from pathlib import Path
 from typing import Callable
 
 from . import __version__
-from .checks.gradients import LAYERS, LayerSpec, check_layer
+from .checks.gradients import LAYERS, check_layer
 from .checks.model_gradient import check_model_backward
 from .checks.outcome import skipped
 from .checks.stability import check_softmax_stability
 from .checks.training import check_framework_training, check_numpy_training
 from .intake import load_submission
 from .mnist import Mnist
-from .models import CheckOutcome, CodePart, GradedPart, GradeReport, Submission
-from .rubric import LoadedRubric, Rubric
+from .models import CheckOutcome, CodePart, GradedPart, GradeReport, SourceUnit, Submission
+from .rubric import Limits, LoadedRubric, Rubric
 from .sandbox import Runner
 from .scoring import score_outcomes, total
 
 REFERENCE_NUMPY = Path(__file__).resolve().parent.parent / "reference" / "numpy_model.py"
 NO_NUMPY = "no numpy part was found: no file defines the layers Matmul, Relu, Softmax, Log and a numpy myModel"
 NO_FRAMEWORK = "no framework part was found: no myModel using PyTorch or TensorFlow in any file"
+MISSING_HINT = "define the class with exactly this name (names are case-sensitive) in the file you hand in"
 
 
 @dataclass
@@ -41,6 +42,11 @@ class MnistCache:
         if self._data is None:
             self._data = self.loader()
         return self._data
+
+    @property
+    def source(self) -> str:
+        """Where the data came from, or '' when no check needed it."""
+        return self._data.source if self._data else ""
 
 
 @dataclass(frozen=True)
@@ -72,7 +78,7 @@ def grade_submission(path: Path, settings: GradeSettings, *, student: str | None
         rubric_name=settings.rubric.rubric.name,
         rubric_hash=settings.rubric.sha256[:12],
         grader_version=__version__,
-        mnist_source=settings.mnist._data.source if settings.mnist._data else "",
+        mnist_source=settings.mnist.source,
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         self_check=settings.self_check,
     )
@@ -87,70 +93,68 @@ class _Plan:
         self.rubric: Rubric = settings.rubric.rubric
         self.outcomes: list[CheckOutcome] = []
 
-    def wanted(self, check_id: str) -> bool:
-        return not self.settings.self_check or self.rubric.checks.get(check_id).visibility == "public"
-
     def add(self, check_id: str, run: Callable[[], CheckOutcome]) -> None:
         if self.wanted(check_id):
             self.outcomes.append(run())
 
     def run(self) -> list[CheckOutcome]:
         numpy_part, fw_part = self.sub.numpy_part, self.sub.framework_part
-        checks, runner = self.rubric.checks, self.settings.runner
+        checks, runner, mnist = self.rubric.checks, self.settings.runner, self.settings.mnist
         for spec in LAYERS:
-            self.add(spec.check_id, lambda spec=spec: self._layer(spec, numpy_part))
-        self.add("numpy.softmax.stability", lambda: self._needs(
-            "numpy.softmax.stability", numpy_part, "Softmax",
-            lambda p: check_softmax_stability(p, checks.numpy_softmax_stability, self._limits("numpy.softmax.stability"), runner)))
-        model_part = self._with_reference_layers(numpy_part)
-        self.add("numpy.model.backward", lambda: self._needs(
-            "numpy.model.backward", model_part, "myModel",
-            lambda p: check_model_backward(p, checks.numpy_model_backward, self._limits("numpy.model.backward"), runner)))
-        self.add("numpy.model.train", lambda: self._needs(
-            "numpy.model.train", model_part, "myModel",
-            lambda p: check_numpy_training(p, checks.numpy_model_train, self._limits("numpy.model.train"), runner, self.settings.mnist.get())))
-        self.add("framework.model.train", lambda: self._needs(
-            "framework.model.train", fw_part, "myModel",
-            lambda p: check_framework_training(p, checks.framework_model_train, self._limits("framework.model.train"), runner, self.settings.mnist.get())))
+            self.add(spec.check_id, numpy_part, spec.name,
+                     lambda p, spec=spec: check_layer(spec, p, checks.get(spec.check_id), self._limits(spec.check_id), runner))  # type: ignore[arg-type]
+        self.add("numpy.softmax.stability", numpy_part, "Softmax",
+                 lambda p: check_softmax_stability(p, checks.numpy_softmax_stability, self._limits("numpy.softmax.stability"), runner))
+        model_part, replaced = self._with_reference_layers(numpy_part)
+        self.add("numpy.model.backward", model_part, "myModel",
+                 lambda p: check_model_backward(p, checks.numpy_model_backward, self._limits("numpy.model.backward"), runner), replaced)
+        self.add("numpy.model.train", model_part, "myModel",
+                 lambda p: check_numpy_training(p, checks.numpy_model_train, self._limits("numpy.model.train"), runner, mnist.get()), replaced)
+        self.add("framework.model.train", fw_part, "myModel",
+                 lambda p: check_framework_training(p, checks.framework_model_train, self._limits("framework.model.train"), runner, mnist.get()))
         return self.outcomes
 
-    def _limits(self, check_id: str):  # type: ignore[no-untyped-def]
+    def add(self, check_id: str, part: CodePart | None, name: str, run: Callable[[CodePart], CheckOutcome],
+            replaced: tuple[str, ...] = ()) -> None:
+        """Run one check unless self-check hides it; skip when the part is absent, error when `name` is missing."""
+        if self.settings.self_check and self.rubric.checks.get(check_id).visibility != "public":
+            return
+        if part is None:
+            outcome = skipped(check_id, NO_FRAMEWORK if check_id.startswith("framework") else NO_NUMPY)
+        elif part.unit(name) is None:
+            outcome = CheckOutcome(id=check_id, status="error", evidence={"failure": "missing"},
+                                   message=f"missing: class `{name}` is not defined in {part.file}", diagnosis=MISSING_HINT)
+        else:
+            outcome = _note_reference_layers(run(part), replaced)
+        self.outcomes.append(outcome)
+
+    def _limits(self, check_id: str) -> Limits:
         return self.rubric.limits_for(check_id)
 
-    def _layer(self, spec: LayerSpec, part: CodePart | None) -> CheckOutcome:
-        return self._needs(spec.check_id, part, spec.name,
-                           lambda p: check_layer(spec, p, self.rubric.checks.get(spec.check_id), self._limits(spec.check_id),  # type: ignore[arg-type]
-                                                 self.settings.runner))
-
-    def _needs(self, check_id: str, part: CodePart | None, name: str, run: Callable[[CodePart], CheckOutcome]) -> CheckOutcome:
-        """Skip when the part is absent, fail fast when the class is missing, else run the check."""
-        if part is None:
-            return skipped(check_id, NO_FRAMEWORK if check_id.startswith("framework") else NO_NUMPY)
-        if part.unit(name) is None:
-            return CheckOutcome(id=check_id, status="error", evidence={"failure": "missing"},
-                                message=f"missing: class `{name}` is not defined in {part.file}",
-                                diagnosis="define the class with exactly this name (names are case-sensitive) in the file you hand in")
-        return run(part)
-
-    def _with_reference_layers(self, part: CodePart | None) -> CodePart | None:
+    def _with_reference_layers(self, part: CodePart | None) -> tuple[CodePart | None, tuple[str, ...]]:
         """The numpy part with each layer that failed its own check replaced by the staff solution's.
 
         A wrong Relu.backward then costs the student numpy.relu.backward only, not
         the model checks that build on it too.
         """
-        if part is None:
-            return None
-        failed = {s.name for s in LAYERS for o in self.outcomes if o.id == s.check_id and o.status != "passed"}
-        if not failed:
-            return part
-        reference = _reference_units(failed)
-        kept = tuple(u for u in part.units if u.name not in failed)
-        classes = [u for u in kept if u.kind != "import"]
+        failed = tuple(s.name for s in LAYERS for o in self.outcomes if o.id == s.check_id and o.status != "passed")
+        if part is None or not failed:
+            return part, ()
+        kept = [u for u in part.units if u.name not in failed]
         imports = tuple(u for u in kept if u.kind == "import")
-        return part.model_copy(update={"units": imports + reference + tuple(classes)})
+        units = imports + _reference_units(set(failed)) + tuple(u for u in kept if u.kind != "import")
+        return part.model_copy(update={"units": units}), failed
 
 
-def _reference_units(names: set[str]) -> tuple:  # type: ignore[type-arg]
+def _note_reference_layers(outcome: CheckOutcome, replaced: tuple[str, ...]) -> CheckOutcome:
+    if not replaced:
+        return outcome
+    names = ", ".join(replaced)
+    note = f" (graded with the staff solution's {names}, because yours did not pass its own check)"
+    return outcome.model_copy(update={"message": outcome.message + note, "evidence": outcome.evidence | {"reference_layers": list(replaced)}})
+
+
+def _reference_units(names: set[str]) -> tuple[SourceUnit, ...]:
     reference = load_submission(REFERENCE_NUMPY).numpy_part
     assert reference is not None, f"{REFERENCE_NUMPY} must define the numpy layers"  # grader bug if not
     return tuple(u for u in reference.units if u.name in names)

@@ -52,7 +52,7 @@ class _CheckSpec(_Strict):
     points: float = Field(ge=0, description="Points for passing; 0 for an advisory check.")
     visibility: Visibility = Field("public", description="public checks run in --self-check; hidden ones do not.")
     seed: int = Field(0, description="Seed of the inputs the grader generates.")
-    limits: Limits | None = Field(None, description="Overrides the rubric's [limits] for this check.")
+    timeout_s: float | None = Field(None, gt=0, description="Overrides [limits] timeout_s for this check.")
 
 
 class GradientCheck(_CheckSpec):
@@ -105,8 +105,9 @@ class Rubric(_Strict):
     checks: Checks
 
     def limits_for(self, check_id: str) -> Limits:
-        """Resource limits for one check: its own, else the rubric's."""
-        return self.checks.get(check_id).limits or self.limits
+        """Resource limits for one check: the rubric's, with the check's own timeout if it sets one."""
+        timeout = self.checks.get(check_id).timeout_s
+        return self.limits if timeout is None else self.limits.model_copy(update={"timeout_s": timeout})
 
 
 class LoadedRubric(_Strict):

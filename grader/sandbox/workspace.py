@@ -33,9 +33,13 @@ class Workspace:
         self.warnings: list[str] = []
         self.namespace: dict[str, Any] = {"__name__": "student", "__builtins__": __builtins__}
         self.student_files: set[str] = set()
+        self.broken: dict[str, StudentFailure] = {}
+        """Definitions whose execution failed; the failure is raised only when a task needs them."""
 
     def require(self, name: str) -> Any:
-        """The student's class or function `name`, or a 'missing' failure."""
+        """The student's class or function `name`, or the failure that stopped its definition."""
+        if name in self.broken:
+            raise self.broken[name]
         obj = self.namespace.get(name)
         if obj is None:
             defined = sorted(k for k, v in self.namespace.items() if isinstance(v, type))
@@ -78,8 +82,18 @@ def load_code(ws: Workspace) -> None:
         if unit.kind == "import":
             _exec_import(ws, unit.source, filename, unit.line)
         else:
-            code = _compile(ws, unit, filename)
-            ws.call("import", f"{unit.name} ({unit.origin})", exec, code, ws.namespace)
+            _exec_definition(ws, unit, filename)
+
+
+def _exec_definition(ws: Workspace, unit: SourceUnit, filename: str) -> None:
+    """Define one class/function/constant; a failure costs only the tasks that need this name."""
+    try:
+        code = _compile(ws, unit, filename)
+        ws.call("import", f"defining {unit.name} ({unit.origin})", exec, code, ws.namespace)
+    except StudentFailure as failure:
+        if unit.name is None:
+            raise
+        ws.broken[unit.name] = failure
 
 
 def _filename(unit: SourceUnit) -> str:
