@@ -60,6 +60,7 @@ def _run(args: argparse.Namespace, color: bool) -> int:
         runner=SubprocessRunner(),
         self_check=args.self_check,
     )
+    settings.mnist.get()  # fail now, with the fix, rather than after the first student's gradient checks
     if args.self_check:
         report = grade_one(args.path, settings, out=None)
         print(format_summary(report, color=color))

@@ -29,11 +29,19 @@ def check_numpy_training(part: CodePart, rc: TrainingCheck, limits: Limits, runn
 
 def check_framework_training(part: CodePart, rc: TrainingCheck, limits: Limits, runner: Runner, mnist: Mnist) -> CheckOutcome:
     """The student's PyTorch or TensorFlow myModel trained by the grader's loop with the rubric's optimizer."""
-    if part.framework == "tensorflow" and importlib.util.find_spec("tensorflow") is None:
+    if part.framework == "tensorflow" and not tensorflow_installed():
         return skipped(FRAMEWORK_ID, f"this submission's framework part is TensorFlow, which is not installed: {TF_INSTALL_HINT}")
     params = _params(rc, limits) | {"framework": part.framework, "optimizer": rc.optimizer}
     job = Job(task="framework_train", units=part.units, supplied_imports=part.supplied_imports, params=params)
     return _train_and_judge(FRAMEWORK_ID, job, rc, limits, runner, mnist)
+
+
+def tensorflow_installed() -> bool:
+    """Whether the optional TensorFlow extra can be imported here (and so in the worker)."""
+    try:
+        return importlib.util.find_spec("tensorflow") is not None
+    except ValueError:  # sys.modules["tensorflow"] is None: import is blocked
+        return False
 
 
 def _params(rc: TrainingCheck, limits: Limits) -> dict[str, object]:
