@@ -141,7 +141,9 @@ def load_rubric(path: Path | None = None) -> LoadedRubric:
 
 def _first_error_msg(exc: ValidationError) -> str:
     """'checks.numpy.relu.backward.points: must be >= 0, got -1' for the first error."""
-    err = exc.errors()[0]
+    errors = exc.errors()
+    # A misspelt key also makes the right key "missing": name the misspelling, the root cause.
+    err = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
     key = ".".join(str(p) for p in err["loc"])
     if err["type"] == "extra_forbidden":
         msg = f"{key}: unknown key; allowed here: {', '.join(_allowed_keys(err['loc']))}"

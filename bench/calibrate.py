@@ -1,0 +1,60 @@
+"""Calibrate the training thresholds: train every correct solution we have at several seeds.
+
+    .venv/bin/python bench/calibrate.py [--seeds 0 1 2 3 4] [--mnist DIR]
+
+Prints, per solution and check, the test accuracies reached under the default rubric's
+protocol. A threshold is sound when it sits well below the lowest accuracy of every correct
+solution and well above what a broken gradient reaches (about 0.10).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from grader.checks.training import check_framework_training, check_numpy_training
+from grader.intake import load_submission
+from grader.mnist import load_mnist
+from grader.rubric import load_rubric
+from grader.sandbox import SubprocessRunner
+
+REPO = Path(__file__).resolve().parents[1]
+SOLUTIONS = [
+    REPO / "reference" / "numpy_model.py",
+    REPO / "reference" / "torch_model.py",
+    REPO / "reference" / "tf_model.py",
+    REPO / "submissions" / "2151131",
+    REPO / "submissions" / "2151132",
+    REPO / "submissions" / "2151133",
+    *sorted((REPO / "tests" / "corpus").glob("correct_*")),
+]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    parser.add_argument("--mnist", type=Path, default=None)
+    args = parser.parse_args()
+    rubric = load_rubric().rubric
+    mnist, runner = load_mnist(args.mnist), SubprocessRunner()
+    print(f"MNIST: {mnist.source}; train {len(mnist.train_images)}, test {len(mnist.test_images)}")
+    for path in SOLUTIONS:
+        sub = load_submission(path)
+        for part, check, spec in (
+            (sub.numpy_part, check_numpy_training, rubric.checks.numpy_model_train),
+            (sub.framework_part, check_framework_training, rubric.checks.framework_model_train),
+        ):
+            if part is None:
+                continue
+            start, accs = time.monotonic(), []
+            for seed in args.seeds:
+                outcome = check(part, spec.model_copy(update={"seed": seed}), rubric.limits, runner, mnist)
+                accs.append(outcome.evidence.get("accuracy", float("nan")))
+            per_run = (time.monotonic() - start) / len(args.seeds)
+            label = f"{path.relative_to(REPO)} [{part.framework or 'numpy'}]"
+            print(f"{label:55s} min {min(accs):.3f} max {max(accs):.3f} threshold {spec.threshold:.2f}  {per_run:.1f} s/run")
+
+
+if __name__ == "__main__":
+    main()

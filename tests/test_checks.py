@@ -1,0 +1,110 @@
+"""Host-side judging: relative error, diagnoses, finite differences, scoring."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from grader.checks.compare import compare, diagnose, relative_error
+from grader.checks.gradients import LAYERS, autograd_grads, numerical_grad
+from grader.checks.model_gradient import model_inputs, reference_grads
+from grader.models import CheckOutcome
+from grader.rubric import load_rubric
+from grader.scoring import score_outcomes, total
+
+RNG = np.random.default_rng(0)
+WANT = RNG.normal(size=(3, 4))
+
+
+def test_relative_error_uses_a_floor_relative_to_the_scale() -> None:
+    want = np.array([2.0, 1e-9])
+    got = np.array([2.0, 0.0])
+    err = relative_error(got, want, floor=1e-6)
+    assert err[0] == 0.0
+    assert err[1] == pytest.approx(1e-9 / 2e-6)
+
+
+def test_compare_reports_worst_index_and_count() -> None:
+    got = WANT.copy()
+    got[1, 2] += 5.0
+    cmp = compare(got, WANT, rtol=1e-6, floor=1e-6)
+    assert not cmp.ok
+    assert (cmp.mismatched, cmp.total, cmp.worst) == (1, 12, (1, 2))
+    assert cmp.summary(1e-6).startswith("1 / 12 entries differ; worst at [1, 2]: expected ")
+
+
+def test_nan_in_a_gradient_never_passes() -> None:
+    got = WANT.copy()
+    got[0, 0] = np.nan
+    assert not compare(got, WANT, rtol=1e-6, floor=1e-6).ok
+
+
+@pytest.mark.parametrize(
+    ("got", "mistakes", "want_start"),
+    [
+        (-WANT, {}, "the sign is flipped"),
+        (WANT / 7.0, {}, "your gradient is the correct one scaled by 0.1429"),
+        (np.zeros_like(WANT), {}, "your gradient is all zeros"),
+        (WANT.T.copy(), {}, "your gradient is transposed"),
+        (np.ones((2, 2)), {}, "wrong shape: expected (3, 4)"),
+        (WANT + 1.0, {"the mask is missing": WANT + 1.0}, "the mask is missing"),
+        (WANT + RNG.normal(size=(3, 4)), {}, None),
+    ],
+    ids=["sign", "scale", "zeros", "transposed", "shape", "known-mistake", "unknown"],
+)
+def test_diagnose_names_the_likely_mistake(got: np.ndarray, mistakes: dict[str, np.ndarray], want_start: str | None) -> None:
+    found = diagnose(got, WANT, mistakes, rtol=1e-6, floor=1e-6)
+    if want_start is None:
+        assert found is None
+    else:
+        assert found is not None and found.startswith(want_start)
+
+
+@pytest.mark.parametrize("spec", LAYERS, ids=[s.name for s in LAYERS])
+def test_autograd_reference_agrees_with_finite_differences(spec) -> None:  # type: ignore[no-untyped-def]
+    args = spec.make_inputs(np.random.default_rng(3))
+    out = spec.forward(*[torch.tensor(a) for a in args]).detach().numpy()
+    grad_y = np.random.default_rng(4).normal(size=out.shape)
+    want = autograd_grads(spec.forward, args, grad_y)
+    eps = 1e-6
+    for i, arg in enumerate(args):
+        plus, minus = [], []
+        for j in range(arg.size):
+            for sign, bucket in ((1, plus), (-1, minus)):
+                moved = [a.copy() for a in args]
+                moved[i].flat[j] += sign * eps
+                bucket.append(spec.forward(*[torch.tensor(a) for a in moved]).numpy())
+        fd = numerical_grad(np.stack(plus), np.stack(minus), grad_y, eps, arg.shape)
+        assert compare(want[i], fd, rtol=1e-4, floor=1e-6).ok
+
+
+def test_relu_inputs_stay_away_from_the_kink() -> None:
+    relu = next(s for s in LAYERS if s.name == "Relu")
+    x = relu.make_inputs(np.random.default_rng(11))[0]
+    assert np.abs(x).min() >= 0.1
+
+
+def test_model_reference_is_the_template_loss() -> None:
+    inputs = model_inputs(5)
+    want = reference_grads(inputs)
+    # W2_grad = relu(h1).T @ (softmax - label) for the summed cross-entropy.
+    x1 = np.concatenate([inputs["x"], np.ones((len(inputs["x"]), 1))], axis=1)
+    h = np.maximum(x1 @ inputs["W1"], 0)
+    logits = h @ inputs["W2"]
+    s = np.exp(logits - logits.max(1, keepdims=True))
+    s /= s.sum(1, keepdims=True)
+    np.testing.assert_allclose(want["W2_grad"], h.T @ (s - inputs["label"]), rtol=1e-8, atol=1e-10)
+
+
+def test_scoring_gives_points_only_for_passed_checks_and_marks_advisories() -> None:
+    rubric = load_rubric().rubric
+    outcomes = [
+        CheckOutcome(id="numpy.relu.backward", status="passed", message="ok"),
+        CheckOutcome(id="numpy.log.backward", status="failed", message="wrong"),
+        CheckOutcome(id="numpy.softmax.stability", status="failed", message="overflow"),
+        CheckOutcome(id="framework.model.train", status="skipped", message="none"),
+    ]
+    results = score_outcomes(outcomes, rubric)
+    assert [(r.score, r.max_score, r.advisory) for r in results] == [(10, 10, False), (0, 10, False), (0, 0, True), (0, 25, False)]
+    assert total(results) == (10, 45)

@@ -1,0 +1,118 @@
+"""The worker process: limits, failure labels, and the data-only protocol."""
+
+from __future__ import annotations
+
+import subprocess
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from grader.intake import load_submission
+from grader.models import RunResult
+from grader.rubric import Limits
+from grader.sandbox import Job, SubprocessRunner
+
+LIMITS = Limits(timeout_s=10, cpu_s=20, memory_mb=1024)
+LOGITS = {"x": np.array([[1.0, 2.0, 3.0]])}
+
+
+def run_softmax(tmp_path: Path, forward_body: str, *, limits: Limits = LIMITS, runner: SubprocessRunner | None = None) -> RunResult:
+    """Run the softmax_stability task on a Softmax whose forward has `forward_body`."""
+    body = textwrap.indent(textwrap.dedent(forward_body).strip(), " " * 8)
+    (tmp_path / "hw.py").write_text(
+        f"import numpy as np\nimport os, sys, time\n\nclass Softmax:\n    def forward(self, x):\n{body}\n", encoding="utf-8"
+    )
+    part = load_submission(tmp_path).numpy_part
+    assert part is not None
+    job = Job(task="softmax_stability", units=part.units, supplied_imports=part.supplied_imports)
+    return (runner or SubprocessRunner()).run(job, LOGITS, limits, phase="forward")
+
+
+def test_plain_arrays_come_back_from_a_correct_forward(tmp_path: Path) -> None:
+    result = run_softmax(tmp_path, "e = np.exp(x - x.max()); return e / e.sum()")
+    assert result.error is None
+    np.testing.assert_allclose(result.arrays["out"], np.exp([[1.0, 2.0, 3.0]]) / np.exp([1.0, 2.0, 3.0]).sum())
+
+
+def test_endless_loop_is_killed_at_the_wall_clock_limit(tmp_path: Path) -> None:
+    result = run_softmax(tmp_path, "while True:\n    pass", limits=LIMITS.model_copy(update={"timeout_s": 2.0}))
+    assert result.error is not None
+    assert (result.error.kind, result.error.phase) == ("timeout", "forward")
+    assert result.error.message.startswith("timeout: your code did not finish within 2 s")
+    assert result.duration_s < 8
+
+
+def test_memory_bomb_is_labelled_memory(tmp_path: Path) -> None:
+    result = run_softmax(tmp_path, "return np.ones((1 << 32,))")
+    assert result.error is not None
+    assert result.error.kind == "memory"
+    assert result.error.message == "memory: `Softmax.forward` ran out of memory"
+
+
+def test_segfault_is_labelled_crash(tmp_path: Path) -> None:
+    result = run_softmax(tmp_path, "import ctypes\nctypes.string_at(0)")
+    assert result.error is not None
+    assert result.error.kind == "crash"
+    assert result.error.message == "crash: the process running your code died with SIGSEGV"
+
+
+def test_sys_exit_is_labelled_exit_and_never_read_as_success(tmp_path: Path) -> None:
+    result = run_softmax(tmp_path, "sys.exit(0)")
+    assert result.error is not None
+    assert result.error.kind == "exit"
+    assert result.error.message == "exit: `Softmax.forward` called sys.exit(0); remove that call"
+
+
+def test_os_exit_without_a_report_is_labelled_exit(tmp_path: Path) -> None:
+    result = run_softmax(tmp_path, "os._exit(0)")
+    assert result.error is not None
+    assert result.error.kind == "exit"
+    assert result.error.message.startswith("exit: the process running your code exited (status 0) before reporting a result")
+
+
+def test_exception_names_the_student_file_and_line(tmp_path: Path) -> None:
+    result = run_softmax(tmp_path, "raise ValueError('bad shape')")
+    assert result.error is not None
+    assert result.error.kind == "exception"
+    assert result.error.message == "`Softmax.forward` raised ValueError: bad shape (hw.py, line 6)"
+    assert 'File "hw.py", line 6, in forward' in result.error.detail
+
+
+def test_returning_a_non_numeric_object_is_refused(tmp_path: Path) -> None:
+    result = run_softmax(tmp_path, "return {'a': 1}")
+    assert result.error is not None
+    assert "it must return a numeric numpy array" in result.error.message
+
+
+def test_processes_the_student_starts_do_not_outlive_the_worker(tmp_path: Path) -> None:
+    marker = f"sleep {4242 + len(str(tmp_path)) % 100}"
+    result = run_softmax(tmp_path, f"import subprocess\nsubprocess.Popen({marker.split()!r})\nreturn x")
+    assert result.error is None
+    survivors = subprocess.run(["pgrep", "-f", marker], capture_output=True, text=True).stdout
+    assert survivors == ""
+
+
+def test_a_report_without_the_run_token_is_not_accepted(tmp_path: Path) -> None:
+    # A fake interpreter that writes a well-formed report with a forged token and exits 0.
+    fake = tmp_path / "fake_python"
+    fake.write_text(
+        "#!/bin/sh\n"
+        "printf '{\"token\": \"forged\", \"values\": {}}' > \"$4/out/report.json\"\n",
+        encoding="utf-8",
+    )
+    fake.chmod(0o755)
+    (tmp_path / "sub").mkdir()
+    result = run_softmax(tmp_path / "sub", "return x", runner=SubprocessRunner(python=str(fake)))
+    assert result.error is not None
+    assert result.error.kind == "exit"
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_worker_environment_is_cleared_and_threads_are_capped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, threads: int) -> None:
+    monkeypatch.setenv("GRADER_SECRET", "s3cret")
+    body = "v = os.environ.get('GRADER_SECRET', '') + os.environ['OMP_NUM_THREADS']\nreturn np.array([[float(len(v))]])"
+    result = run_softmax(tmp_path, body, limits=LIMITS.model_copy(update={"threads": threads}))
+    assert result.error is None
+    assert result.arrays["out"].tolist() == [[1.0]]
