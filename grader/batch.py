@@ -22,11 +22,14 @@ CODE_SUFFIXES = (".py", ".ipynb", ".md")
 
 
 def is_class_folder(path: Path) -> bool:
-    """A folder with no code files of its own but sub-folders is a class of submissions."""
+    """A folder with sub-folders and no code files of its own is a class of submissions.
+
+    A README beside the students' folders (staff notes) does not make it one submission.
+    """
     if not path.is_dir():
         return False
     entries = [p for p in path.iterdir() if not p.name.startswith(".")]
-    has_code = any(p.is_file() and p.suffix in CODE_SUFFIXES for p in entries)
+    has_code = any(p.is_file() and p.suffix in CODE_SUFFIXES and not p.name.upper().startswith("README") for p in entries)
     return not has_code and any(p.is_dir() for p in entries)
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from grader.batch import is_class_folder
 from grader.cli import main
 
 from .conftest import CORPUS, REPO
@@ -222,3 +223,20 @@ def test_tensorflow_part_is_skipped_with_install_hint_when_tensorflow_is_missing
     framework = check(load_result(tmp_path, "2151131"), "framework.model.train")
     assert framework["status"] == "skipped"
     assert "pip install 'nn-grader[tensorflow]'" in framework["message"]
+
+
+@pytest.mark.parametrize(
+    ("files", "is_class"),
+    [
+        (["a/hw.py", "b/hw.ipynb"], True),
+        (["README.md", "a/hw.py"], True),
+        (["hw.py", "a/hw.py"], False),
+        (["report.md", ".ipynb_checkpoints/report.md"], False),
+    ],
+    ids=["only-folders", "readme-beside-folders", "code-at-top", "checkpoints-only"],
+)
+def test_class_folder_is_told_from_a_submission_folder(tmp_path: Path, files: list[str], is_class: bool) -> None:
+    for name in files:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("x = 1\n", encoding="utf-8")
+    assert is_class_folder(tmp_path) is is_class
