@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Callable
 
 from . import __version__
-from .checks.gradients import LAYERS, check_layer
+from .checks.gradients import LAYERS, LayerSpec, check_layer
 from .checks.model_gradient import check_model_backward
 from .checks.outcome import skipped
 from .checks.stability import check_softmax_stability
@@ -93,16 +93,11 @@ class _Plan:
         self.rubric: Rubric = settings.rubric.rubric
         self.outcomes: list[CheckOutcome] = []
 
-    def add(self, check_id: str, run: Callable[[], CheckOutcome]) -> None:
-        if self.wanted(check_id):
-            self.outcomes.append(run())
-
     def run(self) -> list[CheckOutcome]:
         numpy_part, fw_part = self.sub.numpy_part, self.sub.framework_part
         checks, runner, mnist = self.rubric.checks, self.settings.runner, self.settings.mnist
         for spec in LAYERS:
-            self.add(spec.check_id, numpy_part, spec.name,
-                     lambda p, spec=spec: check_layer(spec, p, checks.get(spec.check_id), self._limits(spec.check_id), runner))  # type: ignore[arg-type]
+            self.add(spec.check_id, numpy_part, spec.name, self._layer_check(spec))
         self.add("numpy.softmax.stability", numpy_part, "Softmax",
                  lambda p: check_softmax_stability(p, checks.numpy_softmax_stability, self._limits("numpy.softmax.stability"), runner))
         model_part, replaced = self._with_reference_layers(numpy_part)
@@ -127,6 +122,11 @@ class _Plan:
         else:
             outcome = _note_reference_layers(run(part), replaced)
         self.outcomes.append(outcome)
+
+    def _layer_check(self, spec: LayerSpec) -> Callable[[CodePart], CheckOutcome]:
+        rubric_check = self.rubric.checks.gradient(spec.check_id)
+        limits, runner = self._limits(spec.check_id), self.settings.runner
+        return lambda part: check_layer(spec, part, rubric_check, limits, runner)
 
     def _limits(self, check_id: str) -> Limits:
         return self.rubric.limits_for(check_id)

@@ -32,6 +32,7 @@ class Limits(_Strict):
     memory_mb: int = Field(4096, ge=512, description="Address-space limit in MiB (RLIMIT_AS).")
     file_size_mb: int = Field(256, gt=0, description="Largest file the worker may write (RLIMIT_FSIZE).")
     threads: int = Field(1, ge=1, description="BLAS/OpenMP/torch threads inside the worker.")
+    processes: int = Field(1024, ge=16, description="Processes and threads of the worker's user (RLIMIT_NPROC; root is exempt).")
 
 
 class GradientTolerance(_Strict):
@@ -93,7 +94,15 @@ class Checks(_Strict):
 
     def get(self, check_id: str) -> _CheckSpec:
         """The spec of the check with stable id `check_id`."""
-        return getattr(self, check_id.replace(".", "_"))  # type: ignore[no-any-return]
+        spec = getattr(self, check_id.replace(".", "_"))
+        assert isinstance(spec, _CheckSpec), check_id  # the fields above are all check specs
+        return spec
+
+    def gradient(self, check_id: str) -> GradientCheck:
+        """The spec of a gradient check."""
+        spec = self.get(check_id)
+        assert isinstance(spec, GradientCheck), f"{check_id} is not a gradient check"
+        return spec
 
 
 class Rubric(_Strict):

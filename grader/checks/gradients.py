@@ -58,7 +58,7 @@ def _log_inputs(rng: np.random.Generator) -> list[np.ndarray]:
 def softmax_np(x: np.ndarray) -> np.ndarray:
     """A numerically stable softmax over the last axis."""
     e = np.exp(x - x.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
+    return np.asarray(e / e.sum(axis=-1, keepdims=True))
 
 
 def _matmul_mistakes(args: list[np.ndarray], g: np.ndarray) -> list[dict[str, np.ndarray]]:
@@ -127,7 +127,7 @@ def autograd_grads(forward: Callable[..., torch.Tensor], args: list[np.ndarray],
 def numerical_grad(plus: np.ndarray, minus: np.ndarray, grad_y: np.ndarray, eps: float, shape: tuple[int, ...]) -> np.ndarray:
     """Central difference of sum(grad_y * f): (L(x + eps e_j) - L(x - eps e_j)) / (2 eps) for every entry j."""
     axes = tuple(range(1, plus.ndim))
-    return (np.sum((plus - minus) * grad_y, axis=axes) / (2 * eps)).reshape(shape)
+    return np.asarray(np.sum((plus - minus) * grad_y, axis=axes) / (2 * eps)).reshape(shape)
 
 
 def check_layer(spec: LayerSpec, part: CodePart, rubric_check: GradientCheck, limits: Limits, runner: Runner) -> CheckOutcome:

@@ -340,7 +340,7 @@ def _is_constant_expr(node: ast.expr, constants: set[str]) -> bool:
 def _first_line(node: ast.stmt) -> int:
     """A decorated definition starts at its first decorator."""
     decorators = getattr(node, "decorator_list", [])
-    return min([node.lineno, *(d.lineno for d in decorators)])
+    return min([node.lineno, *(int(d.lineno) for d in decorators)])
 
 
 def _source_of(node: ast.stmt, text: str) -> str:

@@ -20,7 +20,7 @@ from .workspace import StudentFailure, Workspace, load_code
 
 def _write_outputs(jobdir: Path, ws: Workspace, error: ChildError | None) -> None:
     out = jobdir / OUT_DIR
-    np.savez(out / ARRAYS_FILE, **ws.arrays)
+    np.savez(out / ARRAYS_FILE, **ws.arrays)  # type: ignore[arg-type]  # numpy's stub types **kwds as bool
     report = ChildReport(token=ws.job.token, values=ws.values, warnings=ws.warnings, error=error)
     tmp = out / (REPORT_FILE + ".tmp")
     tmp.write_text(report.model_dump_json(), encoding="utf-8")

@@ -86,7 +86,7 @@ class SubprocessRunner:
 
 def _write_job(jobdir: Path, job: Job, arrays: dict[str, np.ndarray]) -> None:
     (jobdir / JOB_FILE).write_text(job.model_dump_json(), encoding="utf-8")
-    np.savez(jobdir / INPUTS_FILE, **arrays)
+    np.savez(jobdir / INPUTS_FILE, **arrays)  # type: ignore[arg-type]  # numpy's stub types **kwds as bool
     (jobdir / OUT_DIR).mkdir()
 
 
@@ -105,6 +105,7 @@ def _apply_rlimits(limits: Limits) -> None:
     resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_s, limits.cpu_s + 5))
     resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_size_mb * mib, limits.file_size_mb * mib))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    resource.setrlimit(resource.RLIMIT_NPROC, (limits.processes, limits.processes))
 
 
 def _kill_group(pid: int) -> None:
@@ -127,7 +128,7 @@ def _read_result(jobdir: Path, job: Job, returncode: int, timed_out: bool, limit
     if report.error is not None:
         err = report.error
         detail = err.traceback or stderr_tail
-        return RunResult(job.task, report.values, arrays, RunError(err.kind, err.phase, err.message, detail))
+        return RunResult(job.task, report.values, arrays or {}, RunError(err.kind, err.phase, err.message, detail))
     if arrays is None:
         return RunResult(job.task, error=RunError("protocol", phase, "the worker's arrays were missing or unreadable"))
     return RunResult(job.task, {**report.values, "warnings": report.warnings}, arrays)

@@ -72,10 +72,10 @@ def _torch_parameters(model: Any) -> list[Any]:
     """nn.Module parameters, or tensors with requires_grad found among the model's attributes."""
     import torch
 
+    params: list[Any] = []
     if isinstance(model, torch.nn.Module):
         params = [p for p in model.parameters() if p.requires_grad]
     else:
-        params = []
         for value in _attribute_values(model):
             if isinstance(value, torch.nn.Module):
                 params.extend(p for p in value.parameters() if p.requires_grad)

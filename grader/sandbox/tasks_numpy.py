@@ -54,7 +54,8 @@ def _store_grads(ws: Workspace, name: str, grads: Any, n_args: int) -> None:
 def _finite_difference_forwards(ws: Workspace, cls: type, name: str, args: list[np.ndarray], i: int) -> None:
     """Forward outputs with entry j of argument i moved by +eps and -eps (fresh layer each time)."""
     eps: float = ws.params["fd_eps"]
-    plus, minus = [], []
+    plus: list[np.ndarray] = []
+    minus: list[np.ndarray] = []
     for j in range(args[i].size):
         for sign, bucket in ((1.0, plus), (-1.0, minus)):
             moved = [a.copy() for a in args]
@@ -77,8 +78,8 @@ def _model(ws: Workspace) -> Any:
     cls = ws.require("myModel")
     np.random.seed(ws.params["seed"])
     model = ws.call("import", "myModel()", cls)
-    ws.values["W1_shape"] = list(np.shape(getattr(model, "W1", None)))
-    ws.values["W2_shape"] = list(np.shape(getattr(model, "W2", None)))
+    ws.values["W1_shape"] = list(np.shape(getattr(model, "W1", ())))
+    ws.values["W2_shape"] = list(np.shape(getattr(model, "W2", ())))
     return model
 
 
