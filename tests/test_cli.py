@@ -240,3 +240,17 @@ def test_class_folder_is_told_from_a_submission_folder(tmp_path: Path, files: li
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text("x = 1\n", encoding="utf-8")
     assert is_class_folder(tmp_path) is is_class
+
+
+def test_folder_with_other_exercises_grades_the_mnist_notebook_and_says_so(grade, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    run = grade(REPO / "submissions" / "2151132", "--out", tmp_path)
+    result = load_result(tmp_path, "2151132")
+    assert run.code == 0 and result["score"] == result["max_score"]
+    assert [(p["kind"], p["file"], p["framework"]) for p in result["parts"]] == [
+        ("numpy", "hw4_numpy_and_torch.ipynb", None),
+        ("framework", "hw4_numpy_and_torch.ipynb", "pytorch"),
+    ]
+    skipped = [f["message"] for f in result["findings"] if "skipped for the numpy part" in f["message"]]
+    assert any(m.startswith("function_fitting.ipynb: skipped") for m in skipped)
+    assert any(m.startswith(".ipynb_checkpoints/hw4_numpy_and_torch-checkpoint.ipynb: skipped") for m in skipped)
+    assert "hw4_numpy_and_torch.ipynb" in (tmp_path / "2151132" / "report.html").read_text(encoding="utf-8")
