@@ -47,6 +47,9 @@ def format_summary(report: GradeReport, *, color: bool) -> str:
     framework = report.framework or "none found"
     lines = [Text(f"{report.student}: {total}  (framework: {framework})", style="bold")]
     lines.extend(_get_check_lines(report.checks))
+    if report.parts:
+        graded = "; ".join(f"{p.kind} part{f' ({p.framework})' if p.framework else ''} from {p.file}" for p in report.parts)
+        lines.append(Text(f"graded: {graded}", style="dim"))
     lines.extend(_get_finding_line(finding) for finding in _get_shown_findings(report.findings))
     return _render(lines, color=color)
 
@@ -75,7 +78,11 @@ def _get_check_lines(checks: tuple[CheckResult, ...]) -> list[Text]:
     lines = []
     for check, check_points in zip(checks, points):
         line = Text()
-        line.append(_STATUS_WORDS[check.status].ljust(5), style=_STATUS_STYLES[check.status])
+        if check.advisory and check.status == "failed":
+            # Advice costs no points: a red FAIL would alarm a student for nothing.
+            line.append("NOTE".ljust(5), style="bold magenta")
+        else:
+            line.append(_STATUS_WORDS[check.status].ljust(5), style=_STATUS_STYLES[check.status])
         line.append(f"  {check_points.rjust(points_width)}  {check.id.ljust(id_width)}  ")
         if check.advisory:
             line.append("advisory ", style="magenta")
