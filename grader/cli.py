@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -32,6 +33,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", type=Path, default=Path("grades"), help="where reports are written (default: grades/)")
     parser.add_argument("--rubric", type=Path, default=None, help="rubric TOML file (default: rubrics/default.toml)")
     parser.add_argument("--mnist", type=Path, default=None, help="folder with the four MNIST IDX files (or env GRADER_MNIST_DIR)")
+    parser.add_argument("--seed", type=int, default=None, help="base seed of generated inputs (default: fresh; each result records it)")
+    parser.add_argument("--only", nargs="+", default=(), metavar="GLOB", help="run only the checks whose id matches, e.g. 'numpy.*'")
     parser.add_argument("--no-color", action="store_true", help="plain output even on a terminal")
     return parser
 
@@ -58,7 +61,9 @@ def _run(args: argparse.Namespace, color: bool) -> int:
         rubric=load_rubric(args.rubric),
         mnist=MnistCache(lambda: load_mnist(args.mnist, progress=sys.stderr.isatty())),
         runner=SubprocessRunner(),
+        seed=secrets.randbelow(2**31) if args.seed is None else args.seed,
         self_check=args.self_check,
+        only=tuple(args.only),
     )
     settings.mnist.get()  # fail now, with the fix, rather than after the first student's gradient checks
     if args.self_check:

@@ -173,6 +173,7 @@ class GradeReport(_Record):
     mnist_source: str = ""
     created: str = ""
     self_check: bool = False
+    seed: int | None = Field(default=None, description="Base seed of this run's generated inputs; `grade --seed` reproduces it.")
 
     @property
     def failed(self) -> tuple[CheckResult, ...]:

@@ -6,13 +6,15 @@ backward costs that student only the checks that need the broken code.
 
 from __future__ import annotations
 
+import fnmatch
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable
+from typing import Callable, TypeVar
 
 from . import __version__
-from .checks.gradients import LAYERS, LayerSpec, check_layer
+from .checks.gradients import check_layer
+from .checks.layers import LAYERS, LayerSpec
 from .checks.model_gradient import check_model_backward
 from .checks.outcome import skipped
 from .checks.stability import check_softmax_stability
@@ -20,9 +22,11 @@ from .checks.training import check_framework_training, check_numpy_training
 from .intake import load_submission
 from .mnist import Mnist
 from .models import CheckOutcome, CodePart, GradedPart, GradeReport, SourceUnit, Submission
-from .rubric import Limits, LoadedRubric, Rubric
+from .rubric import CheckSpec, Limits, LoadedRubric, Rubric
 from .sandbox import Runner
 from .scoring import score_outcomes, total
+
+SpecT = TypeVar("SpecT", bound=CheckSpec)
 
 REFERENCE_NUMPY = Path(__file__).resolve().parent.parent / "reference" / "numpy_model.py"
 NO_NUMPY = "no numpy part was found: no file defines the layers Matmul, Relu, Softmax, Log and a numpy myModel"
@@ -56,7 +60,11 @@ class GradeSettings:
     rubric: LoadedRubric
     mnist: MnistCache
     runner: Runner
+    seed: int = 0
+    """Base seed of generated inputs; checks without a pinned seed derive theirs from it."""
     self_check: bool = False
+    only: tuple[str, ...] = ()
+    """Glob patterns of check ids to run (all when empty)."""
 
 
 def grade_submission(path: Path, settings: GradeSettings, *, student: str | None = None) -> GradeReport:
@@ -81,6 +89,7 @@ def grade_submission(path: Path, settings: GradeSettings, *, student: str | None
         mnist_source=settings.mnist.source,
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         self_check=settings.self_check,
+        seed=settings.seed,
     )
 
 
@@ -98,21 +107,34 @@ class _Plan:
         checks, runner, mnist = self.rubric.checks, self.settings.runner, self.settings.mnist
         for spec in LAYERS:
             self.add(spec.check_id, numpy_part, spec.name, self._layer_check(spec))
+        stability = self._seeded(checks.numpy_softmax_stability, "numpy.softmax.stability")
         self.add("numpy.softmax.stability", numpy_part, "Softmax",
-                 lambda p: check_softmax_stability(p, checks.numpy_softmax_stability, self._limits("numpy.softmax.stability"), runner))
+                 lambda p: check_softmax_stability(p, stability, self._limits("numpy.softmax.stability"), runner))
         model_part, replaced = self._with_reference_layers(numpy_part)
+        backward = self._seeded(checks.numpy_model_backward, "numpy.model.backward")
         self.add("numpy.model.backward", model_part, "myModel",
-                 lambda p: check_model_backward(p, checks.numpy_model_backward, self._limits("numpy.model.backward"), runner), replaced)
+                 lambda p: check_model_backward(p, backward, self._limits("numpy.model.backward"), runner), replaced)
+        numpy_train = self._seeded(checks.numpy_model_train, "numpy.model.train")
         self.add("numpy.model.train", model_part, "myModel",
-                 lambda p: check_numpy_training(p, checks.numpy_model_train, self._limits("numpy.model.train"), runner, mnist.get()), replaced)
+                 lambda p: check_numpy_training(p, numpy_train, self._limits("numpy.model.train"), runner, mnist.get()), replaced)
+        framework_train = self._seeded(checks.framework_model_train, "framework.model.train")
         self.add("framework.model.train", fw_part, "myModel",
-                 lambda p: check_framework_training(p, checks.framework_model_train, self._limits("framework.model.train"), runner, mnist.get()))
+                 lambda p: check_framework_training(p, framework_train, self._limits("framework.model.train"), runner, mnist.get()))
         return self.outcomes
+
+    def _seeded(self, spec: SpecT, check_id: str) -> SpecT:
+        return spec.with_seed(self.settings.seed, check_id)
+
+    def _selected(self, check_id: str) -> bool:
+        """Self-check runs public checks only; --only narrows to matching ids."""
+        if self.settings.self_check and self.rubric.checks.get(check_id).visibility != "public":
+            return False
+        return not self.settings.only or any(fnmatch.fnmatchcase(check_id, pattern) for pattern in self.settings.only)
 
     def add(self, check_id: str, part: CodePart | None, name: str, run: Callable[[CodePart], CheckOutcome],
             replaced: tuple[str, ...] = ()) -> None:
-        """Run one check unless self-check hides it; skip when the part is absent, error when `name` is missing."""
-        if self.settings.self_check and self.rubric.checks.get(check_id).visibility != "public":
+        """Run one check if selected; skip when the part is absent, error when `name` is missing."""
+        if not self._selected(check_id):
             return
         if part is None:
             outcome = skipped(check_id, NO_FRAMEWORK if check_id.startswith("framework") else NO_NUMPY)
@@ -124,7 +146,7 @@ class _Plan:
         self.outcomes.append(outcome)
 
     def _layer_check(self, spec: LayerSpec) -> Callable[[CodePart], CheckOutcome]:
-        rubric_check = self.rubric.checks.gradient(spec.check_id)
+        rubric_check = self._seeded(self.rubric.checks.gradient(spec.check_id), spec.check_id)
         limits, runner = self._limits(spec.check_id), self.settings.runner
         return lambda part: check_layer(spec, part, rubric_check, limits, runner)
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import tomllib
+import zlib
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -35,7 +36,7 @@ class Limits(_Strict):
     processes: int = Field(1024, ge=16, description="Processes and threads of the worker's user (RLIMIT_NPROC; root is exempt).")
 
 
-class GradientTolerance(_Strict):
+class Tolerance(_Strict):
     """How close a student's gradient must be, as elementwise relative error.
 
     err_i = |got_i - want_i| / max(|got_i|, |want_i|, floor * max|want|)
@@ -43,32 +44,61 @@ class GradientTolerance(_Strict):
     noise of a finite difference) from dividing by nothing.
     """
 
-    autograd_rtol: float = Field(1e-6, gt=0, description="Against the PyTorch autograd reference (exact to rounding).")
-    fd_rtol: float = Field(1e-4, gt=0, description="Against central finite differences of the student's forward.")
-    fd_eps: float = Field(1e-6, gt=0, description="Step of the central finite difference.")
-    floor: float = Field(1e-6, gt=0, description="Relative floor of the denominator (fraction of max|want|).")
+    autograd_rtol: float = Field(gt=0, description="Against the PyTorch autograd reference (exact to rounding).")
+    fd_rtol: float = Field(gt=0, description="Against central finite differences of the student's forward.")
+    fd_eps: float = Field(gt=0, description="Relative step of the central difference: h_j = fd_eps * max(|x_j|, 0.1).")
+    floor: float = Field(gt=0, description="Relative floor of the denominator (fraction of max|want|).")
+    fd_floor: float = Field(gt=0, description="The floor against finite differences, which carry rounding noise of ~1e-16 |f| / h.")
 
 
-class _CheckSpec(_Strict):
+class GradientTolerance(_Strict):
+    """Tolerances per dtype: a float32 gradient is judged with float32 tolerances, not failed for its dtype.
+
+    float64: autograd agrees with a correct backward to ~1e-12; central differences
+    with h = 1e-6 carry ~1e-9 truncation and rounding error.  float32: rounding is
+    ~6e-8 per operation, so autograd agreement ~1e-5 and differences need h ~ 1e-2.
+    """
+
+    float64: Tolerance = Tolerance(autograd_rtol=1e-6, fd_rtol=1e-4, fd_eps=1e-6, floor=1e-6, fd_floor=1e-4)
+    float32: Tolerance = Tolerance(autograd_rtol=1e-3, fd_rtol=2e-2, fd_eps=1e-2, floor=1e-4, fd_floor=1e-2)
+
+    def for_dtype(self, dtype: str) -> Tolerance:
+        """float16/float32 results get the float32 tolerances; everything else float64."""
+        return self.float32 if dtype in ("float16", "float32") else self.float64
+
+
+class CheckSpec(_Strict):
     points: float = Field(ge=0, description="Points for passing; 0 for an advisory check.")
     visibility: Visibility = Field("public", description="public checks run in --self-check; hidden ones do not.")
-    seed: int = Field(0, description="Seed of the inputs the grader generates.")
+    seed: int | None = Field(None, description="Pins the seed of this check's inputs; unset, each run draws a fresh one (recorded).")
     timeout_s: float | None = Field(None, gt=0, description="Overrides [limits] timeout_s for this check.")
 
+    def with_seed(self, base: int, check_id: str) -> Self:
+        """This spec with its seed resolved: the pinned one, else one derived from the run's base seed."""
+        if self.seed is not None:
+            return self
+        return self.model_copy(update={"seed": (base + zlib.crc32(check_id.encode())) % 2**32})
 
-class GradientCheck(_CheckSpec):
+    @property
+    def run_seed(self) -> int:
+        """The resolved seed; `with_seed` must have been applied (a grader bug otherwise)."""
+        assert self.seed is not None, "with_seed() was not applied"
+        return self.seed
+
+
+class GradientCheck(CheckSpec):
     """A backward pass compared with autograd and finite differences."""
 
     tolerance: GradientTolerance = GradientTolerance()
 
 
-class AdvisoryCheck(_CheckSpec):
+class AdvisoryCheck(CheckSpec):
     """Reported to the student, worth 0 points unless the rubric gives points."""
 
     points: float = Field(0.0, ge=0)
 
 
-class TrainingCheck(_CheckSpec):
+class TrainingCheck(CheckSpec):
     """The grader's own seeded training loop on MNIST, then test accuracy."""
 
     epochs: int = Field(ge=1, le=200)
@@ -80,6 +110,13 @@ class TrainingCheck(_CheckSpec):
     threshold: float = Field(ge=0, le=1, description="Minimum test accuracy to pass.")
 
 
+class FrameworkCheck(CheckSpec):
+    """The student's framework model probed directly: its forward and its architecture."""
+
+    rtol: float = Field(1e-4, gt=0, description="Relative tolerance (float32) when matching outputs to relu(x W1 + b1) W2 + b2.")
+    batch: int = Field(6, ge=2, le=256, description="Images in the probe batch.")
+
+
 class Checks(_Strict):
     """Every check the grader knows, by its stable id."""
 
@@ -89,13 +126,15 @@ class Checks(_Strict):
     numpy_log_backward: GradientCheck = Field(alias="numpy.log.backward")
     numpy_model_backward: GradientCheck = Field(alias="numpy.model.backward")
     numpy_model_train: TrainingCheck = Field(alias="numpy.model.train")
+    framework_model_forward: FrameworkCheck = Field(alias="framework.model.forward")
+    framework_model_architecture: FrameworkCheck = Field(alias="framework.model.architecture")
     framework_model_train: TrainingCheck = Field(alias="framework.model.train")
     numpy_softmax_stability: AdvisoryCheck = Field(AdvisoryCheck(), alias="numpy.softmax.stability")
 
-    def get(self, check_id: str) -> _CheckSpec:
+    def get(self, check_id: str) -> CheckSpec:
         """The spec of the check with stable id `check_id`."""
         spec = getattr(self, check_id.replace(".", "_"))
-        assert isinstance(spec, _CheckSpec), check_id  # the fields above are all check specs
+        assert isinstance(spec, CheckSpec), check_id  # the fields above are all check specs
         return spec
 
     def gradient(self, check_id: str) -> GradientCheck:

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from grader.checks.compare import compare, diagnose, relative_error
-from grader.checks.gradients import LAYERS, autograd_grads, numerical_grad
+from grader.checks.compare import compare, diagnose, locate, relative_error
+from grader.checks.gradients import autograd_grads, kinks, numerical_grad
+from grader.checks.layers import LAYERS
 from grader.checks.model_gradient import model_inputs, reference_grads
 from grader.models import CheckOutcome
 from grader.rubric import load_rubric
@@ -61,28 +62,57 @@ def test_diagnose_names_the_likely_mistake(got: np.ndarray, mistakes: dict[str, 
         assert found is not None and found.startswith(want_start)
 
 
+def forwards_at_steps(spec, args: list[np.ndarray], i: int, steps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # type: ignore[no-untyped-def]
+    plus, minus = [], []
+    for j in range(args[i].size):
+        for sign, bucket in ((1, plus), (-1, minus)):
+            moved = [a.copy() for a in args]
+            moved[i].flat[j] += sign * steps.flat[j]
+            bucket.append(spec.forward(*[torch.tensor(a) for a in moved]).numpy())
+    return np.stack(plus), np.stack(minus)
+
+
+@pytest.mark.parametrize("typical", [False, True], ids=["unit", "typical"])
 @pytest.mark.parametrize("spec", LAYERS, ids=[s.name for s in LAYERS])
-def test_autograd_reference_agrees_with_finite_differences(spec) -> None:  # type: ignore[no-untyped-def]
-    args = spec.make_inputs(np.random.default_rng(3))
+def test_autograd_reference_agrees_with_finite_differences(spec, typical: bool) -> None:  # type: ignore[no-untyped-def]
+    args = spec.make_inputs(np.random.default_rng(3), typical)
     out = spec.forward(*[torch.tensor(a) for a in args]).detach().numpy()
     grad_y = np.random.default_rng(4).normal(size=out.shape)
     want = autograd_grads(spec.forward, args, grad_y)
-    eps = 1e-6
     for i, arg in enumerate(args):
-        plus, minus = [], []
-        for j in range(arg.size):
-            for sign, bucket in ((1, plus), (-1, minus)):
-                moved = [a.copy() for a in args]
-                moved[i].flat[j] += sign * eps
-                bucket.append(spec.forward(*[torch.tensor(a) for a in moved]).numpy())
-        fd = numerical_grad(np.stack(plus), np.stack(minus), grad_y, eps, arg.shape)
-        assert compare(want[i], fd, rtol=1e-4, floor=1e-6).ok
+        steps = 1e-6 * np.maximum(np.abs(arg), 0.1)
+        plus, minus = forwards_at_steps(spec, args, i, steps)
+        assert compare(want[i], numerical_grad(plus, minus, grad_y, steps), rtol=1e-4, floor=1e-4).ok
+        assert not kinks(plus, out, minus, grad_y, steps, 1e-4).any()
+
+
+def test_a_step_across_the_relu_kink_is_detected() -> None:
+    relu = next(s for s in LAYERS if s.name == "Relu")
+    x = np.array([[0.5, -3e-7, 2.0]])
+    steps = np.full(x.shape, 1e-6)
+    plus, minus = forwards_at_steps(relu, [x], 0, steps)
+    out = np.maximum(x, 0)
+    assert kinks(plus, out, minus, np.ones_like(x), steps, 1e-4).tolist() == [[False, True, False]]
+
+
+@pytest.mark.parametrize(
+    ("rows", "cols", "want_start"),
+    [([1], slice(None), "your gradient is correct except in rows [1] (of 3)"),
+     (slice(None), [0, 2], "your gradient is correct except in columns [0, 2] (of 4)"),
+     ([0], [3], "first wrong entries: [0, 3] expected ")],
+    ids=["row", "columns", "single-entry"],
+)
+def test_locate_names_wrong_rows_columns_or_entries(rows, cols, want_start: str) -> None:  # type: ignore[no-untyped-def]
+    got = WANT.copy()
+    got[np.ix_(np.arange(3)[rows], np.arange(4)[cols])] += 3.0
+    assert locate(got, WANT, rtol=1e-6, floor=1e-6).startswith(want_start)
 
 
 def test_relu_inputs_stay_away_from_the_kink() -> None:
     relu = next(s for s in LAYERS if s.name == "Relu")
-    x = relu.make_inputs(np.random.default_rng(11))[0]
-    assert np.abs(x).min() >= 0.1
+    for typical in (False, True):
+        x = relu.make_inputs(np.random.default_rng(11), typical)[0]
+        assert np.abs(x).min() >= 0.1
 
 
 def test_model_reference_is_the_template_loss() -> None:
@@ -106,5 +136,5 @@ def test_scoring_gives_points_only_for_passed_checks_and_marks_advisories() -> N
         CheckOutcome(id="framework.model.train", status="skipped", message="none"),
     ]
     results = score_outcomes(outcomes, rubric)
-    assert [(r.score, r.max_score, r.advisory) for r in results] == [(10, 10, False), (0, 10, False), (0, 0, True), (0, 25, False)]
-    assert total(results) == (10, 45)
+    assert [(r.score, r.max_score, r.advisory) for r in results] == [(10, 10, False), (0, 10, False), (0, 0, True), (0, 15, False)]
+    assert total(results) == (10, 35)

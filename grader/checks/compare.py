@@ -122,3 +122,24 @@ def _scale_diagnosis(got: np.ndarray, want: np.ndarray, rtol: float, floor: floa
     if c != 0.0 and abs(c - 1.0) > 1e-3 and matches(got / c, want, rtol=rtol, floor=floor):
         return f"your gradient is the correct one scaled by {c:.4g} (a stray constant factor, e.g. dividing by the batch size)"
     return None
+
+
+def locate(got: np.ndarray, want: np.ndarray, *, rtol: float, floor: float) -> str:
+    """Where a same-shape gradient is wrong: whole rows or columns, else the first wrong entries."""
+    err = relative_error(got.astype(np.float64), want.astype(np.float64), floor) > rtol
+    if err.ndim == 2:
+        rows, cols = np.flatnonzero(err.any(axis=1)), np.flatnonzero(err.any(axis=0))
+        if 0 < len(rows) < err.shape[0] and err[rows].all():
+            return f"your gradient is correct except in rows {rows.tolist()} (of {err.shape[0]}), which are wrong in every column"
+        if 0 < len(cols) < err.shape[1] and err[:, cols].all():
+            return f"your gradient is correct except in columns {cols.tolist()} (of {err.shape[1]}), which are wrong in every row"
+    wrong = np.argwhere(err)[:_EXCERPT]
+    shown = "; ".join(f"{idx.tolist()} expected {want[tuple(idx)]:.6g}, got {got[tuple(idx)]:.6g}" for idx in wrong)
+    return f"first wrong entries: {shown}"
+
+
+def error_map(got: np.ndarray, want: np.ndarray, *, floor: float, limit: int = 32) -> list[list[float | str]]:
+    """The elementwise relative error as a 2-D list (at most limit x limit) for the report's heat map."""
+    err = relative_error(got.astype(np.float64), want.astype(np.float64), floor)
+    grid = err.reshape(err.shape[0], -1) if err.ndim >= 2 else err.reshape(1, -1)
+    return [[float(v) if np.isfinite(v) else "inf" for v in row[:limit]] for row in grid[:limit]]

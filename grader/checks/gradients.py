@@ -1,119 +1,32 @@
-"""Gradient checks: each student backward against PyTorch autograd and finite differences.
+"""Layer gradient checks: each student backward against PyTorch autograd and finite differences.
 
-The worker returns the student's forward output, the gradients their backward
-returned, and their forward evaluated at every input entry moved by +/- eps.
-Here, in the grader's process, we build the exact reference with autograd, the
-finite-difference quotient of the student's own forward, and judge both.
+The worker returns, per input point, the student's forward output, the
+gradients their backward returned, their forward at every input entry moved by
++/- h, and the results of the state passes (a stale cache, a repeated
+backward).  Here, in the grader's process, we build the exact reference with
+autograd and the central-difference quotient of the student's own forward, and
+judge.  A float32 result is a finding judged with float32 tolerances, never a
+failure for its dtype alone.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable
+from dataclasses import dataclass, field
+from typing import Any, Callable
 
 import numpy as np
 import torch
 
 from ..models import CheckOutcome, CodePart, RunResult
-from ..rubric import GradientCheck, Limits
+from ..rubric import GradientCheck, Limits, Tolerance
 from ..sandbox import Job, Runner
-from .compare import Comparison, compare, diagnose, excerpt
+from .compare import Comparison, compare, diagnose, error_map, excerpt, locate
+from .layers import LayerSpec
 from .outcome import CheckFailed, error_outcome, evaluate
 
-EPS = 1e-12  # the template's epsilon in Softmax and Log
-
-
-@dataclass(frozen=True)
-class LayerSpec:
-    """How to exercise one layer: its inputs and its exact reference function."""
-
-    check_id: str
-    name: str
-    make_inputs: Callable[[np.random.Generator], list[np.ndarray]]
-    forward: Callable[..., torch.Tensor]
-    """The correct forward in torch (float64), differentiated by autograd."""
-    mistakes: Callable[[list[np.ndarray], np.ndarray], list[dict[str, np.ndarray]]]
-    """Per input: what known wrong formulas give, for the diagnosis."""
-
-
-# Shapes have every dimension different, so a transposed gradient cannot hide.
-def _matmul_inputs(rng: np.random.Generator) -> list[np.ndarray]:
-    return [rng.normal(size=(3, 4)), rng.normal(size=(4, 5))]
-
-
-def _relu_inputs(rng: np.random.Generator) -> list[np.ndarray]:
-    # |x| >= 0.1 keeps every entry far from the kink at 0 compared with eps.
-    return [rng.uniform(0.1, 1.0, size=(3, 4)) * rng.choice([-1.0, 1.0], size=(3, 4))]
-
-
-def _softmax_inputs(rng: np.random.Generator) -> list[np.ndarray]:
-    return [rng.normal(scale=2.0, size=(3, 5))]
-
-
-def _log_inputs(rng: np.random.Generator) -> list[np.ndarray]:
-    # Away from 0, where log is steep and the finite difference loses precision.
-    return [rng.uniform(0.2, 1.0, size=(3, 4))]
-
-
-def softmax_np(x: np.ndarray) -> np.ndarray:
-    """A numerically stable softmax over the last axis."""
-    e = np.exp(x - x.max(axis=-1, keepdims=True))
-    return np.asarray(e / e.sum(axis=-1, keepdims=True))
-
-
-def _matmul_mistakes(args: list[np.ndarray], g: np.ndarray) -> list[dict[str, np.ndarray]]:
-    # Matmul's usual mistakes (a missing transpose, swapped outputs) change the shape,
-    # which `diagnose` names on its own.
-    return [{}, {}]
-
-
-def _relu_mistakes(args: list[np.ndarray], g: np.ndarray) -> list[dict[str, np.ndarray]]:
-    x = args[0]
-    return [
-        {
-            "the ReLU mask is missing: the upstream gradient is passed through unchanged": g,
-            "the ReLU mask is inverted: the gradient flows where x <= 0 instead of x > 0": g * (x <= 0),
-            "the gradient is masked by the input values instead of by (x > 0)": g * np.maximum(x, 0),
-        }
-    ]
-
-
-def _softmax_mistakes(args: list[np.ndarray], g: np.ndarray) -> list[dict[str, np.ndarray]]:
-    s = softmax_np(args[0])
-    return [
-        {
-            "only the diagonal of the softmax Jacobian is used (grad_y * s * (1 - s)); "
-            "the off-diagonal terms -s_i * s_j are missing": g * s * (1 - s),
-            "the upstream gradient is passed through unchanged": g,
-        }
-    ]
-
-
-def _log_mistakes(args: list[np.ndarray], g: np.ndarray) -> list[dict[str, np.ndarray]]:
-    x = args[0] + EPS
-    return [
-        {
-            "the derivative of log(x) is 1/x, not -1/x^2": -g / x**2,
-            "the derivative of log(x) is 1/x, not 1/x^2": g / x**2,
-            "the derivative of log(x) is 1/x, not -1/x": -g / x,
-            "the upstream gradient is multiplied by x instead of divided by x": g * x,
-            "the upstream gradient is passed through unchanged": g,
-        }
-    ]
-
-
-LAYERS: tuple[LayerSpec, ...] = (
-    LayerSpec("numpy.matmul.backward", "Matmul", _matmul_inputs, lambda x, w: x @ w, _matmul_mistakes),
-    LayerSpec("numpy.relu.backward", "Relu", _relu_inputs, torch.relu, _relu_mistakes),
-    LayerSpec(
-        "numpy.softmax.backward",
-        "Softmax",
-        _softmax_inputs,
-        lambda x: torch.exp(x) / (torch.exp(x).sum(-1, keepdim=True) + EPS),
-        _softmax_mistakes,
-    ),
-    LayerSpec("numpy.log.backward", "Log", _log_inputs, lambda x: torch.log(x + EPS), _log_mistakes),
-)
+POINTS = ("unit", "typical")
+_STEP_FLOOR = 0.1  # h_j = eps * max(|x_j|, 0.1): relative steps for large entries, absolute near 0
+_KINK_FACTOR = 10.0
 
 
 def autograd_grads(forward: Callable[..., torch.Tensor], args: list[np.ndarray], grad_y: np.ndarray) -> list[np.ndarray]:
@@ -124,57 +37,180 @@ def autograd_grads(forward: Callable[..., torch.Tensor], args: list[np.ndarray],
     return [g.detach().numpy() for g in grads]
 
 
-def numerical_grad(plus: np.ndarray, minus: np.ndarray, grad_y: np.ndarray, eps: float, shape: tuple[int, ...]) -> np.ndarray:
-    """Central difference of sum(grad_y * f): (L(x + eps e_j) - L(x - eps e_j)) / (2 eps) for every entry j."""
+def numerical_grad(plus: np.ndarray, minus: np.ndarray, grad_y: np.ndarray, steps: np.ndarray) -> np.ndarray:
+    """Central difference of L = sum(grad_y * f): (L(x + h_j e_j) - L(x - h_j e_j)) / (2 h_j) for every entry j."""
     axes = tuple(range(1, plus.ndim))
-    return np.asarray(np.sum((plus - minus) * grad_y, axis=axes) / (2 * eps)).reshape(shape)
+    diff = np.sum((plus - minus) * grad_y, axis=axes).reshape(steps.shape)
+    return np.asarray(diff / (2 * steps))
 
 
-def check_layer(spec: LayerSpec, part: CodePart, rubric_check: GradientCheck, limits: Limits, runner: Runner) -> CheckOutcome:
-    """Run one layer's forward/backward in the sandbox and judge its gradients."""
-    rng = np.random.default_rng(rubric_check.seed)
-    args = spec.make_inputs(rng)
-    grad_y = rng.normal(size=spec.forward(*[torch.tensor(a) for a in args]).shape)
-    arrays = {f"arg{i}": a for i, a in enumerate(args)} | {"grad_y": grad_y}
+def kinks(plus: np.ndarray, out: np.ndarray, minus: np.ndarray, grad_y: np.ndarray, steps: np.ndarray, rtol: float) -> np.ndarray:
+    """Entries whose step crossed a kink: the forward and backward one-sided quotients disagree.
+
+    On a smooth function they differ by about h * f'' (tiny); across a ReLU's kink
+    at 0 one side sees slope 0 and the other slope 1.
+    """
+    axes = tuple(range(1, plus.ndim))
+    ahead = np.sum((plus - out) * grad_y, axis=axes).reshape(steps.shape) / steps
+    behind = np.sum((out - minus) * grad_y, axis=axes).reshape(steps.shape) / steps
+    scale = max(float(np.max(np.abs(ahead), initial=0.0)), 1e-300)
+    return np.asarray(np.abs(ahead - behind) > _KINK_FACTOR * rtol * np.maximum(np.maximum(np.abs(ahead), np.abs(behind)), scale * 1e-3))
+
+
+@dataclass(frozen=True)
+class _Point:
+    """One set of inputs sent to the worker, with its references."""
+
+    label: str
+    args: list[np.ndarray]
+    grad_y: np.ndarray
+    want: list[np.ndarray]
+
+
+def _steps(arg: np.ndarray, eps: float) -> np.ndarray:
+    return np.asarray(eps * np.maximum(np.abs(arg), _STEP_FLOOR))
+
+
+def _make_points(spec: LayerSpec, rng: np.random.Generator) -> list[_Point]:
+    points = []
+    for label in POINTS:
+        args = spec.make_inputs(rng, label == "typical")
+        out_shape = spec.forward(*[torch.tensor(a) for a in args]).shape
+        grad_y = rng.normal(size=tuple(out_shape))  # random, never all ones: ones hide transposes and wrong axes
+        points.append(_Point(label, args, grad_y, autograd_grads(spec.forward, args, grad_y)))
+    return points
+
+
+def _job_arrays(points: list[_Point], stale: list[np.ndarray], rc: GradientCheck) -> dict[str, np.ndarray]:
+    arrays = {f"stale_arg{i}": a for i, a in enumerate(stale)}
+    for k, p in enumerate(points):
+        arrays[f"p{k}_gy"] = p.grad_y
+        for i, a in enumerate(p.args):
+            arrays[f"p{k}_arg{i}"] = a
+            arrays[f"p{k}_step64_{i}"] = _steps(a, rc.tolerance.float64.fd_eps)
+            arrays[f"p{k}_step32_{i}"] = _steps(a, rc.tolerance.float32.fd_eps)
+    return arrays
+
+
+def check_layer(spec: LayerSpec, part: CodePart, rc: GradientCheck, limits: Limits, runner: Runner) -> CheckOutcome:
+    """Run one layer in the sandbox at two input points and judge its gradients and its state handling."""
+    rng = np.random.default_rng(rc.run_seed)
+    points = _make_points(spec, rng)
+    stale = spec.make_inputs(rng, False)
     job = Job(task="layer_gradient", units=part.units, supplied_imports=part.supplied_imports,
-              params={"layer": spec.name, "n_args": len(args), "fd_eps": rubric_check.tolerance.fd_eps})
-    result = runner.run(job, arrays, limits, phase="backward")
+              params={"layer": spec.name, "n_args": len(spec.arg_names), "n_points": len(points)})
+    result = runner.run(job, _job_arrays(points, stale, rc), limits, phase="backward")
     if result.error:
         return error_outcome(spec.check_id, result)
-    return evaluate(spec.check_id, result, lambda: _judge_layer(spec, args, grad_y, result, rubric_check))
+    return evaluate(spec.check_id, result, lambda: _LayerJudge(spec, points, stale, result, rc).judge())
 
 
-def _judge_layer(spec: LayerSpec, args: list[np.ndarray], grad_y: np.ndarray, result: RunResult, rc: GradientCheck) -> CheckOutcome:
-    tol = rc.tolerance
-    want = autograd_grads(spec.forward, args, grad_y)
-    mistakes = spec.mistakes(args, grad_y)
-    evidence: dict[str, object] = {"seed": rc.seed, "input_shapes": [list(a.shape) for a in args], "grad_types": result.values.get("grad_types")}
-    names = ["grad_x", "grad_W"][: len(args)]
-    for i, name in enumerate(names):
-        got = result.arrays[f"grad{i}"]
-        _check_shape(spec, name, got, want[i], mistakes[i], tol.autograd_rtol, tol.floor)
-        vs_autograd = compare(got, want[i], rtol=tol.autograd_rtol, floor=tol.floor)
-        fd = numerical_grad(result.arrays[f"fd_plus{i}"], result.arrays[f"fd_minus{i}"], grad_y, tol.fd_eps, args[i].shape)
-        vs_fd = compare(got, fd, rtol=tol.fd_rtol, floor=tol.floor)
-        evidence[name] = {"vs_autograd": vs_autograd.evidence(), "vs_finite_difference": vs_fd.evidence(),
-                          "expected_excerpt": excerpt(want[i]), "got_excerpt": excerpt(got)}
-        if not (vs_autograd.ok and vs_fd.ok):
-            raise CheckFailed(_layer_failure_msg(spec, name, vs_autograd, vs_fd, tol.autograd_rtol),
-                              diagnose(got, want[i], mistakes[i], rtol=tol.autograd_rtol, floor=tol.floor)
-                              or _forward_hint(vs_autograd, vs_fd), evidence)
-    return CheckOutcome(id=spec.check_id, status="passed", evidence=evidence,
-                        message=f"{spec.name}.backward matches autograd and finite differences of your forward")
+@dataclass
+class _LayerJudge:
+    """Judges one layer's worker result; collects every finding, fails on the first serious one."""
 
+    spec: LayerSpec
+    points: list[_Point]
+    stale: list[np.ndarray]
+    result: RunResult
+    rc: GradientCheck
+    evidence: dict[str, Any] = field(default_factory=dict)
+    findings: list[str] = field(default_factory=list)
 
-def _check_shape(spec: LayerSpec, name: str, got: np.ndarray, want: np.ndarray, mistakes: dict[str, np.ndarray], rtol: float, floor: float) -> None:
-    if got.shape != want.shape:
-        msg = f"{spec.name}.backward: {name} has shape {got.shape}, expected {want.shape}"
-        raise CheckFailed(msg, diagnose(got, want, mistakes, rtol=rtol, floor=floor), {"got_shape": list(got.shape), "expected_shape": list(want.shape)})
+    def judge(self) -> CheckOutcome:
+        self.evidence.update({"seed": self.rc.run_seed, "points": list(POINTS),
+                              "input_shapes": [list(a.shape) for a in self.points[0].args]})
+        problems = self._types() or self._values() or self._state()
+        self.evidence["findings"] = self.findings
+        if problems:
+            raise CheckFailed(problems[0], problems[1], self.evidence)
+        name = self.spec.name
+        return CheckOutcome(id=self.spec.check_id, status="passed", evidence=self.evidence,
+                            message=f"{name}.backward matches autograd and finite differences of your forward at "
+                                    f"{len(self.points)} input points, and keeps no stale state")
 
+    # ----------------------------------------------------------------- judges
+    def _types(self) -> tuple[str, str | None] | None:
+        """The returned object must be a plain ndarray of a float dtype: say exactly what came back."""
+        for grad_name, info in zip(self._grad_names(), self.result.values["p0_grad_types"]):
+            what = f"{self.spec.name}.backward returned {info['type']} for {grad_name}"
+            if info["type"] in ("list", "tuple"):
+                return f"{what}, not a numpy array", "backward returned a list, not a numpy array: return the numpy array itself (no .tolist())"
+            if not info["ndarray"]:
+                return f"{what}, not a plain np.ndarray", f"backward returned {info['type']}, which is not a plain np.ndarray; return np.asarray(...) of it"
+            if not info["dtype"].startswith("float"):
+                return f"{what} with dtype {info['dtype']}", f"backward returned an array of dtype {info['dtype']}; gradients must be float arrays"
+            if info["dtype"] != "float64":
+                self.findings.append(f"{grad_name} is {info['dtype']}: judged with {info['dtype'][:7]} tolerances")
+        return None
 
-def _layer_failure_msg(spec: LayerSpec, name: str, vs_autograd: Comparison, vs_fd: Comparison, rtol: float) -> str:
-    which = vs_autograd if not vs_autograd.ok else vs_fd
-    return f"{spec.name}.backward: {name} is wrong: {which.summary(rtol)}"
+    def _values(self) -> tuple[str, str | None] | None:
+        for k, point in enumerate(self.points):
+            for i, grad_name in enumerate(self._grad_names()):
+                problem = self._judge_grad(k, point, i, grad_name)
+                if problem:
+                    return problem
+        return None
+
+    def _judge_grad(self, k: int, point: _Point, i: int, grad_name: str) -> tuple[str, str | None] | None:
+        got, want = self.result.arrays[f"p{k}_grad{i}"], point.want[i]
+        where = f"{self.spec.name}.backward: {grad_name} at the {point.label} input point"
+        mistakes = self.spec.mistakes(point.args, point.grad_y)[i]
+        tol = self._tolerance(got)
+        if got.shape != want.shape:
+            return f"{where} has shape {got.shape}, expected {want.shape}", diagnose(got, want, mistakes, rtol=tol.autograd_rtol, floor=tol.floor)
+        vs_autograd = compare(got, want, rtol=tol.autograd_rtol, floor=tol.floor)
+        vs_fd, kinked = self._vs_finite_difference(k, point, i, got, tol)
+        self.evidence[f"{grad_name} ({point.label})"] = {
+            "vs_autograd": vs_autograd.evidence(), "vs_finite_difference": vs_fd.evidence(), "kink_entries_skipped": kinked,
+            "expected_excerpt": excerpt(want), "got_excerpt": excerpt(got),
+            "rel_err_map": error_map(got, want, floor=tol.floor), "rel_err_tol": tol.autograd_rtol,
+        }
+        if vs_autograd.ok and vs_fd.ok:
+            return None
+        which, rtol = (vs_autograd, tol.autograd_rtol) if not vs_autograd.ok else (vs_fd, tol.fd_rtol)
+        cause = (diagnose(got, want, mistakes, rtol=tol.autograd_rtol, floor=tol.floor)
+                 or _forward_hint(vs_autograd, vs_fd) or locate(got, want, rtol=tol.autograd_rtol, floor=tol.floor))
+        return f"{where} is wrong: {which.summary(rtol)}", cause
+
+    def _vs_finite_difference(self, k: int, point: _Point, i: int, got: np.ndarray, tol: Tolerance) -> tuple[Comparison, int]:
+        """Compare with central differences of the student's own forward, skipping entries that crossed a kink."""
+        fd_tol = self.rc.tolerance.for_dtype(self.result.values[f"p{k}_fd_dtype"])
+        steps = _steps(point.args[i], fd_tol.fd_eps)
+        plus, minus = self.result.arrays[f"p{k}_fd_plus{i}"], self.result.arrays[f"p{k}_fd_minus{i}"]
+        fd = numerical_grad(plus, minus, point.grad_y, steps)
+        kinked = kinks(plus, self.result.arrays[f"p{k}_out"], minus, point.grad_y, steps, fd_tol.fd_rtol)
+        fd = np.where(kinked, got, fd)
+        rtol = max(tol.fd_rtol, fd_tol.fd_rtol)
+        return compare(got, fd, rtol=rtol, floor=max(tol.fd_floor, fd_tol.fd_floor)), int(kinked.sum())
+
+    def _state(self) -> tuple[str, str | None] | None:
+        """forward must not change its inputs; backward must use the latest forward, and give the same twice."""
+        name, point = self.spec.name, self.points[0]
+        for i, arg_name in enumerate(self.spec.arg_names):
+            if not np.array_equal(self.result.arrays[f"p0_arg_after{i}"], point.args[i]):
+                return (f"{name}.forward modified its input {arg_name} in place",
+                        f"forward modified its input in place (e.g. {arg_name}[{arg_name} < 0] = 0): the caller's array changes "
+                        "too; compute on a copy or with np.maximum / np.where")
+        if not np.array_equal(self.result.arrays["p0_gy_after"], point.grad_y):
+            self.findings.append(f"{name}.backward modified grad_y in place: harmless here, but a caller may reuse it")
+        for i, grad_name in enumerate(self._grad_names()):
+            fresh, seq, again = (self.result.arrays[f"p0_{kind}{i}"] for kind in ("grad", "seq_grad", "again_grad"))
+            tol = self._tolerance(fresh)
+            if seq.shape != fresh.shape or not compare(seq, fresh, rtol=tol.autograd_rtol, floor=tol.floor).ok:
+                return (f"{name}.backward after forward(A), forward(B) did not give the gradient at B ({grad_name})",
+                        "backward used the input of an earlier forward call: store the new input in self.mem on every forward")
+            if again.shape != seq.shape or not compare(again, seq, rtol=tol.autograd_rtol, floor=tol.floor).ok:
+                return (f"{name}.backward called twice gave different {grad_name}",
+                        "calling backward twice gave different results: backward must not change self.mem or its inputs")
+        return None
+
+    # ----------------------------------------------------------------- helpers
+    def _grad_names(self) -> list[str]:
+        return [f"grad_{n}" for n in self.spec.arg_names]
+
+    def _tolerance(self, got: np.ndarray) -> Tolerance:
+        return self.rc.tolerance.for_dtype(str(got.dtype))
 
 
 def _forward_hint(vs_autograd: Comparison, vs_fd: Comparison) -> str | None:

@@ -1,23 +1,29 @@
-"""numpy.model.backward: the student's myModel gradients against autograd of the template's loss."""
+"""numpy.model.backward: the student's myModel gradients against autograd of the template's loss,
+plus a directional finite difference of that loss through the student's own forward."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 import torch
 
 from ..models import CheckOutcome, CodePart, RunResult
-from ..rubric import GradientCheck, Limits
+from ..rubric import GradientCheck, Limits, Tolerance
 from ..sandbox import Job, Runner
-from .compare import compare, diagnose, excerpt
-from .gradients import EPS
+from .compare import compare, diagnose, error_map, excerpt
+from .layers import EPS
 from .outcome import CheckFailed, error_outcome, evaluate
 
 CHECK_ID = "numpy.model.backward"
 BATCH, HIDDEN = 7, 100
+LOSS = "-sum(label * log(softmax(relu([x,1] W1) W2)))"
+CHAIN_HINT = ("the forward is right but the backward chain is not: check that backward starts from "
+              "log.backward(-label) and passes each layer's gradient to the layer before it")
 
 
 def model_inputs(seed: int) -> dict[str, np.ndarray]:
-    """A small batch and weights at a typical, unsaturated scale (0.1 * normal)."""
+    """A small batch, weights at a typical unsaturated scale (0.1 * normal), and a random direction."""
     rng = np.random.default_rng(seed)
     labels = rng.integers(0, 10, size=BATCH)
     return {
@@ -25,6 +31,8 @@ def model_inputs(seed: int) -> dict[str, np.ndarray]:
         "label": np.eye(10)[labels],
         "W1": 0.1 * rng.normal(size=(785, HIDDEN)),
         "W2": 0.1 * rng.normal(size=(HIDDEN, 10)),
+        "D1": rng.normal(size=(785, HIDDEN)),
+        "D2": rng.normal(size=(HIDDEN, 10)),
     }
 
 
@@ -41,8 +49,9 @@ def reference_grads(inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 
 def check_model_backward(part: CodePart, rc: GradientCheck, limits: Limits, runner: Runner) -> CheckOutcome:
     """Set the grader's weights on a fresh myModel, run forward(x) and backward(label), judge W1_grad/W2_grad."""
-    inputs = model_inputs(rc.seed)
-    job = Job(task="model_backward", units=part.units, supplied_imports=part.supplied_imports, params={"seed": rc.seed})
+    inputs = model_inputs(rc.run_seed)
+    job = Job(task="model_backward", units=part.units, supplied_imports=part.supplied_imports,
+              params={"seed": rc.run_seed, "fd_step": rc.tolerance.float64.fd_eps * 10})
     result = runner.run(job, inputs, limits, phase="backward")
     if result.error:
         return error_outcome(CHECK_ID, result)
@@ -51,35 +60,52 @@ def check_model_backward(part: CodePart, rc: GradientCheck, limits: Limits, runn
 
 def _judge(inputs: dict[str, np.ndarray], result: RunResult, rc: GradientCheck) -> CheckOutcome:
     want = reference_grads(inputs)
-    tol = rc.tolerance
-    evidence: dict[str, object] = {"seed": rc.seed, "batch": BATCH, "W1_shape_in_your_model": result.values.get("W1_shape")}
-    forward = _compare_named(result, want, "h2_log", tol.autograd_rtol, tol.floor)
-    evidence["h2_log"] = forward.evidence() if forward else None
+    evidence: dict[str, Any] = {"seed": rc.run_seed, "batch": BATCH, "W1_shape_in_your_model": result.values.get("W1_shape")}
+    tol = rc.tolerance.for_dtype(str(result.arrays["W1_grad"].dtype))
+    forward_ok = _forward_matches(result, want, tol, evidence)
     for name in ("W2_grad", "W1_grad"):
         got = result.arrays[name]
         if got.shape != want[name].shape:
             raise CheckFailed(f"myModel.backward: {name} has shape {got.shape}, expected {want[name].shape}",
                               diagnose(got, want[name], {}, rtol=tol.autograd_rtol, floor=tol.floor), evidence)
         cmp = compare(got, want[name], rtol=tol.autograd_rtol, floor=tol.floor)
-        evidence[name] = cmp.evidence() | {"expected_excerpt": excerpt(want[name]), "got_excerpt": excerpt(got)}
+        evidence[name] = cmp.evidence() | {"expected_excerpt": excerpt(want[name]), "got_excerpt": excerpt(got),
+                                           "rel_err_map": error_map(got, want[name], floor=tol.floor), "rel_err_tol": tol.autograd_rtol}
         if not cmp.ok:
-            hint = _model_diagnosis(got, want[name], forward is not None and not forward.ok, tol.autograd_rtol, tol.floor)
+            hint = _model_diagnosis(got, want[name], forward_ok, tol)
             raise CheckFailed(f"myModel.backward: {name} is wrong: {cmp.summary(tol.autograd_rtol)}", hint, evidence)
+    _check_directional(inputs, result, rc, evidence)
     return CheckOutcome(id=CHECK_ID, status="passed", evidence=evidence,
-                        message="myModel's W1_grad and W2_grad match autograd of -sum(label * log(softmax(relu([x,1] W1) W2)))")
+                        message=f"myModel's W1_grad and W2_grad match autograd of {LOSS} and a finite difference of your own loss")
 
 
-def _compare_named(result: RunResult, want: dict[str, np.ndarray], name: str, rtol: float, floor: float):  # type: ignore[no-untyped-def]
-    got = result.arrays.get(name)
-    if got is None or got.shape != want[name].shape:
-        return None
-    return compare(got, want[name], rtol=rtol, floor=floor)
+def _forward_matches(result: RunResult, want: dict[str, np.ndarray], tol: Tolerance, evidence: dict[str, Any]) -> bool:
+    got = result.arrays["h2_log"]
+    if got.shape != want["h2_log"].shape:
+        evidence["h2_log"] = {"got_shape": list(got.shape), "expected_shape": list(want["h2_log"].shape)}
+        return False
+    cmp = compare(got, want["h2_log"], rtol=tol.autograd_rtol, floor=tol.floor)
+    evidence["h2_log"] = cmp.evidence()
+    return cmp.ok
 
 
-def _model_diagnosis(got: np.ndarray, want: np.ndarray, forward_wrong: bool, rtol: float, floor: float) -> str | None:
-    if forward_wrong:
+def _check_directional(inputs: dict[str, np.ndarray], result: RunResult, rc: GradientCheck, evidence: dict[str, Any]) -> None:
+    """(L(W + hD) - L(W - hD)) / 2h through the student's forward must equal <grad, D>."""
+    step = rc.tolerance.float64.fd_eps * 10
+    loss = {k: -float(np.sum(inputs["label"] * result.arrays[f"h2_log_{k}"])) for k in ("plus", "minus")}
+    numeric = (loss["plus"] - loss["minus"]) / (2 * step)
+    analytic = float(np.sum(result.arrays["W1_grad"] * inputs["D1"]) + np.sum(result.arrays["W2_grad"] * inputs["D2"]))
+    fd_tol = rc.tolerance.for_dtype(str(result.arrays["h2_log_plus"].dtype))
+    rel = abs(numeric - analytic) / max(abs(numeric), abs(analytic), 1e-12)
+    evidence["directional_derivative"] = {"finite_difference": numeric, "from_your_gradients": analytic, "rel_err": rel, "rtol": fd_tol.fd_rtol}
+    if rel > fd_tol.fd_rtol:
+        raise CheckFailed(f"myModel: your gradients predict a loss change of {analytic:.6g} along a random direction, "
+                          f"your forward gives {numeric:.6g} (relative error {rel:.2g})",
+                          "your backward and your forward disagree: the forward probably computes something else than the template", evidence)
+
+
+def _model_diagnosis(got: np.ndarray, want: np.ndarray, forward_ok: bool, tol: Tolerance) -> str:
+    if not forward_ok:
         return ("myModel.forward computes something else than log(softmax(relu([x, 1] W1) W2)): "
                 "check the bias column of ones, the layer order, and that h2_log is the last output")
-    return diagnose(got, want, {}, rtol=rtol, floor=floor) or (
-        "the forward is right but the backward chain is not: check that backward starts from "
-        "log.backward(-label) and passes each layer's gradient to the layer before it")
+    return diagnose(got, want, {}, rtol=tol.autograd_rtol, floor=tol.floor) or CHAIN_HINT

@@ -8,7 +8,7 @@ from ..models import CheckOutcome, CodePart, RunResult
 from ..rubric import AdvisoryCheck, Limits
 from ..sandbox import Job, Runner
 from .compare import excerpt
-from .gradients import softmax_np
+from .layers import softmax_np
 from .outcome import CheckFailed, error_outcome, evaluate
 
 CHECK_ID = "numpy.softmax.stability"

@@ -36,6 +36,7 @@ def result_dict(report: GradeReport) -> dict[str, Any]:
         "mnist_source": report.mnist_source,
         "created": report.created,
         "self_check": report.self_check,
+        "seed": report.seed,
     }
     jsonable: dict[str, Any] = strict_jsonable(content)
     return jsonable

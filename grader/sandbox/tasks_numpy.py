@@ -25,45 +25,82 @@ def to_array(value: Any, what: str) -> np.ndarray:
     return arr
 
 
+def describe(value: Any) -> dict[str, Any]:
+    """What a student function returned, before conversion: type, exact ndarray or not, dtype."""
+    dtype = str(value.dtype) if isinstance(value, np.ndarray) else None
+    return {"type": type(value).__name__, "ndarray": type(value) is np.ndarray, "dtype": dtype}
+
+
 def layer_gradient(ws: Workspace) -> None:
-    """forward + backward of one layer, plus forwards at x +/- eps for every input entry."""
+    """For each input point: a fresh forward/backward, forwards at x +/- h for every entry,
+    and (at the first point) the state checks: a stale cache and a repeated backward."""
     name: str = ws.params["layer"]
     cls = ws.require(name)
-    args = [ws.inputs[f"arg{i}"] for i in range(ws.params["n_args"])]
+    for k in range(ws.params["n_points"]):
+        args = [ws.inputs[f"p{k}_arg{i}"] for i in range(ws.params["n_args"])]
+        grad_y = ws.inputs[f"p{k}_gy"]
+        _fresh_pass(ws, cls, name, f"p{k}_", args, grad_y)
+        if k == 0:
+            _state_passes(ws, cls, name, args, grad_y)
+        dtype = ws.arrays[f"p{k}_out"].dtype
+        step_kind = "step32" if dtype in (np.float32, np.float16) else "step64"
+        ws.values[f"p{k}_fd_dtype"] = str(dtype)
+        for i in range(len(args)):
+            steps = ws.inputs[f"p{k}_{step_kind}_{i}"]
+            _finite_difference_forwards(ws, cls, name, f"p{k}_", args, i, steps)
+
+
+def _fresh_pass(ws: Workspace, cls: type, name: str, prefix: str, args: list[np.ndarray], grad_y: np.ndarray) -> None:
+    """forward(x) then backward(grad_y) on a new layer; keeps what the calls left in their inputs."""
     layer = ws.call("import", f"{name}()", cls)
-    out = ws.call("forward", f"{name}.forward", layer.forward, *[a.copy() for a in args])
-    ws.arrays["out"] = to_array(out, f"{name}.forward")
-    grads = ws.call("backward", f"{name}.backward", layer.backward, ws.inputs["grad_y"].copy())
-    _store_grads(ws, name, grads, len(args))
-    for i in range(len(args)):
-        _finite_difference_forwards(ws, cls, name, args, i)
-
-
-def _store_grads(ws: Workspace, name: str, grads: Any, n_args: int) -> None:
-    if n_args > 1:
-        if not isinstance(grads, (tuple, list)) or len(grads) != n_args:
-            msg = f"`{name}.backward` returned {type(grads).__name__}; it must return a tuple of {n_args} arrays (grad_x, grad_W)"
-            raise StudentFailure("exception", "backward", msg)
-    else:
-        grads = (grads,)
-    ws.values["grad_types"] = [type(g).__name__ for g in grads]
+    passed = [a.copy() for a in args]
+    out = ws.call("forward", f"{name}.forward", layer.forward, *passed)
+    ws.arrays[prefix + "out"] = to_array(out, f"{name}.forward")
+    for i, arg in enumerate(passed):
+        ws.arrays[f"{prefix}arg_after{i}"] = arg.copy()
+    upstream = grad_y.copy()
+    grads = _as_tuple(name, ws.call("backward", f"{name}.backward", layer.backward, upstream), len(args))
+    ws.values[prefix + "grad_types"] = [describe(g) for g in grads]
     for i, grad in enumerate(grads):
-        ws.arrays[f"grad{i}"] = to_array(grad, f"{name}.backward")
+        ws.arrays[f"{prefix}grad{i}"] = to_array(grad, f"{name}.backward")
+    ws.arrays[prefix + "gy_after"] = upstream
 
 
-def _finite_difference_forwards(ws: Workspace, cls: type, name: str, args: list[np.ndarray], i: int) -> None:
-    """Forward outputs with entry j of argument i moved by +eps and -eps (fresh layer each time)."""
-    eps: float = ws.params["fd_eps"]
+def _state_passes(ws: Workspace, cls: type, name: str, args: list[np.ndarray], grad_y: np.ndarray) -> None:
+    """forward(A), forward(B), backward, backward: the gradients must be those of B, twice."""
+    layer = ws.call("import", f"{name}()", cls)
+    stale = [ws.inputs[f"stale_arg{i}"].copy() for i in range(len(args))]
+    ws.call("forward", f"{name}.forward", layer.forward, *stale)
+    ws.call("forward", f"{name}.forward", layer.forward, *[a.copy() for a in args])
+    for label in ("seq", "again"):
+        grads = _as_tuple(name, ws.call("backward", f"{name}.backward", layer.backward, grad_y.copy()), len(args))
+        for i, grad in enumerate(grads):
+            ws.arrays[f"p0_{label}_grad{i}"] = to_array(grad, f"{name}.backward")
+
+
+def _as_tuple(name: str, grads: Any, n_args: int) -> tuple[Any, ...]:
+    if n_args == 1:
+        return (grads,)
+    if not isinstance(grads, (tuple, list)) or len(grads) != n_args:
+        msg = f"`{name}.backward` returned {type(grads).__name__}; it must return a tuple of {n_args} arrays (grad_x, grad_W)"
+        raise StudentFailure("exception", "backward", msg)
+    return tuple(grads)
+
+
+def _finite_difference_forwards(
+    ws: Workspace, cls: type, name: str, prefix: str, args: list[np.ndarray], i: int, steps: np.ndarray
+) -> None:
+    """Forward outputs with entry j of argument i moved by +h_j and -h_j (a fresh layer each time)."""
     plus: list[np.ndarray] = []
     minus: list[np.ndarray] = []
     for j in range(args[i].size):
         for sign, bucket in ((1.0, plus), (-1.0, minus)):
             moved = [a.copy() for a in args]
-            moved[i].flat[j] += sign * eps
-            out = ws.call("forward", f"{name}.forward", cls().forward, *moved)
-            bucket.append(to_array(out, f"{name}.forward"))
-    ws.arrays[f"fd_plus{i}"] = np.stack(plus)
-    ws.arrays[f"fd_minus{i}"] = np.stack(minus)
+            moved[i].flat[j] += sign * steps.flat[j]
+            layer = ws.call("import", f"{name}()", cls)
+            bucket.append(to_array(ws.call("forward", f"{name}.forward", layer.forward, *moved), f"{name}.forward"))
+    ws.arrays[f"{prefix}fd_plus{i}"] = np.stack(plus)
+    ws.arrays[f"{prefix}fd_minus{i}"] = np.stack(minus)
 
 
 def softmax_stability(ws: Workspace) -> None:
@@ -98,6 +135,17 @@ def model_backward(ws: Workspace) -> None:
     ws.call("backward", "myModel.backward", model.backward, ws.inputs["label"].copy())
     ws.arrays["W1_grad"] = _attr(model, "W1_grad", "backward")
     ws.arrays["W2_grad"] = _attr(model, "W2_grad", "backward")
+    _directional_forwards(ws, model)
+
+
+def _directional_forwards(ws: Workspace, model: Any) -> None:
+    """h2_log at W +/- h D for the grader's random direction D: a finite difference of the whole loss."""
+    step = float(ws.params["fd_step"])
+    for sign, label in ((1.0, "plus"), (-1.0, "minus")):
+        model.W1 = ws.inputs["W1"] + sign * step * ws.inputs["D1"]
+        model.W2 = ws.inputs["W2"] + sign * step * ws.inputs["D2"]
+        ws.call("forward", "myModel.forward", model.forward, ws.inputs["x"].copy())
+        ws.arrays[f"h2_log_{label}"] = _attr(model, "h2_log", "forward")
 
 
 def numpy_train(ws: Workspace) -> None:

@@ -1,0 +1,121 @@
+"""The four numpy layers as the grader knows them: inputs, exact reference, known mistakes.
+
+Inputs avoid false failures by construction: float64, shapes whose dimensions all
+differ (a transposed gradient cannot hide), ReLU inputs far from the kink at 0,
+Log inputs far from 0.  Each layer is checked at two points: a unit-scale one
+and a "typical" one at a larger scale (for Softmax, nearly saturated logits).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import torch
+
+EPS = 1e-12  # the template's epsilon in Softmax and Log
+
+Inputs = Callable[[np.random.Generator, bool], list[np.ndarray]]
+Mistakes = Callable[[list[np.ndarray], np.ndarray], list[dict[str, np.ndarray]]]
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """How to exercise one layer: its inputs and its exact reference function."""
+
+    check_id: str
+    name: str
+    arg_names: tuple[str, ...]
+    make_inputs: Inputs
+    """(rng, typical) -> the forward's arguments; typical=True gives the larger-scale point."""
+    forward: Callable[..., torch.Tensor]
+    """The correct forward in torch (float64), differentiated by autograd."""
+    mistakes: Mistakes
+    """Per argument: what known wrong formulas give on the same inputs, for the diagnosis."""
+
+
+def softmax_np(x: np.ndarray) -> np.ndarray:
+    """A numerically stable softmax over the last axis."""
+    e = np.exp(x - x.max(axis=-1, keepdims=True))
+    return np.asarray(e / e.sum(axis=-1, keepdims=True))
+
+
+def _signed(rng: np.random.Generator, low: float, high: float, shape: tuple[int, ...]) -> np.ndarray:
+    return np.asarray(rng.uniform(low, high, size=shape) * rng.choice([-1.0, 1.0], size=shape))
+
+
+def _matmul_inputs(rng: np.random.Generator, typical: bool) -> list[np.ndarray]:
+    scale = 5.0 if typical else 1.0
+    return [rng.normal(scale=scale, size=(3, 4)), rng.normal(scale=scale, size=(4, 5))]
+
+
+def _relu_inputs(rng: np.random.Generator, typical: bool) -> list[np.ndarray]:
+    # |x| >= 0.1 keeps every entry many finite-difference steps away from the kink at 0.
+    return [_signed(rng, 0.5, 20.0, (3, 4)) if typical else _signed(rng, 0.1, 1.0, (3, 4))]
+
+
+def _softmax_inputs(rng: np.random.Generator, typical: bool) -> list[np.ndarray]:
+    # scale 10: the largest logit of a row dominates, as in a trained network.
+    return [rng.normal(scale=10.0 if typical else 2.0, size=(3, 5))]
+
+
+def _log_inputs(rng: np.random.Generator, typical: bool) -> list[np.ndarray]:
+    # Away from 0, where log is steep and a finite difference loses precision.
+    return [rng.uniform(0.02 if typical else 0.2, 1.0, size=(3, 4))]
+
+
+def _matmul_mistakes(args: list[np.ndarray], g: np.ndarray) -> list[dict[str, np.ndarray]]:
+    # Matmul's usual mistakes (a missing transpose, swapped outputs) change the shape,
+    # which `diagnose` names on its own.
+    return [{}, {}]
+
+
+def _relu_mistakes(args: list[np.ndarray], g: np.ndarray) -> list[dict[str, np.ndarray]]:
+    x = args[0]
+    return [
+        {
+            "the ReLU mask is missing: the upstream gradient is passed through unchanged": g,
+            "the ReLU mask is inverted: the gradient flows where x <= 0 instead of where x > 0": g * (x <= 0),
+            "the gradient is masked by the input values (grad_y * relu(x)) instead of by (x > 0)": g * np.maximum(x, 0),
+        }
+    ]
+
+
+def _softmax_mistakes(args: list[np.ndarray], g: np.ndarray) -> list[dict[str, np.ndarray]]:
+    s = softmax_np(args[0])
+    return [
+        {
+            "only the diagonal of the softmax Jacobian is used (grad_y * s * (1 - s)); "
+            "the off-diagonal terms -s_i * s_j are missing": g * s * (1 - s),
+            "the sum runs over the batch axis (axis=0) instead of the class axis (axis=-1): "
+            "use np.sum(grad_y * s, axis=-1, keepdims=True)": s * (g - np.sum(g * s, axis=0, keepdims=True)),
+            "the upstream gradient is passed through unchanged": g,
+        }
+    ]
+
+
+def _log_mistakes(args: list[np.ndarray], g: np.ndarray) -> list[dict[str, np.ndarray]]:
+    x = args[0] + EPS
+    return [
+        {
+            "the derivative of log(x) is 1/x, not -1/x^2": -g / x**2,
+            "the derivative of log(x) is 1/x, not 1/x^2": g / x**2,
+            "the upstream gradient is multiplied by x instead of divided by x": g * x,
+            "the upstream gradient is passed through unchanged": g,
+        }
+    ]
+
+
+def _softmax_torch(x: torch.Tensor) -> torch.Tensor:
+    # The template's formula, epsilon included, so a faithful student matches to rounding.
+    e = torch.exp(x - x.max(dim=-1, keepdim=True).values)
+    return e / (e.sum(-1, keepdim=True) + EPS)
+
+
+LAYERS: tuple[LayerSpec, ...] = (
+    LayerSpec("numpy.matmul.backward", "Matmul", ("x", "W"), _matmul_inputs, lambda x, w: x @ w, _matmul_mistakes),
+    LayerSpec("numpy.relu.backward", "Relu", ("x",), _relu_inputs, torch.relu, _relu_mistakes),
+    LayerSpec("numpy.softmax.backward", "Softmax", ("x",), _softmax_inputs, _softmax_torch, _softmax_mistakes),
+    LayerSpec("numpy.log.backward", "Log", ("x",), _log_inputs, lambda x: torch.log(x + EPS), _log_mistakes),
+)
