@@ -56,11 +56,13 @@ class GradientTolerance(_Strict):
 
     float64: autograd agrees with a correct backward to ~1e-12; central differences
     with h = 1e-6 carry ~1e-9 truncation and rounding error.  float32: rounding is
-    ~6e-8 per operation, so autograd agreement ~1e-5 and differences need h ~ 1e-2.
+    ~6e-8 per operation, but a nearly saturated softmax amplifies it to ~3e-3 on its
+    small entries (measured on tests/gradient_variants/float32_layers), hence 1e-2;
+    differences need h ~ 1e-2.  Real mistakes give relative errors of order 1.
     """
 
     float64: Tolerance = Tolerance(autograd_rtol=1e-6, fd_rtol=1e-4, fd_eps=1e-6, floor=1e-6, fd_floor=1e-4)
-    float32: Tolerance = Tolerance(autograd_rtol=1e-3, fd_rtol=2e-2, fd_eps=1e-2, floor=1e-4, fd_floor=1e-2)
+    float32: Tolerance = Tolerance(autograd_rtol=1e-2, fd_rtol=2e-2, fd_eps=1e-2, floor=1e-3, fd_floor=1e-2)
 
     def for_dtype(self, dtype: str) -> Tolerance:
         """float16/float32 results get the float32 tolerances; everything else float64."""

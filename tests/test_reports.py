@@ -6,7 +6,7 @@ import json
 import math
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pytest
@@ -95,7 +95,7 @@ def _reject_constant(name: str) -> None:
 def test_result_json_has_exactly_the_documented_top_level_names() -> None:
     assert list(result_dict(_make_report())) == [
         "student", "score", "max_score", "framework", "checks", "parts", "findings",
-        "rubric", "grader_version", "mnist_source", "created", "self_check",
+        "rubric", "grader_version", "mnist_source", "created", "self_check", "seed",
     ]
 
 
@@ -275,6 +275,136 @@ def test_write_html_writes_utf8_file(tmp_path: Path) -> None:
     write_html(_make_report(student="张三"), path)
 
     assert "<h1>张三</h1>" in path.read_text(encoding="utf-8")
+
+
+# --------------------------------------------------------------------------- report.html: gradient heat map
+
+REL_ERR_3X4: list[list[float | str]] = [[0.0, 1e-13, 2.0, 0.0], [0.0, 0.0, "inf", 1e-9], [3e-1, 0.0, 0.0, 0.0]]
+
+
+def _gradient_evidence(name: str = "grad_W", rel_err: Any = None, **extra: Any) -> dict[str, Any]:
+    comparison = {"max_rel_err": 2.0, "mismatched": 3, "total": 12, "worst_index": [0, 2],
+                  "expected_at_worst": 0.5, "got_at_worst": -0.5}
+    gradient = {
+        "vs_autograd": comparison, "vs_finite_difference": comparison,
+        "expected_excerpt": [[0.5]], "got_excerpt": [[-0.5]],
+        "rel_err_map": REL_ERR_3X4 if rel_err is None else rel_err, "rel_err_tol": 1e-06,
+    }
+    return {"seed": 123, name: gradient | extra}
+
+
+def _gradient_check(status: Literal["passed", "failed"] = "failed", evidence: dict[str, Any] | None = None) -> CheckResult:
+    return CheckResult(
+        id="numpy.matmul.backward", status=status, score=0 if status == "failed" else 10, max_score=10,
+        message="Matmul.backward: grad_W is wrong", diagnosis=DIAGNOSIS if status == "failed" else None,
+        evidence=_gradient_evidence() if evidence is None else evidence,
+    )
+
+
+def _svgs(page: str) -> list[str]:
+    return re.findall(r"<svg\b.*?</svg>", page, flags=re.S)
+
+
+def test_html_draws_a_heat_map_of_a_failed_gradient_with_a_cell_per_entry_and_the_count() -> None:
+    page = render_html(_make_report(checks=(_gradient_check(),)))
+
+    [svg] = _svgs(page)
+    assert svg.count("<rect") == 12
+    assert "<title>[0, 2] relative error 2.0e+00</title>" in svg
+    assert "<title>[1, 2] relative error inf</title>" in svg
+    assert re.search(r'fill="#000000"><title>\[1, 2\]', svg)
+    assert "grad_W: 3 of 12 entries over tolerance 1e-06</figcaption>" in page
+    assert "rows (i)" in svg and "columns (j)" in svg
+    assert "inf / NaN</li>" in page
+
+
+def test_html_puts_the_heat_map_after_the_diagnosis_and_before_the_evidence_table() -> None:
+    page = render_html(_make_report(checks=(_gradient_check(),)))
+
+    assert page.index("Likely cause:") < page.index("<svg") < page.index('<table class="evidence">')
+
+
+def test_html_draws_no_heat_map_for_a_passed_gradient_check() -> None:
+    page = render_html(_make_report(checks=(_gradient_check("passed"),)))
+
+    assert "<svg" not in page
+    assert "<ul class=\"heatmap-legend\">" not in page
+
+
+def test_html_draws_a_map_for_every_gradient_of_a_failed_check_even_one_within_tolerance() -> None:
+    evidence = _gradient_evidence("W2_grad") | _gradient_evidence("W1_grad", rel_err=[[0.0, 1e-9], [0.0, 0.0]])
+
+    page = render_html(_make_report(checks=(_gradient_check(evidence=evidence),)))
+
+    assert [svg.count("<rect") for svg in _svgs(page)] == [12, 4]
+    assert "W1_grad: 0 of 4 entries over tolerance 1e-06" in page
+    assert page.count("<ul class=\"heatmap-legend\">") == 1
+
+
+def test_html_draws_a_one_dimensional_map_as_one_row() -> None:
+    evidence = _gradient_evidence("grad_b", rel_err=[0.0, 2.0, "inf"])
+
+    [svg] = _svgs(render_html(_make_report(checks=(_gradient_check(evidence=evidence),))))
+
+    assert len(set(re.findall(r'<rect [^>]*y="(\d+)"', svg))) == 1
+    assert "<title>[0, 2] relative error inf</title>" in svg
+
+
+def test_html_leaves_the_raw_map_out_of_the_evidence_table_but_keeps_the_rest() -> None:
+    page = render_html(_make_report(checks=(_gradient_check(), _gradient_check("passed"))))
+
+    assert "rel_err_map" not in page
+    assert "1e-13" not in page
+    assert page.count("&#34;rel_err_tol&#34;: 1e-06") == 2
+    assert page.count("&#34;worst_index&#34;: [0, 2]") == 4
+
+
+def test_html_notes_when_the_map_shows_only_a_corner_of_the_gradient() -> None:
+    evidence = _gradient_evidence()
+    evidence["grad_W"]["vs_autograd"] = evidence["grad_W"]["vs_autograd"] | {"total": 7840}
+
+    page = render_html(_make_report(checks=(_gradient_check(evidence=evidence),)))
+
+    assert "(the map shows 12 of the 7840 entries, from the top-left corner)" in page
+
+
+@pytest.mark.parametrize(
+    "gradient",
+    [{"rel_err_map": "oops", "rel_err_tol": 1e-6}, {"rel_err_map": [[1.0]]}, {"rel_err_map": [[1.0]], "rel_err_tol": "x"},
+     {"rel_err_map": [], "rel_err_tol": 1e-6}, {"rel_err_map": [[]], "rel_err_tol": 1e-6}],
+    ids=["map-not-a-list", "no-tolerance", "tolerance-not-a-number", "empty", "empty-row"],
+)
+def test_html_skips_a_malformed_map_without_failing(gradient: dict[str, Any]) -> None:
+    page = render_html(_make_report(checks=(_gradient_check(evidence={"grad_W": gradient}),)))
+
+    assert "<svg" not in page
+    assert "rel_err_map" not in page
+
+
+def test_html_draws_odd_map_entries_black_without_failing() -> None:
+    evidence = _gradient_evidence(rel_err=[[None, True, "oops"], [[1.0], 0.0]])
+
+    [svg] = _svgs(render_html(_make_report(checks=(_gradient_check(evidence=evidence),))))
+
+    assert svg.count('fill="#000000"') == 4
+
+
+def test_html_escapes_a_script_tag_in_a_gradient_name() -> None:
+    page = render_html(_make_report(checks=(_gradient_check(evidence=_gradient_evidence(SCRIPT)),)))
+
+    assert "<script" not in page.lower()
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;: 3 of 12 entries over tolerance 1e-06" in page
+    assert 'aria-label="relative error of &lt;script&gt;alert(1)&lt;/script&gt; per entry, 3 x 4"' in page
+
+
+def test_html_with_a_heat_map_loads_nothing_from_outside_the_file() -> None:
+    page = render_html(_make_report(checks=(*_make_checks(), _gradient_check())))
+
+    assert "<svg" in page
+    assert re.search(r"\b(src|href)\s*=", page) is None
+    assert "url(" not in page
+    assert "http://" not in page and "https://" not in page
+    assert "<script" not in page.lower()
 
 
 # --------------------------------------------------------------------------- gradebook.csv

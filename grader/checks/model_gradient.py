@@ -47,11 +47,24 @@ def reference_grads(inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return {"W1_grad": g1.numpy(), "W2_grad": g2.numpy(), "h2_log": h2_log.detach().numpy()}
 
 
+def directional_step(inputs: dict[str, np.ndarray], eps: float) -> float:
+    """The largest step up to `eps` along D for which no hidden ReLU changes side.
+
+    A step that moved a pre-activation across 0 would put a kink between
+    L(W - hD) and L(W + hD) and fail a correct student; half the smallest
+    margin keeps every unit on its side.
+    """
+    x1 = np.concatenate([inputs["x"], np.ones((len(inputs["x"]), 1))], axis=1)
+    margin = float(np.min(np.abs(x1 @ inputs["W1"])))
+    speed = float(np.max(np.abs(x1 @ inputs["D1"])))
+    return min(eps, 0.5 * margin / max(speed, 1e-300))
+
+
 def check_model_backward(part: CodePart, rc: GradientCheck, limits: Limits, runner: Runner) -> CheckOutcome:
     """Set the grader's weights on a fresh myModel, run forward(x) and backward(label), judge W1_grad/W2_grad."""
     inputs = model_inputs(rc.run_seed)
-    job = Job(task="model_backward", units=part.units, supplied_imports=part.supplied_imports,
-              params={"seed": rc.run_seed, "fd_step": rc.tolerance.float64.fd_eps * 10})
+    steps = {f"fd_step{k}": directional_step(inputs, t.fd_eps) for k, t in (("64", rc.tolerance.float64), ("32", rc.tolerance.float32))}
+    job = Job(task="model_backward", units=part.units, supplied_imports=part.supplied_imports, params={"seed": rc.run_seed, **steps})
     result = runner.run(job, inputs, limits, phase="backward")
     if result.error:
         return error_outcome(CHECK_ID, result)
@@ -91,13 +104,18 @@ def _forward_matches(result: RunResult, want: dict[str, np.ndarray], tol: Tolera
 
 def _check_directional(inputs: dict[str, np.ndarray], result: RunResult, rc: GradientCheck, evidence: dict[str, Any]) -> None:
     """(L(W + hD) - L(W - hD)) / 2h through the student's forward must equal <grad, D>."""
-    step = rc.tolerance.float64.fd_eps * 10
-    loss = {k: -float(np.sum(inputs["label"] * result.arrays[f"h2_log_{k}"])) for k in ("plus", "minus")}
+    kind = "32" if result.arrays["h2_log_plus32"].dtype in (np.float32, np.float16) else "64"
+    fd_tol = rc.tolerance.float32 if kind == "32" else rc.tolerance.float64
+    step = directional_step(inputs, fd_tol.fd_eps)
+    if step < fd_tol.fd_eps * 1e-3:
+        evidence["directional_derivative"] = f"skipped: a kink-free step ({step:.2g}) is too small for your float{kind} forward"
+        return
+    loss = {k: -float(np.sum(inputs["label"] * result.arrays[f"h2_log_{k}{kind}"])) for k in ("plus", "minus")}
     numeric = (loss["plus"] - loss["minus"]) / (2 * step)
     analytic = float(np.sum(result.arrays["W1_grad"] * inputs["D1"]) + np.sum(result.arrays["W2_grad"] * inputs["D2"]))
-    fd_tol = rc.tolerance.for_dtype(str(result.arrays["h2_log_plus"].dtype))
     rel = abs(numeric - analytic) / max(abs(numeric), abs(analytic), 1e-12)
-    evidence["directional_derivative"] = {"finite_difference": numeric, "from_your_gradients": analytic, "rel_err": rel, "rtol": fd_tol.fd_rtol}
+    evidence["directional_derivative"] = {"finite_difference": numeric, "from_your_gradients": analytic, "step": step,
+                                          "rel_err": rel, "rtol": fd_tol.fd_rtol}
     if rel > fd_tol.fd_rtol:
         raise CheckFailed(f"myModel: your gradients predict a loss change of {analytic:.6g} along a random direction, "
                           f"your forward gives {numeric:.6g} (relative error {rel:.2g})",

@@ -2,20 +2,25 @@
 
 Everything that comes from the student (name, messages, evidence, source code) is
 escaped by jinja2's autoescape; this module only prepares plain values for the
-template in `templates/report.html.j2`.
+template in `templates/report.html.j2`.  The one exception is the gradient heat
+map, whose <svg> `heatmap.py` builds with every text escaped; it is marked safe here.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Any, Literal
 
 import jinja2
+from markupsafe import Markup
 
 from grader.models import CheckResult, Finding, GradeReport
+from grader.reports.heatmap import LEGEND, count_over, heatmap_svg
 from grader.reports.json_ import strict_jsonable, write_text_atomic
 
 _TEMPLATE = "report.html.j2"
@@ -28,6 +33,9 @@ _MAX_SHOWN = 20_000
 _NUMPY_CLASSES = {"matmul": "Matmul", "relu": "Relu", "softmax": "Softmax", "log": "Log", "model": "myModel"}
 """Second part of a `numpy.*` check id -> the graded definition it is about."""
 _SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
+_MAP_KEY = "rel_err_map"
+"""Evidence key of a gradient's elementwise relative errors: drawn as a heat map, never listed."""
+_TOL_KEY = "rel_err_tol"
 
 
 @dataclass(frozen=True)
@@ -46,11 +54,23 @@ class _SourceView:
 
 
 @dataclass(frozen=True)
+class _HeatMap:
+    name: str
+    svg: Markup
+    over: int
+    total: int
+    tol: str
+    note: str = ""
+    """Says how much of the gradient the map shows, when it is only a corner of it."""
+
+
+@dataclass(frozen=True)
 class _CheckCard:
     check: CheckResult
     points: str
     evidence: tuple[_EvidenceRow, ...]
     source: _SourceView | None
+    heatmaps: tuple[_HeatMap, ...] = ()
 
 
 def render_html(report: GradeReport) -> str:
@@ -67,6 +87,7 @@ def render_html(report: GradeReport) -> str:
         findings=_get_sorted_findings(report.findings),
         counts=_get_status_counts(report.checks),
         cards=[_get_card(check, report.sources) for check in report.checks],
+        legend=LEGEND,
     )
 
 
@@ -111,13 +132,64 @@ def _get_status_counts(checks: tuple[CheckResult, ...]) -> dict[str, int]:
 
 
 def _get_card(check: CheckResult, sources: dict[str, str]) -> _CheckCard:
-    rows = tuple(_get_evidence_row(key, value) for key, value in check.evidence.items())
+    rows = tuple(_get_evidence_row(key, _without_map(value)) for key, value in check.evidence.items())
     return _CheckCard(
         check=check,
         points=_points(check.score, check.max_score),
         evidence=rows,
         source=_get_source(check.id, sources),
+        heatmaps=_get_heatmaps(check),
     )
+
+
+def _without_map(value: Any) -> Any:
+    """An evidence value without its relative-error map, which the heat map shows instead."""
+    if isinstance(value, Mapping) and _MAP_KEY in value:
+        return {key: item for key, item in value.items() if key != _MAP_KEY}
+    return value
+
+
+def _get_heatmaps(check: CheckResult) -> tuple[_HeatMap, ...]:
+    """One heat map per gradient with a relative-error map, for failed checks only."""
+    if check.status != "failed":
+        return ()
+    maps = (_get_heatmap(str(key), value) for key, value in check.evidence.items())
+    return tuple(heatmap for heatmap in maps if heatmap is not None)
+
+
+def _get_heatmap(name: str, evidence: Any) -> _HeatMap | None:
+    if not isinstance(evidence, Mapping):
+        return None
+    rows, tol = _map_rows(evidence.get(_MAP_KEY)), evidence.get(_TOL_KEY)
+    if not rows or isinstance(tol, bool) or not isinstance(tol, (int, float)) or not math.isfinite(tol):
+        return None
+    total = sum(len(row) for row in rows)
+    if total == 0:
+        return None
+    return _HeatMap(
+        name=name,
+        svg=Markup(heatmap_svg(name, rows, float(tol))),  # heatmap_svg escapes every text it writes
+        over=count_over(rows, float(tol)),
+        total=total,
+        tol=f"{tol:g}",
+        note=_shown_msg(total, evidence.get("vs_autograd")),
+    )
+
+
+def _map_rows(raw: Any) -> list[list[float | str]]:
+    """The map as rows; a 1-D map becomes one row, anything that is not a list none."""
+    if not isinstance(raw, (list, tuple)):
+        return []
+    if not any(isinstance(row, (list, tuple)) for row in raw):
+        return [list(raw)] if raw else []
+    return [list(row) if isinstance(row, (list, tuple)) else [row] for row in raw]
+
+
+def _shown_msg(shown: int, vs_autograd: Any) -> str:
+    full = vs_autograd.get("total") if isinstance(vs_autograd, Mapping) else None
+    if isinstance(full, int) and not isinstance(full, bool) and full > shown:
+        return f"the map shows {shown} of the {full} entries, from the top-left corner"
+    return ""
 
 
 def _get_source(check_id: str, sources: dict[str, str]) -> _SourceView | None:

@@ -140,12 +140,13 @@ def model_backward(ws: Workspace) -> None:
 
 def _directional_forwards(ws: Workspace, model: Any) -> None:
     """h2_log at W +/- h D for the grader's random direction D: a finite difference of the whole loss."""
-    step = float(ws.params["fd_step"])
-    for sign, label in ((1.0, "plus"), (-1.0, "minus")):
-        model.W1 = ws.inputs["W1"] + sign * step * ws.inputs["D1"]
-        model.W2 = ws.inputs["W2"] + sign * step * ws.inputs["D2"]
-        ws.call("forward", "myModel.forward", model.forward, ws.inputs["x"].copy())
-        ws.arrays[f"h2_log_{label}"] = _attr(model, "h2_log", "forward")
+    for kind in ("64", "32"):
+        step = float(ws.params[f"fd_step{kind}"])
+        for sign, label in ((1.0, "plus"), (-1.0, "minus")):
+            model.W1 = ws.inputs["W1"] + sign * step * ws.inputs["D1"]
+            model.W2 = ws.inputs["W2"] + sign * step * ws.inputs["D2"]
+            ws.call("forward", "myModel.forward", model.forward, ws.inputs["x"].copy())
+            ws.arrays[f"h2_log_{label}{kind}"] = _attr(model, "h2_log", "forward")
 
 
 def numpy_train(ws: Workspace) -> None:
