@@ -12,7 +12,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, TypeVar
 
+import numpy as np
+
 from . import __version__
+from .checks.framework_model import ARCHITECTURE_ID, FORWARD_ID, judge_architecture, judge_forward, run_probe
 from .checks.gradients import check_layer
 from .checks.layers import LAYERS, LayerSpec
 from .checks.model_gradient import check_model_backward
@@ -21,7 +24,7 @@ from .checks.stability import check_softmax_stability
 from .checks.training import check_framework_training, check_numpy_training
 from .intake import load_submission
 from .mnist import Mnist
-from .models import CheckOutcome, CodePart, GradedPart, GradeReport, SourceUnit, Submission
+from .models import CheckOutcome, CodePart, GradedPart, GradeReport, RunResult, SourceUnit, Submission
 from .rubric import CheckSpec, Limits, LoadedRubric, Rubric
 from .sandbox import Runner
 from .scoring import score_outcomes, total
@@ -117,10 +120,25 @@ class _Plan:
         numpy_train = self._seeded(checks.numpy_model_train, "numpy.model.train")
         self.add("numpy.model.train", model_part, "myModel",
                  lambda p: check_numpy_training(p, numpy_train, self._limits("numpy.model.train"), runner, mnist.get()), replaced)
+        self._framework_model_checks(fw_part)
         framework_train = self._seeded(checks.framework_model_train, "framework.model.train")
         self.add("framework.model.train", fw_part, "myModel",
                  lambda p: check_framework_training(p, framework_train, self._limits("framework.model.train"), runner, mnist.get()))
         return self.outcomes
+
+    def _framework_model_checks(self, part: CodePart | None) -> None:
+        """forward and architecture judge one probe of the model: run it once, when either is selected."""
+        rc = self._seeded(self.rubric.checks.framework_model_forward, FORWARD_ID)
+        probe: list[tuple[RunResult, np.ndarray]] = []
+
+        def probed(p: CodePart) -> tuple[RunResult, np.ndarray]:
+            if not probe:
+                probe.append(run_probe(p, rc, self._limits(FORWARD_ID), self.settings.runner))
+            return probe[0]
+
+        arch_rc = self._seeded(self.rubric.checks.framework_model_architecture, ARCHITECTURE_ID)
+        self.add(FORWARD_ID, part, "myModel", lambda p: judge_forward(probed(p)[0]))
+        self.add(ARCHITECTURE_ID, part, "myModel", lambda p: judge_architecture(*probed(p), arch_rc))
 
     def _seeded(self, spec: SpecT, check_id: str) -> SpecT:
         return spec.with_seed(self.settings.seed, check_id)

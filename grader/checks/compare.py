@@ -52,18 +52,22 @@ class Comparison:
         }
 
 
-def relative_error(got: np.ndarray, want: np.ndarray, floor: float) -> np.ndarray:
-    """Elementwise relative error with a floor relative to the scale of `want` (see module doc)."""
+def relative_error(got: np.ndarray, want: np.ndarray, floor: float, atol: float | np.ndarray = 0.0) -> np.ndarray:
+    """Elementwise relative error with a floor relative to the scale of `want` (see module doc).
+
+    `atol` is subtracted from each difference first: the part of it a correct
+    formula may legitimately differ by (e.g. the template's epsilon in Softmax).
+    """
     scale = max(float(np.max(np.abs(want), initial=0.0)), 1e-300)
     denom = np.maximum(np.maximum(np.abs(got), np.abs(want)), floor * scale)
     with np.errstate(invalid="ignore", over="ignore"):
-        err = np.abs(got - want) / denom
+        err = np.maximum(np.abs(got - want) - atol, 0.0) / denom
     return np.where(np.isfinite(err), err, np.inf)
 
 
-def compare(got: np.ndarray, want: np.ndarray, *, rtol: float, floor: float) -> Comparison:
+def compare(got: np.ndarray, want: np.ndarray, *, rtol: float, floor: float, atol: float | np.ndarray = 0.0) -> Comparison:
     """Compare arrays of the same shape (callers check shapes first)."""
-    err = relative_error(got.astype(np.float64), want.astype(np.float64), floor)
+    err = relative_error(got.astype(np.float64), want.astype(np.float64), floor, atol)
     worst = np.unravel_index(int(np.argmax(err)), err.shape) if err.size else ()
     return Comparison(
         ok=bool(np.all(err <= rtol)),

@@ -52,6 +52,10 @@ def _task(name: str) -> Callable[[Workspace], None]:
         from .tasks_framework import framework_train
 
         return framework_train
+    if name == "framework_probe":
+        from .tasks_probe import framework_probe
+
+        return framework_probe
     from . import tasks_numpy
 
     return getattr(tasks_numpy, name)  # type: ignore[no-any-return]

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..models import FailureKind, Phase, SourceUnit
 
-Task = Literal["layer_gradient", "softmax_stability", "model_backward", "numpy_train", "framework_train"]
+Task = Literal["layer_gradient", "softmax_stability", "model_backward", "numpy_train", "framework_train", "framework_probe"]
 
 JOB_FILE = "job.json"
 INPUTS_FILE = "inputs.npz"
