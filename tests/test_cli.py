@@ -26,15 +26,18 @@ ALL_CHECKS = [
     "numpy.softmax.stability",
     "numpy.model.backward",
     "numpy.model.train",
+    "framework.model.forward",
+    "framework.model.architecture",
     "framework.model.train",
 ]
+NO_FRAMEWORK = {f"framework.model.{c}": "skipped" for c in ("forward", "architecture", "train")}
 
 # Every corpus case: the checks that must NOT pass, with their status.  Every other check must pass.
 EXPECTED: dict[str, dict[str, str]] = {
     "correct_md_torch": {},
     "correct_py_tf": {},
     "correct_ipynb_torch": {},
-    "torch_mutant_no_relu": {},
+    "torch_mutant_no_relu": {"framework.model.architecture": "failed"},
     "mutant_matmul": {"numpy.matmul.backward": "failed"},
     "mutant_relu": {"numpy.relu.backward": "failed"},
     "mutant_softmax": {"numpy.softmax.backward": "failed"},
@@ -43,14 +46,14 @@ EXPECTED: dict[str, dict[str, str]] = {
     "syntax_error": {"numpy.relu.backward": "error"},
     "infinite_loop": {"numpy.relu.backward": "error"},
     "sys_exit_import": {"numpy.log.backward": "error"},
-    "numpy_only": {"framework.model.train": "skipped"},
+    "numpy_only": NO_FRAMEWORK,
     "missing_classes": {
         "numpy.softmax.backward": "error",
         "numpy.log.backward": "error",
         "numpy.softmax.stability": "error",
         "numpy.model.backward": "error",
         "numpy.model.train": "error",
-        "framework.model.train": "skipped",
+        **NO_FRAMEWORK,
     },
 }
 
@@ -199,7 +202,7 @@ def test_missing_path_is_a_usage_error(grade, tmp_path: Path) -> None:  # type: 
 
 def test_invalid_rubric_exits_2_naming_the_key(grade, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     bad = tmp_path / "bad.toml"
-    bad.write_text((REPO / "rubrics" / "default.toml").read_text(encoding="utf-8").replace("points = 15", "points = -1"), encoding="utf-8")
+    bad.write_text((REPO / "rubrics" / "default.toml").read_text(encoding="utf-8").replace("points = 15", "points = -1", 1), encoding="utf-8")
     run = grade(CORPUS / "correct_md_torch", "--rubric", bad)
     assert run.code == 2
     assert run.err.strip() == f"RubricError: {bad}: checks.numpy.model.backward.points: Input should be greater than or equal to 0, got -1"
