@@ -183,7 +183,9 @@ class _Plan:
         kept = [u for u in part.units if u.name not in failed]
         imports = tuple(u for u in kept if u.kind == "import")
         units = imports + _reference_units(set(failed)) + tuple(u for u in kept if u.kind != "import")
-        return part.model_copy(update={"units": units}), failed
+        # The staff layers say `np` even where the student imported numpy under another name.
+        supplied = tuple(dict.fromkeys((*part.supplied_imports, "import numpy as np")))
+        return part.model_copy(update={"units": units, "supplied_imports": supplied}), failed
 
 
 def _note_reference_layers(outcome: CheckOutcome, replaced: tuple[str, ...]) -> CheckOutcome:
