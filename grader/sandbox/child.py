@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 import time
+import traceback
 from pathlib import Path
 from typing import Callable
 
@@ -41,6 +42,10 @@ def main(argv: list[str]) -> int:
         _task(job.task)(ws)
     except StudentFailure as failure:
         error = failure.error
+    except Exception as exc:  # noqa: BLE001 - a grader bug must still leave a report, labelled as ours
+        msg = f"internal grader error in the worker: {type(exc).__name__}: {exc} (not your fault; please report it)"
+        phase = "train" if job.task.endswith("train") else "backward"
+        error = ChildError(kind="crash", phase=phase, message=msg, traceback=traceback.format_exc()[-3000:])
     ws.values["worker_seconds"] = round(time.monotonic() - start, 4)
     _write_outputs(jobdir, ws, error)
     return 0

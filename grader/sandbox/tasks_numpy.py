@@ -173,8 +173,12 @@ def _sgd_step(ws: Workspace, model: Any, xb: np.ndarray, yb: np.ndarray, lr: flo
     ws.call("train", "myModel.forward", model.forward, xb)
     loss = float(-np.sum(yb * _attr(model, "h2_log", "forward")))
     ws.call("train", "myModel.backward", model.backward, yb)
-    model.W1 = model.W1 - lr * _attr(model, "W1_grad", "backward")
-    model.W2 = model.W2 - lr * _attr(model, "W2_grad", "backward")
+    for name in ("W1", "W2"):
+        weight, grad = np.asarray(getattr(model, name)), _attr(model, f"{name}_grad", "backward")
+        if grad.shape != weight.shape:
+            msg = f"`myModel.backward` set {name}_grad of shape {grad.shape}, but {name} has shape {weight.shape}"
+            raise StudentFailure("exception", "train", msg)
+        setattr(model, name, weight - lr * grad)
     return loss
 
 
