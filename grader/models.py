@@ -174,6 +174,7 @@ class GradeReport(_Record):
     created: str = ""
     self_check: bool = False
     seed: int | None = Field(default=None, description="Base seed of this run's generated inputs; `grade --seed` reproduces it.")
+    isolation: tuple[str, ...] = Field(default=(), description="Isolation layers that held the student's code, e.g. bwrap, seccomp, rlimits.")
 
     @property
     def failed(self) -> tuple[CheckResult, ...]:

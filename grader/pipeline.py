@@ -93,6 +93,7 @@ def grade_submission(path: Path, settings: GradeSettings, *, student: str | None
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         self_check=settings.self_check,
         seed=settings.seed,
+        isolation=settings.runner.isolation.layers,
     )
 
 

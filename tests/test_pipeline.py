@@ -12,10 +12,13 @@ from grader.models import CheckOutcome, RunResult
 from grader.pipeline import GradeSettings, MnistCache, _Plan
 from grader.rubric import Limits, load_rubric
 from grader.sandbox import Job
+from grader.sandbox.isolation import Isolation
 
 
 class NoRunner:
     """A runner for plans that must not start any worker."""
+
+    isolation = Isolation(("rlimits",))
 
     def run(self, job: Job, arrays: dict[str, np.ndarray], limits: Limits, *, phase: str) -> RunResult:  # noqa: ARG002
         raise AssertionError("no worker should start here")

@@ -9,10 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from grader.errors import UsageError
 from grader.intake import load_submission
 from grader.models import RunResult
 from grader.rubric import Limits
 from grader.sandbox import Job, SubprocessRunner
+from grader.sandbox.isolation import select_isolation
+
+from .conftest import REPO
 
 LIMITS = Limits(timeout_s=10, cpu_s=20, memory_mb=1024)
 LOGITS = {"x": np.array([[1.0, 2.0, 3.0]])}
@@ -116,3 +120,59 @@ def test_worker_environment_is_cleared_and_threads_are_capped(tmp_path: Path, mo
     result = run_softmax(tmp_path, body, limits=LIMITS.model_copy(update={"threads": threads}))
     assert result.error is None
     assert result.arrays["out"].tolist() == [[1.0]]
+
+
+# --------------------------------------------------------------------------- isolation layers
+
+BWRAP = select_isolation("auto")
+needs_bwrap = pytest.mark.skipif("bwrap" not in BWRAP.layers, reason="bubblewrap cannot run on this machine")
+
+
+def test_forced_fallback_records_only_rlimits_and_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GRADER_SANDBOX", "rlimits")
+    assert SubprocessRunner().isolation.layers == ("rlimits", "timeout")
+
+
+def test_unknown_sandbox_mode_is_a_usage_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GRADER_SANDBOX", "docker")
+    with pytest.raises(UsageError, match="GRADER_SANDBOX='docker' is not one of auto, bwrap, rlimits"):
+        SubprocessRunner()
+
+
+@needs_bwrap
+def test_bwrap_layers_are_recorded() -> None:
+    assert BWRAP.layers[:1] == ("bwrap",) and BWRAP.layers[-2:] == ("rlimits", "timeout")
+
+
+@needs_bwrap
+def test_network_is_forbidden_inside_bwrap(tmp_path: Path) -> None:
+    body = "import socket\nsocket.create_connection(('127.0.0.1', 9), timeout=1)"
+    result = run_softmax(tmp_path, body, runner=SubprocessRunner(isolation=BWRAP))
+    assert result.error is not None and result.error.kind == "exception"
+    assert "PermissionError" in result.error.message or "ConnectionRefusedError" in result.error.message
+
+
+@needs_bwrap
+def test_staff_solution_and_repository_are_invisible_inside_bwrap(tmp_path: Path) -> None:
+    body = ("import importlib.util, os\n"
+            f"seen = [os.path.exists({str(REPO / 'reference' / 'numpy_model.py')!r}), os.path.exists({str(REPO / 'rubrics')!r}),\n"
+            "        importlib.util.find_spec('reference') is not None]\n"
+            "return np.array([[float(sum(seen))]])")
+    result = run_softmax(tmp_path, body, runner=SubprocessRunner(isolation=BWRAP))
+    assert result.error is None, result.error
+    assert result.arrays["out"].tolist() == [[0.0]]
+
+
+@needs_bwrap
+def test_writes_outside_the_job_do_not_reach_the_host(tmp_path: Path) -> None:
+    marker = Path("/tmp") / f"nn_grader_escape_{tmp_path.name}"
+    body = f"open({str(marker)!r}, 'w').write('x')\nreturn x"
+    result = run_softmax(tmp_path, body, runner=SubprocessRunner(isolation=BWRAP))
+    assert result.error is None
+    assert not marker.exists()
+
+
+def test_fallback_still_limits_time_and_memory(tmp_path: Path) -> None:
+    runner = SubprocessRunner(isolation=select_isolation("rlimits"))
+    result = run_softmax(tmp_path, "return np.ones((1 << 32,))", runner=runner)
+    assert result.error is not None and result.error.kind == "memory"

@@ -37,6 +37,7 @@ def result_dict(report: GradeReport) -> dict[str, Any]:
         "created": report.created,
         "self_check": report.self_check,
         "seed": report.seed,
+        "isolation": list(report.isolation),
     }
     jsonable: dict[str, Any] = strict_jsonable(content)
     return jsonable

@@ -18,6 +18,8 @@ from pydantic import ValidationError
 
 from ..models import Phase, RunError, RunResult
 from ..rubric import Limits
+from .isolation import Isolation, select_isolation
+from .seccomp import filter_program
 from .protocol import (
     ARRAYS_FILE,
     INPUTS_FILE,
@@ -36,6 +38,8 @@ _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "T
 class Runner(Protocol):
     """Runs one job somewhere and returns what came back, never raising for student failures."""
 
+    isolation: Isolation
+
     def run(self, job: Job, arrays: dict[str, np.ndarray], limits: Limits, *, phase: Phase) -> RunResult:
         """Run `job` with input `arrays` under `limits`; `phase` labels a failure with no report."""
         ...
@@ -44,8 +48,9 @@ class Runner(Protocol):
 class SubprocessRunner:
     """Runs each job in a fresh `python -I` process with rlimits and a wall-clock timeout."""
 
-    def __init__(self, python: str = sys.executable) -> None:
+    def __init__(self, python: str = sys.executable, isolation: Isolation | None = None) -> None:
         self._python = python
+        self.isolation = isolation or select_isolation()
 
     def run(self, job: Job, arrays: dict[str, np.ndarray], limits: Limits, *, phase: Phase) -> RunResult:
         """Run `job` in a worker; see `Runner.run`."""
@@ -63,9 +68,12 @@ class SubprocessRunner:
         """Start the worker in its own session and wait; kill its whole group on timeout."""
         work = jobdir / "work"
         work.mkdir()
+        seccomp_fd = _seccomp_pipe() if self.isolation.uses_seccomp else None
+        fds = (seccomp_fd,) if seccomp_fd is not None else ()
         with open(jobdir / "stdout.txt", "wb") as out, open(jobdir / "stderr.txt", "wb") as err:
             proc = subprocess.Popen(
-                [self._python, "-I", "-m", "grader.sandbox.child", str(jobdir)],
+                self.isolation.argv(self._python, jobdir, seccomp_fd),
+                pass_fds=fds,
                 cwd=work,
                 env=_worker_env(work, limits),
                 stdin=subprocess.DEVNULL,
@@ -81,7 +89,22 @@ class SubprocessRunner:
                 timed_out = True
             _kill_group(proc.pid)
             proc.wait()
-        return proc.returncode, timed_out
+        if seccomp_fd is not None:
+            os.close(seccomp_fd)
+        returncode = proc.returncode
+        if self.isolation.bwrap and returncode > 128:
+            returncode = 128 - returncode  # bwrap reports a worker killed by signal N as exit status 128 + N
+        return returncode, timed_out
+
+
+def _seccomp_pipe() -> int:
+    """A pipe's read end holding the compiled filter, for bwrap's --seccomp FD."""
+    program = filter_program()
+    assert program is not None  # Isolation only lists seccomp where a program exists
+    read_fd, write_fd = os.pipe()
+    os.write(write_fd, program)  # a few hundred bytes: fits the pipe buffer
+    os.close(write_fd)
+    return read_fd
 
 
 def _write_job(jobdir: Path, job: Job, arrays: dict[str, np.ndarray]) -> None:

@@ -1,0 +1,137 @@
+"""Which isolation layers hold the worker, strongest available first.
+
+    bwrap     bubblewrap: new user/pid/net/ipc/uts namespaces, uid 65534 inside, a
+              filesystem of read-only allowlisted paths (system, Python, the
+              grader package; never the staff solution, rubrics, other students
+              or MNIST labels), private /tmp, only the job's out/ and work/
+              writable, dies with its parent
+    seccomp   a BPF filter loaded by bwrap (see seccomp.py)
+    rlimits   address space, CPU seconds, file size, processes, no core files
+    timeout   wall-clock limit; the whole process group is killed
+
+GRADER_SANDBOX=auto (default) uses bwrap when it works here and falls back,
+with one warning, to rlimits; GRADER_SANDBOX=rlimits forces the fallback;
+GRADER_SANDBOX=bwrap refuses to run without it.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import UsageError
+from .seccomp import filter_program
+
+BASE_LAYERS = ("rlimits", "timeout")
+SYSTEM_DIRS = ("/usr", "/etc")
+HIDDEN_FILES = ("/etc/shadow", "/etc/gshadow")
+
+
+@dataclass(frozen=True)
+class Isolation:
+    """How workers are started, and the layers that then hold them."""
+
+    layers: tuple[str, ...]
+    bwrap: str | None = None
+
+    def argv(self, python: str, jobdir: Path, seccomp_fd: int | None) -> list[str]:
+        """The command that starts the worker for `jobdir`."""
+        worker = [python, "-I", "-m", "grader.sandbox.child", str(jobdir)]
+        if self.bwrap is None:
+            return worker
+        return [self.bwrap, *_bwrap_args(jobdir, seccomp_fd), "--", *worker]
+
+    @property
+    def uses_seccomp(self) -> bool:
+        """Whether a seccomp program must be handed to bwrap."""
+        return "seccomp" in self.layers
+
+
+def select_isolation(mode: str | None = None) -> Isolation:
+    """The strongest isolation this machine offers, per GRADER_SANDBOX (see module doc)."""
+    mode = (mode or os.environ.get("GRADER_SANDBOX", "auto")).lower()
+    if mode not in ("auto", "bwrap", "rlimits"):
+        raise UsageError(f"GRADER_SANDBOX={mode!r} is not one of auto, bwrap, rlimits; unset it to use the default (auto)")
+    if mode == "rlimits":
+        return Isolation(BASE_LAYERS)
+    bwrap, why = _working_bwrap()
+    if bwrap is None:
+        if mode == "bwrap":
+            raise UsageError(f"GRADER_SANDBOX=bwrap but bubblewrap cannot run here: {why}; install it (apt install bubblewrap)")
+        _warn_once(f"grader: bubblewrap unavailable ({why}); student code runs with rlimits and a timeout only")
+        return Isolation(BASE_LAYERS)
+    seccomp = ("seccomp",) if filter_program() is not None else ()
+    return Isolation(("bwrap", *seccomp, *BASE_LAYERS), bwrap)
+
+
+@functools.lru_cache(maxsize=1)
+def _working_bwrap() -> tuple[str | None, str]:
+    """bwrap's path if a trial sandbox starts (user namespaces may be disabled), else why not."""
+    path = shutil.which("bwrap")
+    if path is None:
+        return None, "bwrap is not installed"
+    trial = [path, "--ro-bind", "/", "/", "--unshare-all", "--unshare-user", "--uid", "65534", "--die-with-parent", "true"]
+    try:
+        done = subprocess.run(trial, capture_output=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return None, f"trial run failed: {exc}"
+    if done.returncode != 0:
+        return None, done.stderr.decode("utf-8", "replace").strip()[:200] or f"trial run exited {done.returncode}"
+    return path, ""
+
+
+@functools.lru_cache(maxsize=None)
+def _warn_once(message: str) -> None:
+    warnings.warn(message, RuntimeWarning, stacklevel=3)
+
+
+def _bwrap_args(jobdir: Path, seccomp_fd: int | None) -> list[str]:
+    args = ["--unshare-all", "--unshare-user", "--uid", "65534", "--gid", "65534",
+            "--die-with-parent", "--new-session", "--cap-drop", "ALL",
+            "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
+    for link in ("bin", "sbin", "lib", "lib64", "lib32"):
+        target = Path("/") / link
+        if target.is_symlink():
+            args += ["--symlink", os.readlink(target), str(target)]
+        elif target.is_dir():
+            args += ["--ro-bind", str(target), str(target)]
+    for path in _readable_paths():
+        args += ["--ro-bind", path, path]
+    for hidden in HIDDEN_FILES:
+        if Path(hidden).exists():
+            args += ["--ro-bind", "/dev/null", hidden]
+    for folder in _hidden_packages():
+        args += ["--tmpfs", folder]
+    args += ["--ro-bind", str(jobdir), str(jobdir)]
+    for writable in ("out", "work"):
+        args += ["--bind", str(jobdir / writable), str(jobdir / writable)]
+    args += ["--chdir", str(jobdir / "work")]
+    if seccomp_fd is not None:
+        args += ["--seccomp", str(seccomp_fd)]
+    return args
+
+
+@functools.lru_cache(maxsize=1)
+def _hidden_packages() -> tuple[str, ...]:
+    """The staff solution, wherever it is installed, covered by an empty folder."""
+    spec = importlib.util.find_spec("reference")
+    if spec is None or not spec.submodule_search_locations:
+        return ()
+    return tuple(os.path.realpath(p) for p in spec.submodule_search_locations)
+
+
+@functools.lru_cache(maxsize=1)
+def _readable_paths() -> tuple[str, ...]:
+    """System dirs, the Python installation and virtualenv, and the grader package: nothing else."""
+    import grader  # the package's own location, wherever it is installed
+
+    paths = [p for p in SYSTEM_DIRS if Path(p).is_dir()]
+    paths += [sys.base_prefix, sys.prefix, str(Path(grader.__file__).resolve().parent)]
+    return tuple(dict.fromkeys(os.path.realpath(p) for p in paths))
