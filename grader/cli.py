@@ -52,6 +52,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except GraderError as exc:
         print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
         return exc.exit_code
+    except BrokenPipeError:  # `grade ... | head`: the reader left; reports are already written
+        sys.stderr.close()
+        return 0
 
 
 def _run(args: argparse.Namespace, color: bool) -> int:
