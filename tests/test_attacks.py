@@ -1,0 +1,394 @@
+"""Hostile submissions, graded through the `grade` command: an attack costs its author, never the grader.
+
+Each `tests/attacks/<name>/homework.py` is the correct base (`tests/attacks/zz_correct`) with one
+place inside `class Relu` changed; `tests/attacks/README.md` lists them. All attacks but the one
+that signals the grader's own process are graded with `zz_correct` in one class batch, under
+`tests/attacks/rubric.toml` (5 s per gradient check), and judged from `result.json`.
+
+Some defences exist only with a given isolation layer (`result.json`'s `isolation`, e.g.
+["bwrap", "seccomp", "rlimits", "timeout"]). Where an attack succeeded and the layer that stops it
+is missing, the test is marked xfail with a reason naming that layer; with the layer present it fails.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import pwd
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from grader.cli import main
+
+from .conftest import REPO
+
+pytestmark = pytest.mark.slow
+
+ATTACKS = Path(__file__).resolve().parent / "attacks"
+RUBRIC = ATTACKS / "rubric.toml"
+CORRECT = "zz_correct"
+SELECTED = ("numpy.matmul.backward", "numpy.relu.backward", "numpy.softmax.backward", "numpy.log.backward", "numpy.model.backward")
+ATTACKED = "numpy.relu.backward"
+BATCH_BUDGET_S = 360.0  # measured ~100 s on 2 idle cores: 23 students x 5 workers, plus 30 s of 5-s timeouts
+HOST_KILLER_BUDGET_S = 120.0
+
+# Graded in a grader process of their own: without a PID namespace they SIGKILL the grader, which
+# in the main batch would be this pytest process.
+HOST_KILLERS = ("kill_others",)
+
+# Unique per test process, so a concurrent run of the suite cannot be mistaken for a survivor.
+RUN_TAG = str(os.getpid())
+FORK_MARKER = "3600.4242"
+SETSID_MARKER = "600.4343"
+LEAK_PORT_LINE = "LEAK_PORT = 0"
+
+HUGE_FILE_NAME = "nn_grader_attack_huge_file.bin"
+HUGE_BYTES = 300 << 20
+STASH = Path("/tmp/nn_grader_attack_read_reference.txt")
+
+
+def _outside_markers() -> tuple[Path, ...]:
+    """Where `write_outside` tries to leave a file, as seen from the host."""
+    name = "nn_grader_escape_marker"
+    homes = {Path.home(), Path(pwd.getpwuid(os.getuid()).pw_dir)}
+    return (Path("/tmp/nn_grader_attack_marker"), Path(tempfile.gettempdir()) / name, *(h / name for h in homes))
+
+
+@dataclass(frozen=True)
+class Expect:
+    """What the grader must report for one attack."""
+
+    relu: frozenset[str]
+    """Allowed statuses of numpy.relu.backward, the attacked check."""
+    failure: frozenset[str] = frozenset()
+    """Allowed `evidence.failure` labels when it errors."""
+    diagnosis: str | None = None
+    """A regex the diagnosis must match at its start, when the check fails."""
+    others: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    """Allowed statuses of other selected checks; every one not named must pass."""
+
+
+ERROR = frozenset({"error"})
+FAILED = frozenset({"failed"})
+PASSED = frozenset({"passed"})
+PASSED_OR_ERROR = frozenset({"passed", "error"})
+# Every worker executes every definition, so a hang while defining Relu also hangs the other layers' workers.
+OTHER_LAYERS_MAY_HANG = {cid: PASSED_OR_ERROR for cid in SELECTED if cid not in (ATTACKED, "numpy.model.backward")}
+
+EXPECTED: dict[str, Expect] = {
+    "loop_in_backward": Expect(ERROR, frozenset({"timeout"})),
+    "sleep_at_import": Expect(ERROR, frozenset({"timeout"}), others=OTHER_LAYERS_MAY_HANG),
+    "fork_bomb": Expect(PASSED_OR_ERROR, others={"numpy.model.backward": PASSED_OR_ERROR}),
+    "setsid_escape": Expect(PASSED_OR_ERROR, others={"numpy.model.backward": PASSED_OR_ERROR}),
+    "memory_bomb": Expect(ERROR, frozenset({"memory"})),
+    "print_flood": Expect(PASSED_OR_ERROR, frozenset({"crash", "exception"})),
+    "huge_file": Expect(ERROR, frozenset({"crash", "exception"})),
+    "sys_exit_zero_import": Expect(ERROR, frozenset({"exit"})),
+    "os_exit_zero_in_backward": Expect(ERROR, frozenset({"exit"})),
+    "keyboard_interrupt": Expect(ERROR, frozenset({"exception"})),
+    "base_exception": Expect(ERROR, frozenset({"exception"})),
+    "segfault": Expect(ERROR, frozenset({"crash"})),
+    "ignore_sigterm": Expect(ERROR, frozenset({"timeout"})),
+    "monkeypatch_numpy": Expect(FAILED, diagnosis="the ReLU mask is missing"),
+    "monkeypatch_torch": Expect(FAILED, diagnosis="the ReLU mask is missing"),
+    "lying_subclass": Expect(FAILED, diagnosis="backward returned ndarray, which is not a plain np.ndarray"),
+    "nan_gradient": Expect(FAILED, diagnosis=r".*\bNaN\b"),
+    "inplace_mutation": Expect(FAILED, diagnosis="forward modified its input in place"),
+    "second_call_differs": Expect(FAILED),
+    # Passes only when the staff solution could not be read: see test_read_reference_finds_nothing_to_read.
+    "read_reference": Expect(frozenset({"passed", "failed"})),
+    "write_outside": Expect(PASSED),
+    "network": Expect(PASSED_OR_ERROR, others={"numpy.model.backward": PASSED_OR_ERROR}),
+}
+
+
+# --------------------------------------------------------------------------- running the batch
+
+
+class LeakServer:
+    """A TCP server on 127.0.0.1 that records every byte sent to it."""
+
+    def __init__(self) -> None:
+        self._sock = socket.create_server(("127.0.0.1", 0))
+        self._sock.settimeout(0.2)
+        self.port: int = self._sock.getsockname()[1]
+        self.received = bytearray()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:  # the accept timeout: look at the stop flag again
+                continue
+            with conn:
+                conn.settimeout(2.0)
+                try:
+                    while chunk := conn.recv(4096):
+                        self.received += chunk
+                except OSError:
+                    pass
+
+    def close(self) -> bytes:
+        """Stop serving; everything received."""
+        self._stop.set()
+        self._thread.join()
+        self._sock.close()
+        return bytes(self.received)
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One graded class of attacks."""
+
+    out: Path
+    code: int
+    seconds: float
+    started: float
+    """time.time() when grading began, to tell files the batch wrote."""
+    results: dict[str, dict[str, Any]]
+    leaked: bytes
+    """What the network attack got through to the test's server."""
+
+    @property
+    def isolation(self) -> tuple[str, ...]:
+        """The isolation layers the grader reports (a grader that predates the field: rlimits)."""
+        return tuple(self.results[CORRECT].get("isolation", ["rlimits"]))
+
+
+def build_class(dest: Path, names: Sequence[str], *, port: int = 0) -> Path:
+    """Copy the named attack folders into `dest`, filling in the run's markers and the leak port."""
+    for name in names:
+        text = (ATTACKS / name / "homework.py").read_text(encoding="utf-8")
+        text = text.replace(FORK_MARKER, FORK_MARKER + RUN_TAG).replace(SETSID_MARKER, SETSID_MARKER + RUN_TAG)
+        if name == "network":
+            assert LEAK_PORT_LINE in text
+            text = text.replace(LEAK_PORT_LINE, f"LEAK_PORT = {port}")
+        (dest / name).mkdir(parents=True)
+        (dest / name / "homework.py").write_text(text, encoding="utf-8")
+    return dest
+
+
+def grade_args(class_dir: Path, out: Path, mnist_dir: Path) -> list[str]:
+    only = ["--only", "numpy.*.backward"]
+    return [str(class_dir), "--out", str(out), "--mnist", str(mnist_dir), "--rubric", str(RUBRIC), *only, "--seed", "1", "--no-color"]
+
+
+def read_results(out: Path) -> dict[str, dict[str, Any]]:
+    return {p.name: json.loads((p / "result.json").read_text(encoding="utf-8")) for p in out.iterdir() if (p / "result.json").is_file()}
+
+
+def survivors(marker: str) -> list[int]:
+    """Pids of processes whose command line holds `marker` (zombies have none, so they do not count)."""
+    found = subprocess.run(["pgrep", "-f", marker], capture_output=True, text=True).stdout
+    return [int(pid) for pid in found.split()]
+
+
+def _remove_leftovers() -> None:
+    """Remove what a successful attack leaves on this machine: marker files (of any run), survivors of this run."""
+    for path in (*_outside_markers(), STASH):
+        path.unlink(missing_ok=True)
+    for pid in survivors(SETSID_MARKER + RUN_TAG):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+@pytest.fixture(scope="module")
+def batch(tmp_path_factory: pytest.TempPathFactory, mnist_dir: Path) -> Iterator[Batch]:
+    """Grade every attack but the host killers, and the correct base, in one batch through the CLI."""
+    _remove_leftovers()
+    root = tmp_path_factory.mktemp("attacks")
+    names = sorted(p.name for p in ATTACKS.iterdir() if p.is_dir() and p.name not in HOST_KILLERS)
+    server = LeakServer()
+    try:
+        class_dir = build_class(root / "class", names, port=server.port)
+        started, start = time.time(), time.monotonic()
+        code = main(grade_args(class_dir, root / "out", mnist_dir))
+        seconds = time.monotonic() - start
+    finally:
+        leaked = server.close()
+    yield Batch(root / "out", code, seconds, started, read_results(root / "out"), leaked)
+    _remove_leftovers()
+
+
+@dataclass(frozen=True)
+class HostRun:
+    """The host killers graded by a `grade` process of their own."""
+
+    returncode: int
+    stderr: str
+    results: dict[str, dict[str, Any]]
+
+
+@pytest.fixture(scope="module")
+def host_killers(tmp_path_factory: pytest.TempPathFactory, mnist_dir: Path) -> HostRun:
+    """Grade the host killers, then the correct base, in a separate `python -m grader.cli`."""
+    root = tmp_path_factory.mktemp("host_killers")
+    class_dir = build_class(root / "class", [*HOST_KILLERS, CORRECT])
+    (root / "tmp").mkdir()
+    env = {**os.environ, "TMPDIR": str(root / "tmp")}  # a killed grader cannot remove its job folders
+    cmd = [sys.executable, "-m", "grader.cli", *grade_args(class_dir, root / "out", mnist_dir)]
+    done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=HOST_KILLER_BUDGET_S)
+    results = read_results(root / "out") if (root / "out").is_dir() else {}
+    return HostRun(done.returncode, done.stderr, results)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def check(result: dict[str, Any], check_id: str) -> dict[str, Any]:
+    return next(c for c in result["checks"] if c["id"] == check_id)
+
+
+def assert_unless_layer_missing(ok: bool, isolation: Sequence[str], layers: Sequence[str], message: str) -> None:
+    """Fail when an attack succeeded; xfail instead when none of `layers` held the worker."""
+    __tracebackhide__ = True
+    if ok:
+        return
+    if not set(layers) & set(isolation):
+        pytest.xfail(f"needs {' or '.join(layers)}, and the worker ran with {', '.join(isolation)} only: {message}")
+    pytest.fail(message)
+
+
+def relu_class(lines: list[str]) -> tuple[int, int]:
+    """First and one-past-last line of `class Relu`: up to the next top-level statement."""
+    start = lines.index("class Relu:")
+    end = next(i for i in range(start + 1, len(lines)) if lines[i] and not lines[i][0].isspace())
+    return start, end
+
+
+# --------------------------------------------------------------------------- the suite itself
+
+
+def test_every_attack_folder_is_expected_and_documented() -> None:
+    folders = sorted(p.name for p in ATTACKS.iterdir() if p.is_dir())
+    assert folders == sorted([*EXPECTED, *HOST_KILLERS, CORRECT])
+    readme = (ATTACKS / "README.md").read_text(encoding="utf-8")
+    assert [name for name in folders if f"| `{name}` |" not in readme] == []
+
+
+@pytest.mark.parametrize("name", sorted([*EXPECTED, *HOST_KILLERS]))
+def test_attack_is_the_correct_base_changed_inside_class_relu_only(name: str) -> None:
+    base = (ATTACKS / CORRECT / "homework.py").read_text(encoding="utf-8").splitlines()
+    attack = (ATTACKS / name / "homework.py").read_text(encoding="utf-8").splitlines()
+    (b0, b1), (a0, a1) = relu_class(base), relu_class(attack)
+    assert (attack[:a0], attack[a1:]) == (base[:b0], base[b1:])
+    assert any(line.strip().startswith(f"# ATTACK {name}:") for line in attack[a0:a1])
+
+
+# --------------------------------------------------------------------------- verdicts
+
+
+def test_batch_finishes_within_its_budget(batch: Batch) -> None:
+    assert batch.code == 0
+    assert sorted(batch.results) == sorted([*EXPECTED, CORRECT])
+    assert batch.seconds < BATCH_BUDGET_S
+
+
+def test_correct_submission_gets_full_marks_in_the_same_batch(batch: Batch) -> None:
+    result = batch.results[CORRECT]
+    assert {c["id"]: c["status"] for c in result["checks"]} == {cid: "passed" for cid in SELECTED}
+    assert result["score"] == result["max_score"] == 55
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_attack_gets_the_expected_verdict(batch: Batch, name: str) -> None:
+    expect, result = EXPECTED[name], batch.results[name]
+    allowed = {cid: expect.others.get(cid, PASSED) for cid in SELECTED} | {ATTACKED: expect.relu}
+    statuses = {c["id"]: c["status"] for c in result["checks"]}
+    assert {cid: s for cid, s in statuses.items() if s not in allowed[cid]} == {}
+    assert sorted(statuses) == sorted(SELECTED)
+    relu = check(result, ATTACKED)
+    if relu["status"] == "error":
+        assert relu["evidence"]["failure"] in expect.failure, relu["message"]
+    if relu["status"] == "failed" and expect.diagnosis is not None:
+        assert re.match(expect.diagnosis, relu["diagnosis"] or ""), relu["diagnosis"]
+
+
+def test_endless_attacks_cost_one_timeout_each(batch: Batch) -> None:
+    for name in ("loop_in_backward", "ignore_sigterm"):
+        relu = check(batch.results[name], ATTACKED)
+        assert relu["message"].startswith("timeout: your code did not finish within 5 s")
+        assert relu["duration_s"] < 5 + 3
+
+
+# --------------------------------------------------------------------------- what attacks leave behind
+
+
+def test_fork_bomb_leaves_no_process_behind(batch: Batch) -> None:
+    assert survivors(FORK_MARKER + RUN_TAG) == []
+
+
+def test_huge_file_and_print_flood_leave_no_big_file_in_tmp(batch: Batch) -> None:
+    roots = {Path("/tmp"), Path(tempfile.gettempdir())}
+    big = []
+    for root in roots:
+        for folder, _, files in os.walk(root, onerror=lambda _: None):
+            for name in files:
+                path = Path(folder) / name
+                try:
+                    stat = path.lstat()
+                except OSError:
+                    continue
+                if name == HUGE_FILE_NAME or (stat.st_size > HUGE_BYTES and stat.st_mtime >= batch.started):
+                    big.append((str(path), stat.st_size))
+    assert big == []
+
+
+def test_read_reference_leaks_no_staff_source_into_the_reports(batch: Batch) -> None:
+    staff = (REPO / "reference" / "numpy_model.py").read_text(encoding="utf-8").splitlines()
+    comments = [line.strip() for line in staff if line.strip().startswith("#") and len(line.strip()) > 30]
+    assert comments, "reference/numpy_model.py has no distinctive comment lines to look for"
+    folder = batch.out / "read_reference"
+    reports = (folder / "result.json").read_text(encoding="utf-8") + html.unescape((folder / "report.html").read_text(encoding="utf-8"))
+    assert [line for line in comments if line in reports] == []
+
+
+def test_read_reference_finds_nothing_to_read(batch: Batch) -> None:
+    relu = check(batch.results["read_reference"], ATTACKED)
+    read = relu["status"] != "passed" or STASH.exists()
+    assert_unless_layer_missing(not read, batch.isolation, ("bwrap",),
+                                "the worker read the staff solution or the rubric (its Relu returned the READ_OK gradient)")
+    assert relu["status"] == "passed"
+
+
+def test_write_outside_leaves_no_file_outside_the_job(batch: Batch) -> None:
+    written = [str(p) for p in _outside_markers() if p.exists()]
+    assert_unless_layer_missing(written == [], batch.isolation, ("bwrap",), f"the worker wrote {written}")
+
+
+def test_network_attack_reaches_no_socket_on_the_host(batch: Batch) -> None:
+    assert_unless_layer_missing(batch.leaked == b"", batch.isolation, ("seccomp", "bwrap"),
+                                f"the worker sent {batch.leaked[:40]!r} to 127.0.0.1")
+
+
+def test_setsid_child_does_not_outlive_the_worker(batch: Batch) -> None:
+    left = survivors(SETSID_MARKER + RUN_TAG)
+    assert_unless_layer_missing(left == [], batch.isolation, ("bwrap",),
+                                f"{len(left)} `sleep {SETSID_MARKER}` left the worker's process group and survived it")
+
+
+def test_kill_others_cannot_kill_the_grader(batch: Batch, host_killers: HostRun) -> None:
+    survived = host_killers.returncode == 0 and CORRECT in host_killers.results
+    assert_unless_layer_missing(survived, batch.isolation, ("bwrap",),
+                                f"a worker SIGKILLed the grader, its parent (exit status {host_killers.returncode})")
+    killer, correct = host_killers.results["kill_others"], host_killers.results[CORRECT]
+    assert check(killer, ATTACKED)["status"] in PASSED_OR_ERROR
+    assert correct["score"] == correct["max_score"] == 55
