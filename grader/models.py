@@ -19,11 +19,12 @@ Framework = Literal["pytorch", "tensorflow"]
 Status = Literal["passed", "failed", "error", "skipped"]
 Visibility = Literal["public", "hidden"]
 Phase = Literal["intake", "import", "forward", "backward", "train"]
-FailureKind = Literal["timeout", "memory", "crash", "exit", "exception", "protocol", "missing"]
+FailureKind = Literal["timeout", "memory", "crash", "exit", "exception", "forbidden", "tampered", "missing"]
 """Why a worker gave no usable answer: killed at the wall-clock limit, out of
 memory, died on a signal or non-zero status, the student called sys.exit /
-os._exit, student code raised, the worker's answer was malformed, or a class
-the check needs was not in the submission."""
+os._exit, student code raised, student code tried what the sandbox denies
+(PermissionError), the worker's answer was forged or malformed, or a class the
+check needs was not in the submission."""
 
 
 class _Record(BaseModel):

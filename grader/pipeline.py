@@ -23,6 +23,7 @@ from .checks.outcome import skipped
 from .checks.stability import check_softmax_stability
 from .checks.training import check_framework_training, check_numpy_training
 from .intake import load_submission
+from .intake.select import narrow_part
 from .mnist import Mnist
 from .models import CheckOutcome, CodePart, GradedPart, GradeReport, RunResult, SourceUnit, Submission
 from .rubric import CheckSpec, Limits, LoadedRubric, Rubric
@@ -113,7 +114,7 @@ class _Plan:
             self.add(spec.check_id, numpy_part, spec.name, self._layer_check(spec))
         stability = self._seeded(checks.numpy_softmax_stability, "numpy.softmax.stability")
         self.add("numpy.softmax.stability", numpy_part, "Softmax",
-                 lambda p: check_softmax_stability(p, stability, self._limits("numpy.softmax.stability"), runner))
+                 lambda p: check_softmax_stability(narrow_part(p, ["Softmax"]), stability, self._limits("numpy.softmax.stability"), runner))
         model_part, replaced = self._with_reference_layers(numpy_part)
         backward = self._seeded(checks.numpy_model_backward, "numpy.model.backward")
         self.add("numpy.model.backward", model_part, "myModel",
@@ -167,7 +168,7 @@ class _Plan:
     def _layer_check(self, spec: LayerSpec) -> Callable[[CodePart], CheckOutcome]:
         rubric_check = self._seeded(self.rubric.checks.gradient(spec.check_id), spec.check_id)
         limits, runner = self._limits(spec.check_id), self.settings.runner
-        return lambda part: check_layer(spec, part, rubric_check, limits, runner)
+        return lambda part: check_layer(spec, narrow_part(part, [spec.name]), rubric_check, limits, runner)
 
     def _limits(self, check_id: str) -> Limits:
         return self.rubric.limits_for(check_id)

@@ -528,3 +528,18 @@ def test_student_name_defaults_to_folder_and_can_be_given(sub: Path, write: Writ
     write("hw.py", "class Relu: pass\n")
     assert load_submission(sub).student == "student42"
     assert load_submission(sub, student="Zhu").student == "Zhu"
+
+
+def test_narrow_part_keeps_only_what_the_named_class_needs(tmp_path: Path) -> None:
+    from grader.intake.select import narrow_part
+
+    (tmp_path / "hw.py").write_text(
+        "import numpy as np\nEPS = 1e-12\ndef mask(x):\n    return x > 0\n"
+        "class Relu:\n    def backward(self, g):\n        return g * mask(self.x)\n"
+        "class Log:\n    import time\n    time.sleep(10**6)\n",
+        encoding="utf-8",
+    )
+    part = load_submission(tmp_path).numpy_part
+    assert part is not None
+    narrowed = narrow_part(part, ["Relu"])
+    assert [u.name or u.source for u in narrowed.units] == ["import numpy as np", "EPS", "mask", "Relu"]

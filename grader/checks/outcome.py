@@ -51,5 +51,7 @@ _ERROR_HINTS = {
     "memory": "look for arrays far larger than needed, e.g. an (N, N) matrix where (N, c) was meant",
     "crash": "the Python process died; native code (ctypes, a C extension) or a limit killed it",
     "exit": "graded code must not call sys.exit(), exit(), quit() or os._exit()",
+    "forbidden": "graded code may only compute: no network, no files outside its folder, no other processes",
+    "tampered": "graded code must not touch the grader's files",
     "missing": "define the class with exactly this name (names are case-sensitive) in the file you hand in",
 }

@@ -322,6 +322,24 @@ def _framework_candidate(view: _FileDefs) -> _Candidate | None:
     return _Candidate(part, (MODEL,), _mentions_mnist_shapes(model, view.numbers))
 
 
+def narrow_part(part: CodePart, names: Iterable[str]) -> CodePart:
+    """`part` with only the classes and functions `names` need, directly or through each other.
+
+    Imports and constants stay.  A broken or hostile class elsewhere in the file
+    (an endless loop in a class body) then cannot cost a check that never uses it.
+    """
+    defs = {u.name: u for u in part.units if u.kind in ("class", "function") and u.name}
+    keep: set[str] = set()
+    todo = [n for n in names if n in defs]
+    while todo:
+        name = todo.pop()
+        if name not in keep:
+            keep.add(name)
+            todo.extend(n for n in _free_names(ast.parse(defs[name].source)) if n in defs)
+    units = tuple(u for u in part.units if u.kind in ("import", "constant") or u.name in keep)
+    return part.model_copy(update={"units": units})
+
+
 def _helper_names(model: _Def, defs: dict[str, _Def]) -> set[str]:
     """The file's definitions `model` uses, directly or through each other."""
     names: set[str] = set()

@@ -145,6 +145,9 @@ def _read_result(jobdir: Path, job: Job, returncode: int, timed_out: bool, limit
         msg = f"timeout: your code did not finish within {limits.timeout_s:g} s (an endless loop, or far too slow)"
         return RunResult(job.task, error=RunError("timeout", phase, msg, stderr_tail))
     report = _load_report(jobdir / OUT_DIR / REPORT_FILE, job.token)
+    if report is None and (jobdir / OUT_DIR / REPORT_FILE).exists():
+        msg = "tampered: the result file was not the grader's (wrong token or malformed); the run is not trusted"
+        return RunResult(job.task, error=RunError("tampered", phase, msg, stderr_tail))
     if report is None:
         return RunResult(job.task, error=_no_report_error(returncode, limits, phase, stderr_tail))
     arrays = _load_arrays(jobdir / OUT_DIR / ARRAYS_FILE)
@@ -153,7 +156,7 @@ def _read_result(jobdir: Path, job: Job, returncode: int, timed_out: bool, limit
         detail = err.traceback or stderr_tail
         return RunResult(job.task, report.values, arrays or {}, RunError(err.kind, err.phase, err.message, detail))
     if arrays is None:
-        return RunResult(job.task, error=RunError("protocol", phase, "the worker's arrays were missing or unreadable"))
+        return RunResult(job.task, error=RunError("tampered", phase, "tampered: the worker's arrays were missing or unreadable"))
     return RunResult(job.task, {**report.values, "warnings": report.warnings}, arrays)
 
 

@@ -57,6 +57,9 @@ class Workspace:
             raise StudentFailure("exit", phase, f"exit: `{what}` called sys.exit({exc.code!r}); remove that call") from None
         except MemoryError:
             raise StudentFailure("memory", phase, f"memory: `{what}` ran out of memory") from None
+        except PermissionError as exc:
+            msg = f"forbidden: `{what}` tried something the sandbox does not allow ({_safe_str(exc)}){self._student_location(exc)}"
+            raise StudentFailure("forbidden", phase, msg, self._student_traceback(exc)) from None
         except BaseException as exc:  # noqa: BLE001 - student code may raise anything
             where = self._student_location(exc)
             msg = f"`{what}` raised {type(exc).__name__}: {_safe_str(exc)}{where}"
