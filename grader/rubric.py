@@ -34,6 +34,7 @@ class Limits(_Strict):
     file_size_mb: int = Field(256, gt=0, description="Largest file the worker may write (RLIMIT_FSIZE).")
     threads: int = Field(1, ge=1, description="BLAS/OpenMP/torch threads inside the worker.")
     processes: int = Field(1024, ge=16, description="Processes and threads of the worker's user (RLIMIT_NPROC; root is exempt).")
+    open_files: int = Field(1024, ge=64, description="Open file descriptors (RLIMIT_NOFILE).")
 
 
 class Tolerance(_Strict):

@@ -17,6 +17,7 @@ import json
 import os
 import pwd
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -163,6 +164,8 @@ class Batch:
     results: dict[str, dict[str, Any]]
     leaked: bytes
     """What the network attack got through to the test's server."""
+    mode: str
+    """GRADER_SANDBOX during the batch: the strongest isolation here, or the forced fallback."""
 
     @property
     def isolation(self) -> tuple[str, ...]:
@@ -209,9 +212,23 @@ def _remove_leftovers() -> None:
             pass
 
 
-@pytest.fixture(scope="module")
-def batch(tmp_path_factory: pytest.TempPathFactory, mnist_dir: Path) -> Iterator[Batch]:
-    """Grade every attack but the host killers, and the correct base, in one batch through the CLI."""
+@pytest.fixture(scope="module", params=["auto", "rlimits"], ids=["strongest", "forced-fallback"])
+def batch(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, mnist_dir: Path) -> Iterator[Batch]:
+    """Grade every attack but the host killers, and the correct base, in one batch through the CLI,
+    once with the strongest isolation available and once with the fallback forced."""
+    mode = str(request.param)
+    previous = os.environ.get("GRADER_SANDBOX")
+    os.environ["GRADER_SANDBOX"] = mode
+    try:
+        yield from _graded_batch(tmp_path_factory, mnist_dir, mode)
+    finally:
+        if previous is None:
+            os.environ.pop("GRADER_SANDBOX", None)
+        else:
+            os.environ["GRADER_SANDBOX"] = previous
+
+
+def _graded_batch(tmp_path_factory: pytest.TempPathFactory, mnist_dir: Path, mode: str) -> Iterator[Batch]:
     _remove_leftovers()
     root = tmp_path_factory.mktemp("attacks")
     names = sorted(p.name for p in ATTACKS.iterdir() if p.is_dir() and p.name not in HOST_KILLERS)
@@ -223,7 +240,7 @@ def batch(tmp_path_factory: pytest.TempPathFactory, mnist_dir: Path) -> Iterator
         seconds = time.monotonic() - start
     finally:
         leaked = server.close()
-    yield Batch(root / "out", code, seconds, started, read_results(root / "out"), leaked)
+    yield Batch(root / "out", code, seconds, started, read_results(root / "out"), leaked, mode)
     _remove_leftovers()
 
 
@@ -391,3 +408,10 @@ def test_kill_others_cannot_kill_the_grader(batch: Batch, host_killers: HostRun)
     killer, correct = host_killers.results["kill_others"], host_killers.results[CORRECT]
     assert check(killer, ATTACKED)["status"] in PASSED_OR_ERROR
     assert correct["score"] == correct["max_score"] == 55
+
+
+def test_isolation_level_is_recorded(batch: Batch) -> None:
+    if batch.mode == "rlimits" or not shutil.which("bwrap"):
+        assert batch.isolation == ("rlimits", "timeout")
+    else:
+        assert batch.isolation[0] == "bwrap" and batch.isolation[-2:] == ("rlimits", "timeout")
