@@ -10,12 +10,14 @@ that one result here:
 - architecture: W1 (784 x H, or H x 784 as nn.Linear stores it), b1 (H),
   W2 (H x 10 or 10 x H) and b2 (10) are found by shape, and the output is
   recomputed in float64 numpy as relu(x W1 + b1) W2 + b2 and as the usual
-  mistakes (no ReLU, no b1, no b2), each also followed by log_softmax (passes)
-  or softmax (fails).  The simplest candidate the model matches names the mistake.
+  mistakes (no ReLU, no b1, no b2), each also followed by log_softmax or
+  softmax (a softmax output is the forward check's failure, not this one's).
+  The simplest candidate the model matches names the mistake.
 
-A bias that is all zeros at initialisation (the TensorFlow template's
-tf.zeros) leaves the output unchanged whether or not the forward adds it; the
-check then passes and says that part could not be verified.
+The worker gives every parameter fresh random values before the calls, so a
+bias that is all zeros at initialisation (the TensorFlow template's tf.zeros)
+cannot hide whether the forward adds it; if a part still has no effect on the
+output, the check passes and says that part could not be verified.
 """
 
 from __future__ import annotations
