@@ -46,7 +46,8 @@ class Runner(Protocol):
 
 
 class SubprocessRunner:
-    """Runs each job in a fresh `python -I` process with rlimits and a wall-clock timeout."""
+    """Runs each job in a fresh `python -I` process: inside bubblewrap and seccomp where available
+    (see isolation.py), always under rlimits and a wall-clock timeout."""
 
     def __init__(self, python: str = sys.executable, isolation: Isolation | None = None) -> None:
         self._python = python
