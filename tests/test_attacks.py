@@ -97,6 +97,7 @@ EXPECTED: dict[str, Expect] = {
     "print_flood": Expect(PASSED_OR_ERROR, frozenset({"crash", "exception"})),
     "huge_file": Expect(ERROR, frozenset({"crash", "exception"})),
     "sys_exit_zero_import": Expect(ERROR, frozenset({"exit"})),
+    "os_exit_zero_import": Expect(ERROR, frozenset({"exit"})),
     "os_exit_zero_in_backward": Expect(ERROR, frozenset({"exit"})),
     "keyboard_interrupt": Expect(ERROR, frozenset({"exception"})),
     "base_exception": Expect(ERROR, frozenset({"exception"})),
