@@ -17,6 +17,7 @@ from .models import CheckResult, GradeReport
 from .pipeline import GradeSettings, grade_submission
 from .reports import write_gradebook, write_html, write_result_json
 from .rubric import AdvisoryCheck
+from .versions import library_versions
 
 CODE_SUFFIXES = (".py", ".ipynb", ".md")
 
@@ -79,4 +80,5 @@ def unreadable_report(student: str, path: Path, message: str, settings: GradeSet
         student=student, submission=str(path), score=0.0, max_score=sum(c.max_score for c in checks), framework=None,
         checks=tuple(checks), rubric_name=rubric.name, rubric_hash=settings.rubric.sha256[:12], grader_version=__version__,
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"), self_check=settings.self_check,
+        versions=library_versions(),
     )

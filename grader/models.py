@@ -168,6 +168,8 @@ class GradeReport(_Record):
     parts: tuple[GradedPart, ...] = ()
     findings: tuple[Finding, ...] = ()
     sources: dict[str, str] = Field(default_factory=dict, description="Graded definition name -> source text.")
+    source_origins: dict[str, tuple[str, int]] = Field(
+        default_factory=dict, description="Graded definition name -> (file, or 'file [cell N]', first line number) of its source.")
     rubric_name: str = ""
     rubric_hash: str = ""
     grader_version: str = ""
@@ -176,6 +178,7 @@ class GradeReport(_Record):
     self_check: bool = False
     seed: int | None = Field(default=None, description="Base seed of this run's generated inputs; `grade --seed` reproduces it.")
     isolation: tuple[str, ...] = Field(default=(), description="Isolation layers that held the student's code, e.g. bwrap, seccomp, rlimits.")
+    versions: dict[str, str] = Field(default_factory=dict, description="Python and library versions of the grading run, e.g. numpy, torch.")
 
     @property
     def failed(self) -> tuple[CheckResult, ...]:

@@ -28,6 +28,7 @@ from .mnist import Mnist
 from .models import CheckOutcome, CodePart, GradedPart, GradeReport, RunResult, SourceUnit, Submission
 from .rubric import CheckSpec, Limits, LoadedRubric, Rubric
 from .sandbox import Runner
+from .versions import library_versions
 from .scoring import score_outcomes, total
 
 SpecT = TypeVar("SpecT", bound=CheckSpec)
@@ -86,7 +87,8 @@ def grade_submission(path: Path, settings: GradeSettings, *, student: str | None
         checks=tuple(results),
         parts=_graded_parts(submission),
         findings=submission.findings,
-        sources=_sources(submission),
+        sources={name: unit.source for name, unit in _graded_units(submission).items()},
+        source_origins={name: (_unit_file(unit), unit.line) for name, unit in _graded_units(submission).items()},
         rubric_name=settings.rubric.rubric.name,
         rubric_hash=settings.rubric.sha256[:12],
         grader_version=__version__,
@@ -95,6 +97,7 @@ def grade_submission(path: Path, settings: GradeSettings, *, student: str | None
         self_check=settings.self_check,
         seed=settings.seed,
         isolation=settings.runner.isolation.layers,
+        versions=library_versions(),
     )
 
 
@@ -210,8 +213,13 @@ def _graded_parts(sub: Submission) -> tuple[GradedPart, ...]:
                             supplied_imports=p.supplied_imports) for p in parts)
 
 
-def _sources(sub: Submission) -> dict[str, str]:
-    sources = {u.name: u.source for u in (sub.numpy_part.units if sub.numpy_part else ()) if u.name and u.kind != "import"}
+def _graded_units(sub: Submission) -> dict[str, SourceUnit]:
+    """Each graded definition by name; the framework model is keyed `framework:myModel`."""
+    units = {u.name: u for u in (sub.numpy_part.units if sub.numpy_part else ()) if u.name and u.kind != "import"}
     if sub.framework_part and (model := sub.framework_part.unit("myModel")):
-        sources["framework:myModel"] = model.source
-    return sources
+        units["framework:myModel"] = model
+    return units
+
+
+def _unit_file(unit: SourceUnit) -> str:
+    return unit.file if unit.cell is None else f"{unit.file} [cell {unit.cell}]"

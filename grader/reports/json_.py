@@ -38,6 +38,7 @@ def result_dict(report: GradeReport) -> dict[str, Any]:
         "self_check": report.self_check,
         "seed": report.seed,
         "isolation": list(report.isolation),
+        "versions": dict(report.versions),
     }
     jsonable: dict[str, Any] = strict_jsonable(content)
     return jsonable
