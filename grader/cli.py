@@ -35,6 +35,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--mnist", type=Path, default=None, help="folder with the four MNIST IDX files (or env GRADER_MNIST_DIR)")
     parser.add_argument("--seed", type=int, default=None, help="base seed of generated inputs (default: fresh; each result records it)")
     parser.add_argument("--only", nargs="+", default=(), metavar="GLOB", help="run only the checks whose id matches, e.g. 'numpy.*'")
+    parser.add_argument("--format", choices=("standard", "gradescope"), default="standard",
+                        help="gradescope: also write Gradescope's results.json into --out (for run_autograder)")
     parser.add_argument("--no-color", action="store_true", help="plain output even on a terminal")
     return parser
 
@@ -79,6 +81,10 @@ def _run(args: argparse.Namespace, color: bool) -> int:
         print(f"reports in {args.out}/, gradebook in {args.out / 'gradebook.csv'}")
         return 0
     report = grade_one(args.path, settings, out=args.out)
+    if args.format == "gradescope":
+        from .reports.gradescope import write_gradescope_results
+
+        write_gradescope_results(report, args.out / "results.json")
     print(format_summary(report, color=color))
     print(f"report: {args.out / report.student / 'report.html'}")
     return 0
