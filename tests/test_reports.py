@@ -486,7 +486,7 @@ def test_summary_in_colour_contains_ansi_codes() -> None:
     assert "numpy.matmul.backward" in text
 
 
-def test_batch_table_has_one_line_per_student_and_a_totals_line() -> None:
+def test_batch_table_has_one_line_per_student_a_totals_line_and_counts_by_status() -> None:
     reports = [_make_report(student="2151200", score=40), _make_report(student="2151131")]
 
     lines = format_batch_table(reports, color=False).splitlines()
@@ -496,6 +496,14 @@ def test_batch_table_has_one_line_per_student_and_a_totals_line() -> None:
         "2151131  10 / 50  1       2       1      1",
         "2151200  40 / 50  1       2       1      1",
         "2 students, mean score 50.0%; checks: 2 passed, 4 failed, 2 error, 2 skipped",
+        "",
+        "check                    passed  failed  error  skipped",
+        "numpy.relu.backward      2       0       0      0",
+        "numpy.matmul.backward    0       2       0      0",
+        "framework.model.train    0       0       2      0",
+        "numpy.model.train        0       0       0      2",
+        "numpy.softmax.stability  0       2       0      0",
+        "students by worst check  0       0       2      0",
     ]
 
 

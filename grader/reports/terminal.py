@@ -1,4 +1,4 @@
-"""Text for the terminal: one student's summary and the table of a batch run.
+"""Text for the terminal: one student's summary and the tables of a batch run.
 
 Both functions return a string and print nothing; the CLI decides where it goes
 and whether it gets colour.  Student text is put into rich `Text` objects, never
@@ -26,6 +26,8 @@ _STATUS_STYLES: dict[Status, str] = {
     "skipped": "dim",
 }
 _STATUSES: tuple[Status, ...] = ("passed", "failed", "error", "skipped")
+_SEVERITY: tuple[Status, ...] = ("error", "failed", "skipped")
+_STUDENTS_ROW = "students by worst check"
 _SHOWN_SEVERITIES = ("error", "warning")
 
 
@@ -55,7 +57,24 @@ def format_summary(report: GradeReport, *, color: bool) -> str:
 
 
 def format_batch_table(reports: Sequence[GradeReport], *, color: bool) -> str:
-    """A table with one line per student (sorted) and a closing line with the totals.
+    """Per-student lines, a totals line, then counts by status per check and per student.
+
+    Example (plain)::
+
+        student  score     passed  failed  error  skipped
+        2151131  90 / 100  9       1       0      0
+        2151132  0 / 100   0       0       10     0
+        2 students, mean score 45.0%; checks: 9 passed, 1 failed, 10 error, 0 skipped
+
+        check                    passed  failed  error  skipped
+        numpy.matmul.backward    0       1       1      0
+        ...
+        students by worst check  1       0       1      0
+
+    The last row counts each student once, under the worst status among the
+    checks that carry points (error, then failed, then skipped, else passed);
+    a failed advisory check is counted in its own row but never makes a
+    student "failed".  With no reports the check table is left out.
 
     Args:
         reports: One report per graded submission.
@@ -63,11 +82,11 @@ def format_batch_table(reports: Sequence[GradeReport], *, color: bool) -> str:
     """
     ordered = sorted(reports, key=lambda report: report.student)
     cells = [[r.student, _points(r.score, r.max_score, " / "), *map(str, _get_counts(r.checks))] for r in ordered]
-    header = ["student", "score", *_STATUSES]
-    widths = [max(len(row[i]) for row in [header, *cells]) for i in range(len(header))]
-    lines = [Text("  ".join(h.ljust(w) for h, w in zip(header, widths)).rstrip(), style="bold")]
-    lines.extend(_get_table_row(row, widths) for row in cells)
+    lines = _get_table(["student", "score"], cells)
     lines.append(Text(_totals_msg(ordered), style="bold"))
+    if ordered:
+        lines.append(Text(""))
+        lines.extend(_get_table(["check"], _get_status_rows(ordered)))
     return _render(lines, color=color)
 
 
@@ -111,15 +130,40 @@ def _get_counts(checks: Iterable[CheckResult]) -> list[int]:
     return [statuses.count(status) for status in _STATUSES]
 
 
-def _get_table_row(row: list[str], widths: list[int]) -> Text:
-    line = Text()
-    line.append(row[0].ljust(widths[0]) + "  " + row[1].ljust(widths[1]))
-    for status, count, width in zip(_STATUSES, row[2:], widths[2:]):
+def _get_table(lead: list[str], rows: list[list[str]]) -> list[Text]:
+    # Each row is the `lead` cells (names, scores) followed by one count per status.
+    header = [*lead, *_STATUSES]
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    lines = [Text("  ".join(h.ljust(w) for h, w in zip(header, widths)).rstrip(), style="bold")]
+    lines.extend(_get_table_row(row, widths, len(lead)) for row in rows)
+    return lines
+
+
+def _get_table_row(row: list[str], widths: list[int], lead: int) -> Text:
+    line = Text("  ".join(cell.ljust(width) for cell, width in zip(row[:lead], widths)))
+    for status, count, width in zip(_STATUSES, row[lead:], widths[lead:]):
         style = _STATUS_STYLES[status] if count != "0" and status != "passed" else ""
         line.append("  ")
         line.append(count.ljust(width), style=style)
     line.rstrip()
     return line
+
+
+def _get_status_rows(reports: Sequence[GradeReport]) -> list[list[str]]:
+    # A dict keeps the checks in the order they are first seen.
+    per_check: dict[str, list[int]] = {}
+    per_student = [0] * len(_STATUSES)
+    for report in reports:
+        for check in report.checks:
+            per_check.setdefault(check.id, [0] * len(_STATUSES))[_STATUSES.index(check.status)] += 1
+        per_student[_STATUSES.index(_worst_status(report.checks))] += 1
+    rows = [[check_id, *map(str, counts)] for check_id, counts in per_check.items()]
+    return [*rows, [_STUDENTS_ROW, *map(str, per_student)]]
+
+
+def _worst_status(checks: Iterable[CheckResult]) -> Status:
+    counted = {check.status for check in checks if not check.advisory}
+    return next((status for status in _SEVERITY if status in counted), "passed")
 
 
 def _totals_msg(reports: Sequence[GradeReport]) -> str:
