@@ -1,22 +1,44 @@
-"""gradebook.csv: one row per student, for a spreadsheet or an LMS import.
+"""CSV exports of a batch: the grader's own gradebook.csv and a Canvas grade import.
 
-Columns: student, score, max_score, framework, then one column per check id
-holding that check's points (blank when the student's report lacks the check),
-then errors, the number of checks that ended in status "error".
+gradebook.csv columns: student, score, max_score, framework, then one column per
+check id holding that check's points (blank when the student's report lacks the
+check), then errors, the number of checks that ended in status "error".
+
+The Canvas file follows the Gradebook import format (Grades > Import):
+
+    Student,ID,SIS User ID,SIS Login ID,Section,HW4 (12345)
+    Points Possible,,,,,100
+    2151131,,2151131,,,90
+
+Canvas matches a row to a student by ID, SIS User ID or SIS Login ID.  The
+grader only knows the name of the student's submission folder, normally the
+student number, so that goes into SIS User ID (and Student, which Canvas only
+shows); ID, SIS Login ID and Section stay blank.  If your Canvas SIS User IDs are
+not the folder names, rename the folders or fill in a column before importing.
+
+Both files are UTF-8 without a byte-order mark, with CRLF line ends (the csv
+module's default, which Excel and Canvas read).  A text cell that a spreadsheet
+would run as a formula (it starts with =, +, -, @, a tab or a carriage return)
+gets a leading single quote; folder names come from students.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from grader.errors import UsageError
 from grader.models import GradeReport
 from grader.reports.json_ import write_text_atomic
 
 _LEADING = ("student", "score", "max_score", "framework")
 _TRAILING = ("errors",)
+_CANVAS_IDENTITY = ("Student", "ID", "SIS User ID", "SIS Login ID", "Section")
+_CANVAS_POINTS_ROW = "Points Possible"
+# OWASP's list of characters that make Excel, LibreOffice or Google Sheets evaluate a cell.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def write_gradebook(reports: Sequence[GradeReport], path: Path) -> None:
@@ -29,13 +51,61 @@ def write_gradebook(reports: Sequence[GradeReport], path: Path) -> None:
         reports: One report per graded submission.
         path: Where the CSV goes; its directory must exist.
     """
-    ordered = sorted(reports, key=lambda report: report.student)
+    ordered = _by_student(reports)
     check_ids = _get_check_ids(ordered)
+    header = [*_LEADING, *check_ids, *_TRAILING]
+    write_text_atomic(path, _csv_text([header, *(_get_row(report, check_ids) for report in ordered)]))
+
+
+def write_canvas_csv(reports: Sequence[GradeReport], path: Path, *, assignment: str, points_possible: float) -> None:
+    """Write a Canvas Gradebook import CSV with one assignment column, atomically.
+
+    Each score is scaled from the report's max_score to `points_possible`, so
+    90 / 100 in the grader becomes 9 in an assignment worth 10 points; a report
+    with max_score 0 gets 0.  Rows are sorted by student.
+
+    Args:
+        reports: One report per graded submission.
+        path: Where the CSV goes; its directory must exist.
+        assignment: The Canvas assignment's name as the column header, optionally
+            with its Canvas id in parentheses, e.g. "HW4 (12345)", which makes the
+            match exact.
+        points_possible: The assignment's points in Canvas; written in the
+            "Points Possible" row and used to scale the scores.
+
+    Raises:
+        UsageError: `assignment` is blank or `points_possible` is not positive.
+    """
+    _check_canvas_args(assignment, points_possible)
+    header = [*_CANVAS_IDENTITY, assignment]
+    points_row = [_CANVAS_POINTS_ROW, "", "", "", "", _number(points_possible)]
+    rows = [_get_canvas_row(report, points_possible) for report in _by_student(reports)]
+    write_text_atomic(path, _csv_text([header, points_row, *rows]))
+
+
+def _escape_formula(cell: str) -> str:
+    return "'" + cell if cell.startswith(_FORMULA_STARTS) else cell
+
+
+def _check_canvas_args(assignment: str, points_possible: float) -> None:
+    if not assignment.strip():
+        raise UsageError("write_canvas_csv: assignment is blank; pass the Canvas assignment's name, e.g. 'HW4 (12345)'")
+    if not points_possible > 0:  # also rejects NaN
+        raise UsageError(
+            f"write_canvas_csv: points_possible must be > 0, got {points_possible}; "
+            f"pass the assignment's points as set in Canvas"
+        )
+
+
+def _by_student(reports: Sequence[GradeReport]) -> list[GradeReport]:
+    return sorted(reports, key=lambda report: report.student)
+
+
+def _csv_text(rows: Iterable[Sequence[str]]) -> str:
+    # Every cell is escaped, which is safe for numbers too: scores are never negative.
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow([*_LEADING, *check_ids, *_TRAILING])
-    writer.writerows(_get_row(report, check_ids) for report in ordered)
-    write_text_atomic(path, buffer.getvalue())
+    csv.writer(buffer).writerows([_escape_formula(cell) for cell in row] for row in rows)
+    return buffer.getvalue()
 
 
 def _get_check_ids(reports: Sequence[GradeReport]) -> list[str]:
@@ -55,6 +125,11 @@ def _get_row(report: GradeReport, check_ids: list[str]) -> list[str]:
         *(points.get(check_id, "") for check_id in check_ids),
         str(errors),
     ]
+
+
+def _get_canvas_row(report: GradeReport, points_possible: float) -> list[str]:
+    scaled = report.score / report.max_score * points_possible if report.max_score > 0 else 0.0
+    return [report.student, "", report.student, "", "", _number(scaled)]
 
 
 def _number(value: float) -> str:
