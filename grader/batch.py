@@ -1,18 +1,24 @@
 """Grading one submission or a whole class folder, and writing each student's files.
 
 Every submission gets a report, whatever it did: a submission the grader cannot
-even load still gets a result.json and report.html that say why.
+even load still gets a result.json and report.html that say why.  A class is
+graded several submissions at a time (threads sharing one pool of warm workers,
+see sandbox/pool.py), and every result goes into the SQLite gradebook
+(gradebook_db.py) as soon as it is done; the class outputs are written from it.
 """
 
 from __future__ import annotations
 
 import traceback
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
 from . import __version__
 from .errors import DataError, UsageError
+from .gradebook_db import Gradebook, GradeKey, content_hash, options_key
 from .models import CheckResult, GradeReport
 from .pipeline import GradeSettings, grade_submission
 from .reports import write_gradebook, write_html, write_result_json
@@ -46,23 +52,85 @@ def grade_one(path: Path, settings: GradeSettings, *, out: Path | None, student:
         detail = "".join(traceback.format_exception(exc))
         report = unreadable_report(student or path.stem, path, f"internal grader error: {type(exc).__name__}: {exc}", settings, detail)
     if out is not None:
-        folder = out / report.student
-        folder.mkdir(parents=True, exist_ok=True)
-        write_result_json(report, folder / "result.json")
-        write_html(report, folder / "report.html")
+        write_student_files(report, out)
     return report
 
 
-def grade_class(folder: Path, settings: GradeSettings, *, out: Path, on_done: Callable[[GradeReport], None]) -> list[GradeReport]:
-    """Grade every non-hidden sub-folder of `folder`, one after another, then write the gradebook."""
-    reports = []
-    for sub in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        report = grade_one(sub, settings, out=out, student=sub.name)
-        reports.append(report)
-        on_done(report)
-    out.mkdir(parents=True, exist_ok=True)
-    write_gradebook(reports, out / "gradebook.csv")
-    return reports
+@dataclass
+class BatchResult:
+    """What one batch run did, and the class's current reports (read back from the gradebook)."""
+
+    reports: list[GradeReport]
+    """Every student of the class folder that has a stored result, sorted by student."""
+    graded: list[str] = field(default_factory=list)
+    """Students graded by this run."""
+    unchanged: list[str] = field(default_factory=list)
+    """Students skipped because their stored result is current."""
+    gradebook: Path = Path()
+
+    @property
+    def errored(self) -> list[GradeReport]:
+        """Reports with a check that could not run to a verdict (crash, timeout, unreadable, ...)."""
+        return [r for r in self.reports if any(c.status == "error" for c in r.checks)]
+
+
+def class_members(folder: Path) -> list[Path]:
+    """The submissions of a class folder: its non-hidden sub-folders, sorted by name."""
+    return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def grade_class(folder: Path, settings: GradeSettings, *, out: Path, jobs: int = 1, force: bool = False,
+                on_done: Callable[[GradeReport, int, int], None] = lambda report, done, total: None) -> BatchResult:
+    """Grade every submission of `folder` that is not graded yet, `jobs` at a time, into `out`.
+
+    Each result is stored in out/gradebook.sqlite the moment it is done, so a run
+    that is killed loses only the submissions in progress.  A submission whose
+    content, rubric, grader version and check selection match its stored result
+    is skipped unless `force`.  `on_done(report, done, total)` is called in this
+    thread after each graded submission.
+    """
+    members = class_members(folder)
+    book = Gradebook(out)
+    try:
+        run_id = book.start_run(str(folder))
+        options = options_key(only=sorted(settings.only), self_check=settings.self_check)
+        keys = {sub.name: GradeKey(content_hash(sub), settings.rubric.sha256, __version__, options) for sub in members}
+        todo = [sub for sub in members if force or not book.is_current(sub.name, keys[sub.name])]
+        result = BatchResult(reports=[], unchanged=[s.name for s in members if s not in todo], gradebook=book.path)
+        _restore_missing_files(book, result.unchanged, out)
+        with ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="grade") as pool:
+            futures = {pool.submit(grade_one, sub, settings, out=out, student=sub.name): sub for sub in todo}
+            try:
+                for done, future in enumerate(as_completed(futures), start=1):
+                    report = future.result()
+                    book.save(report, keys[futures[future].name], run_id)
+                    result.graded.append(report.student)
+                    on_done(report, done, len(todo))
+            except BaseException:
+                pool.shutdown(wait=False, cancel_futures=True)  # Ctrl-C: stop queued students, keep saved ones
+                raise
+        result.reports = book.reports([sub.name for sub in members])
+    finally:
+        book.close()
+    write_gradebook(result.reports, out / "gradebook.csv")
+    return result
+
+
+def _restore_missing_files(book: Gradebook, students: list[str], out: Path) -> None:
+    """An unchanged student whose report files were deleted gets them back from the gradebook."""
+    for student in students:
+        if not (out / student / "result.json").exists() or not (out / student / "report.html").exists():
+            report = book.report(student)
+            if report is not None:
+                write_student_files(report, out)
+
+
+def write_student_files(report: GradeReport, out: Path) -> None:
+    """out/<student>/{result.json,report.html}, each replaced atomically."""
+    folder = out / report.student
+    folder.mkdir(parents=True, exist_ok=True)
+    write_result_json(report, folder / "result.json")
+    write_html(report, folder / "report.html")
 
 
 def unreadable_report(student: str, path: Path, message: str, settings: GradeSettings, detail: str = "") -> GradeReport:

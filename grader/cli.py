@@ -2,6 +2,7 @@
 
     grade submissions/2151131          one submission -> grades/2151131/{report.html,result.json}
     grade submissions/                 every submission folder inside, plus grades/gradebook.csv
+    grade class.zip                    the same, for a class archive as downloaded from the course site
     grade --self-check hw.ipynb        public checks only; exit 1 when one fails
 
 Exit codes: 0 graded (self-check: all public checks passed), 1 self-check found a
@@ -11,19 +12,24 @@ failing check, 2 usage or rubric error, 3 MNIST could not be found or read.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import secrets
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import ContextManager, Sequence
 
-from .batch import grade_class, grade_one, is_class_folder
+from .batch import class_members, grade_class, grade_one, is_class_folder
 from .errors import GraderError, UsageError
 from .mnist import load_mnist
 from .pipeline import GradeSettings, MnistCache
 from .reports import format_batch_table, format_summary
 from .rubric import load_rubric
-from .sandbox import SubprocessRunner
+from .progress import BatchProgress
+from .rubric import Limits
+from .sandbox import Runner, SubprocessRunner
+from .sandbox.pool import WarmRunner
+from .intake.archive import unpack_class
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -37,6 +43,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--only", nargs="+", default=(), metavar="GLOB", help="run only the checks whose id matches, e.g. 'numpy.*'")
     parser.add_argument("--format", choices=("standard", "gradescope"), default="standard",
                         help="gradescope: also write Gradescope's results.json into --out (for run_autograder)")
+    parser.add_argument("--jobs", "-j", type=int, default=os.cpu_count() or 1, metavar="N",
+                        help="class mode: submissions graded at once (default: the CPU count)")
+    parser.add_argument("--force", action="store_true", help="class mode: regrade submissions whose stored result is current")
+    parser.add_argument("--cold-workers", action="store_true",
+                        help="start a fresh Python per check instead of forking warm workers (slower; for comparison)")
     parser.add_argument("--no-color", action="store_true", help="plain output even on a terminal")
     return parser
 
@@ -61,26 +72,28 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace, color: bool) -> int:
     if not args.path.exists():
-        raise UsageError(f"{args.path}: no such file or folder; pass a submission folder, .ipynb, .py or .md file")
-    settings = GradeSettings(
-        rubric=load_rubric(args.rubric),
-        mnist=MnistCache(lambda: load_mnist(args.mnist, progress=sys.stderr.isatty())),
-        runner=SubprocessRunner(),
-        seed=secrets.randbelow(2**31) if args.seed is None else args.seed,
-        self_check=args.self_check,
-        only=tuple(args.only),
-    )
-    settings.mnist.get()  # fail now, with the fix, rather than after the first student's gradient checks
-    if args.self_check:
-        report = grade_one(args.path, settings, out=None)
-        print(format_summary(report, color=color))
-        return 1 if report.failed else 0
-    if is_class_folder(args.path):
-        reports = grade_class(args.path, settings, out=args.out, on_done=lambda r: print(format_summary(r, color=color), flush=True))
-        print(format_batch_table(reports, color=color))
-        print(f"reports in {args.out}/, gradebook in {args.out / 'gradebook.csv'}")
-        return 0
-    report = grade_one(args.path, settings, out=args.out)
+        raise UsageError(f"{args.path}: no such file or folder; pass a submission folder, .ipynb, .py or .md file, or a class .zip")
+    if args.jobs < 1:
+        raise UsageError(f"--jobs {args.jobs}: pass a number of parallel submissions of at least 1")
+    rubric = load_rubric(args.rubric)
+    is_class = args.path.suffix.lower() == ".zip" or is_class_folder(args.path)
+    with _runner(args, rubric.rubric.limits, args.jobs if is_class else 1) as runner:
+        settings = GradeSettings(
+            rubric=rubric,
+            mnist=MnistCache(lambda: load_mnist(args.mnist, progress=sys.stderr.isatty())),
+            runner=runner,
+            seed=secrets.randbelow(2**31) if args.seed is None else args.seed,
+            self_check=args.self_check,
+            only=tuple(args.only),
+        )
+        settings.mnist.get()  # fail now, with the fix, rather than after the first student's gradient checks
+        if args.self_check:
+            report = grade_one(args.path, settings, out=None)
+            print(format_summary(report, color=color))
+            return 1 if report.failed else 0
+        if is_class:
+            return _grade_class(args, settings, color)
+        report = grade_one(args.path, settings, out=args.out)
     if args.format == "gradescope":
         from .reports.gradescope import write_gradescope_results
 
@@ -88,6 +101,31 @@ def _run(args: argparse.Namespace, color: bool) -> int:
     print(format_summary(report, color=color))
     print(f"report: {args.out / report.student / 'report.html'}")
     return 0
+
+
+def _grade_class(args: argparse.Namespace, settings: GradeSettings, color: bool) -> int:
+    folder = args.path
+    if folder.suffix.lower() == ".zip":
+        folder = unpack_class(folder, args.out / ".unpacked" / folder.stem)
+        print(f"unpacked {args.path} into {folder}/ ({len(class_members(folder))} submissions)")
+    todo = len(class_members(folder))
+    with BatchProgress(todo, color=color) as progress:
+        result = grade_class(folder, settings, out=args.out, jobs=args.jobs, force=args.force, on_done=progress.update)
+    print(format_batch_table(result.reports, color=color))
+    if result.unchanged:
+        print(f"{len(result.unchanged)} unchanged since they were graded, not regraded (--force regrades them)")
+    for report in result.errored:
+        first = next(c for c in report.checks if c.status == "error")
+        print(f"errored: {report.student}: {first.id}: {first.message[:150]}")
+    print(f"reports in {args.out}/, gradebook in {args.out / 'gradebook.csv'} and {result.gradebook}")
+    return 0
+
+
+def _runner(args: argparse.Namespace, limits: Limits, size: int) -> ContextManager[Runner]:
+    """Warm workers (a pool of `size` templates), or a fresh process per check with --cold-workers."""
+    if args.cold_workers:
+        return contextlib.nullcontext(SubprocessRunner())
+    return WarmRunner(size, limits=limits)
 
 
 if __name__ == "__main__":

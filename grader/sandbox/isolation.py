@@ -46,7 +46,15 @@ class Isolation:
         worker = [python, "-I", "-m", "grader.sandbox.child", str(jobdir)]
         if self.bwrap is None:
             return worker
-        return [self.bwrap, *_bwrap_args(jobdir, seccomp_fd), "--", *worker]
+        writable = [jobdir / "out", jobdir / "work"]
+        return [self.bwrap, *_bwrap_args([jobdir], writable, jobdir / "work", seccomp_fd), "--", *worker]
+
+    def server_argv(self, python: str, slot: Path, seccomp_fd: int | None) -> list[str]:
+        """The command that starts a warm template (forkserver.py) whose jobs live in `slot`."""
+        if self.bwrap is None:
+            return [python, "-I", "-m", "grader.sandbox.forkserver"]
+        server = [python, "-I", "-m", "grader.sandbox.forkserver", "--sweep"]
+        return [self.bwrap, *_bwrap_args([], [slot], slot, seccomp_fd), "--", *server]
 
     @property
     def uses_seccomp(self) -> bool:
@@ -92,7 +100,7 @@ def _warn_once(message: str) -> None:
     warnings.warn(message, RuntimeWarning, stacklevel=3)
 
 
-def _bwrap_args(jobdir: Path, seccomp_fd: int | None) -> list[str]:
+def _bwrap_args(readable: list[Path], writable: list[Path], chdir: Path, seccomp_fd: int | None) -> list[str]:
     args = ["--unshare-all", "--unshare-user", "--uid", "65534", "--gid", "65534",
             "--die-with-parent", "--new-session", "--cap-drop", "ALL",
             "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
@@ -109,10 +117,11 @@ def _bwrap_args(jobdir: Path, seccomp_fd: int | None) -> list[str]:
             args += ["--ro-bind", "/dev/null", hidden]
     for folder in _hidden_packages():
         args += ["--tmpfs", folder]
-    args += ["--ro-bind", str(jobdir), str(jobdir)]
-    for writable in ("out", "work"):
-        args += ["--bind", str(jobdir / writable), str(jobdir / writable)]
-    args += ["--chdir", str(jobdir / "work")]
+    for path in readable:
+        args += ["--ro-bind", str(path), str(path)]
+    for path in writable:
+        args += ["--bind", str(path), str(path)]
+    args += ["--chdir", str(chdir)]
     if seccomp_fd is not None:
         args += ["--seccomp", str(seccomp_fd)]
     return args

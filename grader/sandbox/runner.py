@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import resource
 import secrets
 import signal
 import subprocess
@@ -19,6 +18,7 @@ from pydantic import ValidationError
 from ..models import Phase, RunError, RunResult
 from ..rubric import Limits
 from .isolation import Isolation, select_isolation
+from .limits import apply_rlimits, worker_env
 from .seccomp import filter_program
 from .protocol import (
     ARRAYS_FILE,
@@ -32,7 +32,6 @@ from .protocol import (
 )
 
 _STDERR_TAIL = 4000
-_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
 
 
 class Runner(Protocol):
@@ -59,9 +58,9 @@ class SubprocessRunner:
         start = time.monotonic()
         with tempfile.TemporaryDirectory(prefix="nn-grader-") as tmp:
             jobdir = Path(tmp)
-            _write_job(jobdir, job, arrays)
+            write_job(jobdir, job, arrays)
             returncode, timed_out = self._spawn(jobdir, limits)
-            result = _read_result(jobdir, job, returncode, timed_out, limits, phase)
+            result = read_result(jobdir, job, returncode, timed_out, limits, phase)
         duration = time.monotonic() - start
         return RunResult(job.task, result.values, result.arrays, result.error, duration)
 
@@ -69,19 +68,19 @@ class SubprocessRunner:
         """Start the worker in its own session and wait; kill its whole group on timeout."""
         work = jobdir / "work"
         work.mkdir()
-        seccomp_fd = _seccomp_pipe() if self.isolation.uses_seccomp else None
+        seccomp_fd = seccomp_pipe() if self.isolation.uses_seccomp else None
         fds = (seccomp_fd,) if seccomp_fd is not None else ()
         with open(jobdir / "stdout.txt", "wb") as out, open(jobdir / "stderr.txt", "wb") as err:
             proc = subprocess.Popen(
                 self.isolation.argv(self._python, jobdir, seccomp_fd),
                 pass_fds=fds,
                 cwd=work,
-                env=_worker_env(work, limits),
+                env=worker_env(work, limits),
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=err,
                 start_new_session=True,  # own process group: killpg reaches anything it forks
-                preexec_fn=lambda: _apply_rlimits(limits),
+                preexec_fn=lambda: apply_rlimits(limits),
             )
             timed_out = False
             try:
@@ -98,7 +97,7 @@ class SubprocessRunner:
         return returncode, timed_out
 
 
-def _seccomp_pipe() -> int:
+def seccomp_pipe() -> int:
     """A pipe's read end holding the compiled filter, for bwrap's --seccomp FD."""
     program = filter_program()
     assert program is not None  # Isolation only lists seccomp where a program exists
@@ -108,29 +107,10 @@ def _seccomp_pipe() -> int:
     return read_fd
 
 
-def _write_job(jobdir: Path, job: Job, arrays: dict[str, np.ndarray]) -> None:
+def write_job(jobdir: Path, job: Job, arrays: dict[str, np.ndarray]) -> None:
     (jobdir / JOB_FILE).write_text(job.model_dump_json(), encoding="utf-8")
     np.savez(jobdir / INPUTS_FILE, **arrays)  # type: ignore[arg-type]  # numpy's stub types **kwds as bool
     (jobdir / OUT_DIR).mkdir()
-
-
-def _worker_env(work: Path, limits: Limits) -> dict[str, str]:
-    """A cleared environment: no secrets, no PYTHONPATH, one thread per math library."""
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(work), "TMPDIR": str(work), "LANG": "C.UTF-8"}
-    env.update({var: str(limits.threads) for var in _THREAD_VARS})
-    env.update({"TF_CPP_MIN_LOG_LEVEL": "2", "TF_ENABLE_ONEDNN_OPTS": "0", "MPLBACKEND": "Agg", "CUDA_VISIBLE_DEVICES": ""})
-    return env
-
-
-def _apply_rlimits(limits: Limits) -> None:
-    """Runs in the child between fork and exec."""
-    mib = 1 << 20
-    resource.setrlimit(resource.RLIMIT_AS, (limits.memory_mb * mib, limits.memory_mb * mib))
-    resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_s, limits.cpu_s + 5))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_size_mb * mib, limits.file_size_mb * mib))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    resource.setrlimit(resource.RLIMIT_NPROC, (limits.processes, limits.processes))
-    resource.setrlimit(resource.RLIMIT_NOFILE, (limits.open_files, limits.open_files))
 
 
 def _kill_group(pid: int) -> None:
@@ -140,22 +120,22 @@ def _kill_group(pid: int) -> None:
         pass
 
 
-def _read_result(jobdir: Path, job: Job, returncode: int, timed_out: bool, limits: Limits, phase: Phase) -> RunResult:
+def read_result(jobdir: Path, job: Job, returncode: int, timed_out: bool, limits: Limits, phase: Phase) -> RunResult:
     """Turn what the worker left behind into a RunResult; trust only a complete, tokened report."""
-    stderr_tail = _tail(jobdir / "stderr.txt")
+    tail = stderr_tail(jobdir / "stderr.txt")
     if timed_out:
         msg = f"timeout: your code did not finish within {limits.timeout_s:g} s (an endless loop, or far too slow)"
-        return RunResult(job.task, error=RunError("timeout", phase, msg, stderr_tail))
+        return RunResult(job.task, error=RunError("timeout", phase, msg, tail))
     report = _load_report(jobdir / OUT_DIR / REPORT_FILE, job.token)
     if report is None and (jobdir / OUT_DIR / REPORT_FILE).exists():
         msg = "tampered: the result file was not the grader's (wrong token or malformed); the run is not trusted"
-        return RunResult(job.task, error=RunError("tampered", phase, msg, stderr_tail))
+        return RunResult(job.task, error=RunError("tampered", phase, msg, tail))
     if report is None:
-        return RunResult(job.task, error=_no_report_error(returncode, limits, phase, stderr_tail))
+        return RunResult(job.task, error=_no_report_error(returncode, limits, phase, tail))
     arrays = _load_arrays(jobdir / OUT_DIR / ARRAYS_FILE)
     if report.error is not None:
         err = report.error
-        detail = err.traceback or stderr_tail
+        detail = err.traceback or tail
         return RunResult(job.task, report.values, arrays or {}, RunError(err.kind, err.phase, err.message, detail))
     if arrays is None:
         return RunResult(job.task, error=RunError("tampered", phase, "tampered: the worker's arrays were missing or unreadable"))
@@ -202,7 +182,7 @@ def _no_report_error(returncode: int, limits: Limits, phase: Phase, stderr_tail:
     return RunError("exit", phase, msg, stderr_tail)
 
 
-def _tail(path: Path) -> str:
+def stderr_tail(path: Path) -> str:
     try:
         with open(path, "rb") as fh:
             fh.seek(max(0, path.stat().st_size - _STDERR_TAIL))
