@@ -183,7 +183,8 @@ def test_batch_table_counts_each_student_under_their_worst_check(
 
 
 def test_batch_table_student_counts_add_up_to_the_number_of_students() -> None:
-    reports = [_report(f"s{i}", status, "passed") for i, status in enumerate(["passed", "failed", "failed", "error"])]
+    statuses: list[Status] = ["passed", "failed", "failed", "error"]
+    reports = [_report(f"s{i}", status, "passed") for i, status in enumerate(statuses)]
 
     counts = [int(cell) for cell in _status_table(reports)[-1].split()[-4:]]
 
