@@ -233,6 +233,16 @@ def test_skipped_and_error_outputs_say_so_and_quote_the_end_of_a_traceback() -> 
     assert len(error_lines) <= 30
 
 
+@pytest.mark.parametrize(("points", "want"), [(0, True), (2, False)], ids=["no-points", "with-points"])
+def test_advisory_output_says_it_is_worth_no_points_only_when_it_is(points: float, want: bool) -> None:
+    report = _report(_check("numpy.softmax.stability", "failed", points, advisory=True))
+
+    test = gradescope_results(report)["tests"][0]
+
+    assert test["name"] == "numpy.softmax.stability (advisory)"
+    assert ("Advisory: this check is worth no points." in test["output"].splitlines()) is want
+
+
 def test_evidence_excerpt_clips_long_values_and_counts_the_keys_left_out() -> None:
     evidence = {f"key{i}": list(range(100)) for i in range(15)}
 

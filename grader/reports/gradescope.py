@@ -113,7 +113,7 @@ def _get_test(check: CheckResult, number: int) -> dict[str, Any]:
 
 def _check_msg(check: CheckResult) -> str:
     lines = [_STATUS_INTROS.get(check.status, "") + check.message]
-    if check.advisory:
+    if check.advisory and check.max_score == 0:  # a rubric may give an advisory check points
         lines.append("Advisory: this check is worth no points.")
     if check.diagnosis and check.status != "passed":
         lines.append(f"Likely cause: {check.diagnosis}")
