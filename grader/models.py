@@ -140,6 +140,8 @@ class CheckResult(_Record):
     max_score: float
     message: str
     visibility: Visibility = "public"
+    released: bool = False
+    """For a hidden check: whether reports may show its message, diagnosis and evidence (rubric `release`)."""
     advisory: bool = False
     diagnosis: str | None = None
     evidence: dict[str, Any] = Field(default_factory=dict)

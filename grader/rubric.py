@@ -75,6 +75,7 @@ class CheckSpec(_Strict):
     visibility: Visibility = Field("public", description="public checks run in --self-check; hidden ones do not.")
     seed: int | None = Field(None, description="Pins the seed of this check's inputs; unset, each run draws a fresh one (recorded).")
     timeout_s: float | None = Field(None, gt=0, description="Overrides [limits] timeout_s for this check.")
+    release: bool = Field(False, description="hidden checks: show message, diagnosis and evidence in reports")
 
     def with_seed(self, base: int, check_id: str) -> Self:
         """This spec with its seed resolved: the pinned one, else one derived from the run's base seed."""

@@ -18,6 +18,7 @@ def score_outcomes(outcomes: list[CheckOutcome], rubric: Rubric) -> list[CheckRe
                 score=earned,
                 max_score=spec.points,
                 visibility=spec.visibility,
+                released=spec.release,
                 advisory=isinstance(spec, AdvisoryCheck),
             )
         )

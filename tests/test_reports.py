@@ -95,7 +95,7 @@ def _reject_constant(name: str) -> None:
 def test_result_json_has_exactly_the_documented_top_level_names() -> None:
     assert list(result_dict(_make_report())) == [
         "student", "score", "max_score", "framework", "checks", "parts", "findings",
-        "rubric", "grader_version", "mnist_source", "created", "self_check", "seed", "isolation",
+        "rubric", "grader_version", "mnist_source", "created", "self_check", "seed", "isolation", "versions",
     ]
 
 
@@ -104,7 +104,8 @@ def test_result_json_keeps_every_check_with_all_its_fields() -> None:
 
     assert [c["status"] for c in content["checks"]] == ["passed", "failed", "error", "skipped", "failed"]
     assert list(content["checks"][2]) == [
-        "id", "status", "score", "max_score", "message", "visibility", "advisory", "diagnosis", "evidence", "duration_s",
+        "id", "status", "score", "max_score", "message", "visibility", "released", "advisory", "diagnosis", "evidence",
+        "duration_s",
     ]
     assert content["checks"][1]["diagnosis"] == DIAGNOSIS
     assert content["checks"][4]["advisory"] is True

@@ -22,6 +22,8 @@ from __future__ import annotations
 import math
 from html import escape
 
+from grader.reports.i18n import Lang, text
+
 WITHIN = "#d3f0d9"
 """Colour of an entry within tolerance."""
 NOT_FINITE = "#000000"
@@ -49,14 +51,22 @@ def over_colour(ratio: float) -> str:
     return "#" + "".join(f"{round(a + (b - a) * part):02x}" for a, b in zip(low, high))
 
 
-LEGEND: tuple[tuple[str, str], ...] = (
-    ("within tolerance", WITHIN),
-    ("just over", over_colour(1.0)),
-    ("1e3x over", over_colour(1e3)),
-    ("1e6x or more", over_colour(_CAP)),
-    ("inf / NaN", NOT_FINITE),
+_LEGEND_KEYS: tuple[tuple[str, str], ...] = (
+    ("legend.within", WITHIN),
+    ("legend.just_over", over_colour(1.0)),
+    ("legend.1e3", over_colour(1e3)),
+    ("legend.1e6", over_colour(_CAP)),
+    ("legend.nonfinite", NOT_FINITE),
 )
-"""(label, colour) pairs explaining the scale, for the template."""
+
+
+def legend(lang: Lang = "en") -> tuple[tuple[str, str], ...]:
+    """(label, colour) pairs explaining the scale, in `lang`, for the template."""
+    return tuple((text(lang, key), colour) for key, colour in _LEGEND_KEYS)
+
+
+LEGEND = legend("en")
+"""(label, colour) pairs explaining the scale, in English."""
 
 
 def as_error(value: object) -> float:
@@ -92,7 +102,7 @@ def count_over(rel_err: list[list[float | str]], tol: float) -> int:
     return sum(is_over(as_error(value), tol) for row in rel_err for value in row)
 
 
-def heatmap_svg(name: str, rel_err: list[list[float | str]], tol: float) -> str:
+def heatmap_svg(name: str, rel_err: list[list[float | str]], tol: float, *, lang: Lang = "en") -> str:
     """An inline <svg> heat map of one gradient's elementwise relative error.
 
     One <rect> per entry, each with a <title> such as "[1, 2] relative error
@@ -103,18 +113,19 @@ def heatmap_svg(name: str, rel_err: list[list[float | str]], tol: float) -> str:
         rel_err: Rows of relative errors; a 1-D map is one row.  "inf" or "nan"
             strings are allowed; rows may differ in length.
         tol: The tolerance the gradient was judged with.
+        lang: Language of the axis labels and titles.
     """
     rows, cols = len(rel_err), max((len(row) for row in rel_err), default=0)
     cell = _cell_size(cols)
     width, height = _LEFT + max(cols * cell, _MIN_GRID_WIDTH) + _PAD, _TOP + rows * cell + _PAD
-    label = escape(f"relative error of {name} per entry, {rows} x {cols}", quote=True)
+    label = escape(text(lang, "heatmap.aria", name=name, rows=rows, cols=cols), quote=True)
     parts = [
         f'<svg class="heatmap-svg" viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
         f'role="group" aria-label="{label}" font-family="system-ui, sans-serif" font-size="10">',
-        *_axis_labels(),
+        *_axis_labels(lang),
         *_column_ticks(cols, cell),
         *_row_ticks(rows, cell),
-        *(_cell(i, j, as_error(value), tol, cell) for i, row in enumerate(rel_err) for j, value in enumerate(row)),
+        *(_cell(i, j, as_error(value), tol, cell, lang) for i, row in enumerate(rel_err) for j, value in enumerate(row)),
         "</svg>",
     ]
     return "\n".join(parts)
@@ -130,10 +141,10 @@ def _tick_step(n: int) -> int:
     return next((step for step in (1, 2, 5, 10) if n <= 10 * step), 20)
 
 
-def _axis_labels() -> list[str]:
+def _axis_labels(lang: Lang) -> list[str]:
     return [
-        f'<text x="{_LEFT}" y="10" fill="{_TEXT}">{escape("columns (j) →")}</text>',
-        f'<text x="{_LEFT - 6}" y="{_TOP - 6}" fill="{_TEXT}" text-anchor="end">{escape("rows (i) ↓")}</text>',
+        f'<text x="{_LEFT}" y="10" fill="{_TEXT}">{escape(text(lang, "heatmap.columns"))}</text>',
+        f'<text x="{_LEFT - 6}" y="{_TOP - 6}" fill="{_TEXT}" text-anchor="end">{escape(text(lang, "heatmap.rows"))}</text>',
     ]
 
 
@@ -151,8 +162,8 @@ def _row_ticks(rows: int, cell: int) -> list[str]:
     ]
 
 
-def _cell(i: int, j: int, err: float, tol: float, cell: int) -> str:
-    title = escape(f"[{i}, {j}] relative error {err:.1e}")
+def _cell(i: int, j: int, err: float, tol: float, cell: int, lang: Lang) -> str:
+    title = escape(text(lang, "heatmap.cell", i=i, j=j, err=f"{err:.1e}"))
     return (
         f'<rect x="{_LEFT + j * cell}" y="{_TOP + i * cell}" width="{cell - 1}" height="{cell - 1}" '
         f'fill="{cell_colour(err, tol)}"><title>{title}</title></rect>'

@@ -1,0 +1,180 @@
+"""The student's own code beside a check: real line numbers, and the line a diagnosis points at.
+
+Marking is deliberately conservative.  A rule fires only when its phrase is in
+the check's diagnosis or message; it then looks inside one method of the
+student's class (usually `backward`) for statement lines that match a simple
+pattern, e.g. "only the diagonal of the softmax Jacobian" -> the line of
+`backward` with `1 - s` in it.  Nothing is marked when no line, or more than
+two lines, match: a wrong mark would send the student to the wrong place.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass
+
+from grader.models import CheckResult, GradeReport
+
+_NUMPY_CLASSES = {"matmul": "Matmul", "relu": "Relu", "softmax": "Softmax", "log": "Log", "model": "myModel"}
+"""Second part of a `numpy.*` check id -> the graded definition it is about."""
+_MAX_MARKED = 2
+_COMPOUND = (ast.If, ast.For, ast.While, ast.With, ast.Try, ast.FunctionDef, ast.ClassDef, ast.AsyncFor, ast.AsyncWith)
+_FORWARD = ("forward", "call", "__call__")
+
+
+@dataclass(frozen=True)
+class _Rule:
+    phrase: str
+    """Text of the diagnosis or message that selects this rule."""
+    methods: tuple[str, ...]
+    """Methods of the class to look in; () means the whole class."""
+    pattern: str
+    """A statement line (comments cut off) must match this regular expression."""
+    upstream: bool = False
+    """The line must also use the method's first parameter (the upstream gradient, or the label)."""
+
+
+_RULES: tuple[_Rule, ...] = (
+    _Rule("only the diagonal of the softmax Jacobian", ("backward",), r"1\s*-"),
+    _Rule("the sum runs over the batch axis", ("backward",), r"axis\s*=\s*0"),
+    _Rule("the ReLU mask is missing", ("backward",), r".", upstream=True),
+    _Rule("the ReLU mask is inverted", ("backward",), r"<", upstream=True),
+    _Rule("masked by the input values", ("backward",), r"maximum|relu|where", upstream=True),
+    _Rule("the derivative of log(x) is 1/x", ("backward",), r"\*\*|\bpow|square", upstream=True),
+    _Rule("multiplied by x instead of divided", ("backward",), r"\*", upstream=True),
+    _Rule("the upstream gradient is passed through unchanged", ("backward",), r".", upstream=True),
+    _Rule("the sign is flipped", ("backward",), r"-", upstream=True),
+    _Rule("the sign is flipped", ("backward",), r"\.backward\(", upstream=True),
+    _Rule("scaled by", ("backward",), r"/|\bmean\b|shape\[0\]|\blen\(", upstream=True),
+    _Rule("your gradient is transposed", ("backward",), r"\.T\b|transpose", upstream=True),
+    _Rule("wrong shape: expected", ("backward",), r"^\s*return\b"),
+    _Rule("backward returned a list", ("backward",), r"tolist|\blist\("),
+    _Rule("backward used the input of an earlier forward call", ("forward",), r"\bif\b.*\bmem\b|\bmem\b.*\bif\b"),
+    _Rule("forward modified its input in place", ("forward",),
+          r"^\s*(?!self\b)\w+\s*(\[[^\]]*\])+\s*[-+*/]?=(?!=)|^\s*(?!self\b)\w+\s*[-+*/]=|\bout\s*=\s*\w"),
+    _Rule("calling backward twice gave different results", ("backward",),
+          r"self\.mem\s*\[[^\]]*\]\s*[-+*/]?=(?!=)|self\.\w+\s*[-+*/]="),
+    _Rule("returns softmax probabilities", _FORWARD, r"(?<!log_)softmax"),
+    _Rule("the first layer has no bias b1", (), r"bias\s*=\s*False"),
+    _Rule("subtract the row maximum before exp", _FORWARD, r"\bexp\b"),
+)
+
+
+@dataclass(frozen=True)
+class SourceLine:
+    """One line of the student's code as shown: its line number in their file, its text, and whether it is marked."""
+
+    number: int
+    text: str
+    marked: bool = False
+
+
+@dataclass(frozen=True)
+class SourceView:
+    """The definition a check is about, ready for the template."""
+
+    name: str
+    part: str
+    file: str
+    first_line: int
+    lines: tuple[SourceLine, ...]
+
+    @property
+    def any_marked(self) -> bool:
+        """Whether a line is marked (the template then explains the mark)."""
+        return any(line.marked for line in self.lines)
+
+
+def source_view(check: CheckResult, report: GradeReport, *, mark: bool = True) -> SourceView | None:
+    """The student's source of the definition `check` is about, or None when the report lacks it.
+
+    Args:
+        check: The check.
+        report: Its report, whose `sources` and `source_origins` hold the code.
+        mark: Whether to mark the line the diagnosis points at.
+    """
+    key = source_key(check.id)
+    if key is None or key not in report.sources:
+        return None
+    source = report.sources[key]
+    file, first = report.source_origins.get(key, ("", 1))
+    marked = suspicious_lines(source, check.diagnosis or "", check.message) if mark and check.status == "failed" else frozenset()
+    lines = source.rstrip("\n").split("\n")
+    part, _, name = key.rpartition(":")  # "framework:myModel" -> "framework", "myModel"
+    return SourceView(name=name, part=part, file=file, first_line=first,
+                      lines=tuple(SourceLine(first + i, text, i + 1 in marked) for i, text in enumerate(lines)))
+
+
+def source_key(check_id: str) -> str | None:
+    """The `GradeReport.sources` key a check is about, e.g. 'numpy.relu.backward' -> 'Relu'."""
+    part, _, rest = check_id.partition(".")
+    subject = rest.partition(".")[0]
+    if part == "numpy":
+        return _NUMPY_CLASSES.get(subject)
+    if part == "framework" and subject == "model":
+        return "framework:myModel"
+    return None
+
+
+def suspicious_lines(source: str, diagnosis: str, message: str = "") -> frozenset[int]:
+    """1-based lines of `source` (one class) that the diagnosis points at; empty when unsure.
+
+    Args:
+        source: The text of one class definition.
+        diagnosis: The check's diagnosis.
+        message: The check's message (framework checks name the mistake there).
+    """
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return frozenset()
+    cls = next((node for node in tree.body if isinstance(node, ast.ClassDef)), None)
+    if cls is None:
+        return frozenset()
+    lines = source.split("\n")
+    for rule in _RULES:
+        if rule.phrase in diagnosis or rule.phrase in message:
+            found = _get_matching_lines(cls, lines, rule)
+            if 0 < len(found) <= _MAX_MARKED:
+                return frozenset(found)
+    return frozenset()
+
+
+def _get_matching_lines(cls: ast.ClassDef, lines: list[str], rule: _Rule) -> set[int]:
+    found: set[int] = set()
+    for scope, upstream in _get_scopes(cls, rule):
+        for number in _statement_lines(scope):
+            code = lines[number - 1].split("#", 1)[0]
+            if re.search(rule.pattern, code) and (upstream is None or re.search(rf"\b{re.escape(upstream)}\b", code)):
+                found.add(number)
+    return found
+
+
+def _get_scopes(cls: ast.ClassDef, rule: _Rule) -> list[tuple[ast.AST, str | None]]:
+    """(method or class, name of the upstream parameter or None) to search for `rule`."""
+    if not rule.methods:
+        return [(cls, None)]
+    scopes: list[tuple[ast.AST, str | None]] = []
+    for node in cls.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name in rule.methods:
+            params = [a.arg for a in node.args.args]
+            if rule.upstream and len(params) < 2:
+                continue
+            scopes.append((node, params[1] if rule.upstream else None))
+    return scopes
+
+
+def _statement_lines(scope: ast.AST) -> list[int]:
+    """Lines holding statements of `scope`: simple statements whole, compound ones by their header; no docstrings."""
+    numbers: list[int] = []
+    for node in ast.walk(scope):
+        if node is scope or not isinstance(node, ast.stmt) or _is_docstring(node):
+            continue
+        end = node.lineno if isinstance(node, _COMPOUND) else (node.end_lineno or node.lineno)
+        numbers.extend(range(node.lineno, end + 1))
+    return sorted(set(numbers))
+
+
+def _is_docstring(node: ast.stmt) -> bool:
+    return isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)

@@ -1,0 +1,153 @@
+"""summary.html: one self-contained page about a whole class (inline CSS and SVG, no scripts).
+
+It shows the score histogram, the pass rate of every check, the most common
+diagnoses, the submissions that could not be graded normally (first, in their
+own section) and a table of students linking to each `<student>/report.html`.
+The table comes pre-sorted twice (by student, by score); radio buttons and CSS
+switch between the two, so the page needs no script.
+"""
+
+from __future__ import annotations
+
+import functools
+import statistics
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+from markupsafe import Markup
+
+from grader.models import CheckResult, GradeReport
+from grader.reports.charts import histogram_svg
+from grader.reports.html import jinja_environment, percent, points_text, status_counts
+from grader.reports.i18n import Lang, text, translate
+from grader.reports.json_ import write_text_atomic
+
+_TEMPLATE = "summary.html.j2"
+_BINS = 10
+_TOP_DIAGNOSES = 10
+_INTERNAL = "internal grader error"
+
+
+@dataclass(frozen=True)
+class _PassRate:
+    check_id: str
+    passed: int
+    total: int
+    percent: float
+
+
+@dataclass(frozen=True)
+class _Row:
+    student: str
+    link: str
+    points: str
+    percent: float
+    framework: str
+    counts: dict[str, int]
+
+
+@dataclass(frozen=True)
+class _Errored:
+    row: _Row
+    checks: tuple[CheckResult, ...]
+
+
+def render_summary(reports: Sequence[GradeReport], *, lang: Lang = "en") -> str:
+    """The complete summary.html page for a graded class.
+
+    Args:
+        reports: One report per graded submission, in any order.
+        lang: "en" or "zh".
+    """
+    rows = {report.student: _get_row(report) for report in reports}
+    by_student = sorted(rows.values(), key=lambda row: row.student)
+    scores = [row.percent for row in by_student]
+    return jinja_environment().get_template(_TEMPLATE).render(
+        t=functools.partial(text, lang),
+        tr=functools.partial(translate, lang=lang),
+        count=len(reports),
+        mean=round(statistics.fmean(scores), 1) if scores else 0.0,
+        median=round(statistics.median(scores), 1) if scores else 0.0,
+        histogram=Markup(histogram_svg(score_histogram(reports), lang=lang)),  # charts.py escapes every text
+        pass_rates=pass_rates(reports),
+        diagnoses=common_diagnoses(reports, lang=lang),
+        errored=[_Errored(rows[r.student], errored_checks(r)) for r in sorted(reports, key=lambda r: r.student) if is_errored(r)],
+        by_student=by_student,
+        by_score=sorted(by_student, key=lambda row: (row.percent, row.student)),
+    )
+
+
+def write_summary(reports: Sequence[GradeReport], path: Path, *, lang: Lang = "en") -> None:
+    """Write `render_summary(reports, lang=lang)` to `path` atomically, as UTF-8.
+
+    Args:
+        reports: One report per graded submission.
+        path: Where summary.html goes, beside the students' folders (its links are `<student>/report.html`).
+        lang: "en" or "zh".
+    """
+    write_text_atomic(path, render_summary(reports, lang=lang))
+
+
+def score_histogram(reports: Sequence[GradeReport]) -> list[int]:
+    """Students per tenth of the points: [0, 10)%, [10, 20)%, ..., [90, 100]%."""
+    counts = [0] * _BINS
+    for report in reports:
+        counts[min(int(percent(report.score, report.max_score) // 10), _BINS - 1)] += 1
+    return counts
+
+
+def pass_rates(reports: Sequence[GradeReport]) -> list[_PassRate]:
+    """For every check id, in the order first seen: how many of the students who have it passed it."""
+    passed: Counter[str] = Counter()
+    total: Counter[str] = Counter()
+    for report in reports:
+        for check in report.checks:
+            total[check.id] += 1
+            passed[check.id] += check.status == "passed"
+    return [_PassRate(cid, passed[cid], n, percent(passed[cid], n)) for cid, n in total.items()]
+
+
+def common_diagnoses(reports: Sequence[GradeReport], *, lang: Lang) -> list[tuple[str, int]]:
+    """The most common diagnoses, each with how many students got it, most common first (ties by text)."""
+    counts: Counter[str] = Counter()
+    for report in reports:
+        counts.update({check.diagnosis for check in report.checks if check.diagnosis})
+    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:_TOP_DIAGNOSES]
+    return [(translate(diagnosis, lang), n) for diagnosis, n in ranked]
+
+
+def is_errored(report: GradeReport) -> bool:
+    """Whether the grading run itself went wrong for this submission (see `errored_checks`)."""
+    return bool(errored_checks(report))
+
+
+def errored_checks(report: GradeReport) -> tuple[CheckResult, ...]:
+    """The checks that ended in error because the worker failed (evidence "failure") or the
+    grader did ("internal grader error"); every check when all of them errored."""
+    errors = tuple(c for c in report.checks if c.status == "error")
+    if errors and len(errors) == len(report.checks):
+        return errors
+    return tuple(c for c in errors if "failure" in c.evidence or c.message.startswith(_INTERNAL))
+
+
+def report_link(student: str) -> str:
+    """The relative URL of a student's report, with every character of the name that could
+    leave the folder or break the URL percent-encoded."""
+    name = quote(student, safe="")
+    if set(name) <= {"."}:
+        name = name.replace(".", "%2E")  # "." and ".." would point at the summary's own folder or above
+    return f"{name}/report.html"
+
+
+def _get_row(report: GradeReport) -> _Row:
+    return _Row(
+        student=report.student,
+        link=report_link(report.student),
+        points=points_text(report.score, report.max_score),
+        percent=percent(report.score, report.max_score),
+        framework=report.framework or "-",
+        counts=status_counts(report.checks),
+    )
