@@ -1,6 +1,6 @@
 """Calibrate the training thresholds: train every correct solution we have at several seeds.
 
-    .venv/bin/python bench/calibrate.py [--seeds 0 1 2 3 4] [--mnist DIR]
+    .venv/bin/python bench/calibrate.py [--seeds 0 1 2 3 4] [--mnist DIR] [--rubric FILE]
 
 Prints, per solution and check, the test accuracies reached under the default rubric's
 protocol. A threshold is sound when it sits well below the lowest accuracy of every correct
@@ -17,7 +17,7 @@ from grader.checks.training import check_framework_training, check_numpy_trainin
 from grader.intake import load_submission
 from grader.mnist import load_mnist
 from grader.rubric import load_rubric
-from grader.sandbox import SubprocessRunner
+from grader.sandbox.pool import WarmRunner
 
 REPO = Path(__file__).resolve().parents[1]
 SOLUTIONS = [
@@ -35,9 +35,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--mnist", type=Path, default=None)
+    parser.add_argument("--rubric", type=Path, default=None, help="a candidate rubric (default: rubrics/default.toml)")
     args = parser.parse_args()
-    rubric = load_rubric().rubric
-    mnist, runner = load_mnist(args.mnist), SubprocessRunner()
+    rubric = load_rubric(args.rubric).rubric
+    mnist, runner = load_mnist(args.mnist), WarmRunner(1, limits=rubric.limits)
     print(f"MNIST: {mnist.source}; train {len(mnist.train_images)}, test {len(mnist.test_images)}")
     for path in SOLUTIONS:
         sub = load_submission(path)

@@ -1,4 +1,4 @@
-"""A warm template process: `python -I -m grader.sandbox.forkserver [--sweep]`.
+"""A warm template process: `python -I -m grader.sandbox.forkserver SLOT [--sweep]`.
 
 It imports numpy and PyTorch once (TensorFlow when asked), then forks one fresh
 child per job.  The template never runs or reads student code: the child does,
@@ -50,7 +50,7 @@ _SCRATCH = ("/tmp", "/dev/shm")
 
 def main(argv: list[str]) -> int:
     """Serve jobs until stdin closes."""
-    sweep = "--sweep" in argv
+    slot, sweep = Path(argv[1]), "--sweep" in argv
     _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)  # die with the grader, even after kill -9
     _prctl(_PR_SET_DUMPABLE, 0)
     _preload(_WARM_MODULES)
@@ -61,7 +61,7 @@ def main(argv: list[str]) -> int:
             _preload(tuple(request["modules"]))
             reply: dict[str, Any] = {"ok": True}
         else:
-            reply = _run(Path(request["jobdir"]), Limits.model_validate(request["limits"]), sweep)
+            reply = _run(Path(request["jobdir"]), Limits.model_validate(request["limits"]), slot if sweep else None)
         replies.write(json.dumps(reply) + "\n")
         replies.flush()
     return 0
@@ -87,7 +87,12 @@ def _warm_torch(torch: Any) -> None:
     torch.optim.SGD(model.parameters(), lr=0.1).step()
 
 
-def _run(jobdir: Path, limits: Limits, sweep: bool) -> dict[str, Any]:
+def _run(jobdir: Path, limits: Limits, sweep_keeping: Path | None) -> dict[str, Any]:
+    """Fork a child for the job, wait for it (killing it at the timeout), clean up after it.
+
+    `sweep_keeping` is the slot when the template is alone in a sandbox: then every
+    other process is killed and the scratch folders wiped, all but the slot.
+    """
     pid = os.fork()
     if pid == 0:
         _child(jobdir, limits)  # never returns
@@ -97,10 +102,10 @@ def _run(jobdir: Path, limits: Limits, sweep: bool) -> dict[str, Any]:
     timed_out = not ready
     _kill_group(pid)  # the child's own session: whatever it forked without setsid dies too
     _, status = os.waitpid(pid, 0)
-    if sweep:
+    if sweep_keeping is not None:
         _sweep_namespace()
         for scratch in _SCRATCH:
-            _wipe(Path(scratch), keep=Path.cwd())
+            _wipe(Path(scratch), keep=sweep_keeping)
     return {"returncode": os.waitstatus_to_exitcode(status), "timed_out": timed_out}
 
 

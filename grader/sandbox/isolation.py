@@ -51,10 +51,10 @@ class Isolation:
 
     def server_argv(self, python: str, slot: Path, seccomp_fd: int | None) -> list[str]:
         """The command that starts a warm template (forkserver.py) whose jobs live in `slot`."""
+        server = [python, "-I", "-m", "grader.sandbox.forkserver", str(slot)]
         if self.bwrap is None:
-            return [python, "-I", "-m", "grader.sandbox.forkserver"]
-        server = [python, "-I", "-m", "grader.sandbox.forkserver", "--sweep"]
-        return [self.bwrap, *_bwrap_args([], [slot], slot, seccomp_fd), "--", *server]
+            return server
+        return [self.bwrap, *_bwrap_args([], [slot], slot, seccomp_fd), "--", *server, "--sweep"]
 
     @property
     def uses_seccomp(self) -> bool:
