@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from grader.reports.heatmap import LEGEND, NOT_FINITE, WITHIN, cell_colour, count_over, heatmap_svg
+from grader.reports.heatmap import LEGEND, NOT_FINITE, WITHIN, cell_colour, count_over, heatmap_svg, legend
 
 TOL = 1e-6
 MAP_3X4: list[list[float | str]] = [
@@ -116,3 +116,16 @@ def test_heatmap_has_no_scripts_styles_or_links() -> None:
     assert re.search(r"<(script|style|a|image|foreignObject)\b", svg) is None
     assert re.search(r"\b(src|href|xlink:href|style|on\w+)\s*=", svg) is None
     assert "http" not in svg
+
+
+def test_heatmap_labels_are_in_the_requested_language() -> None:
+    svg = heatmap_svg("grad_W", MAP_3X4, TOL, lang="zh")
+
+    assert "列 (j) →" in svg and "行 (i) ↓" in svg
+    assert "<title>[0, 2] 相对误差 2.0e+00</title>" in svg
+    assert 'aria-label="grad_W 各元素的相对误差，3 × 4"' in svg
+
+
+def test_legend_is_in_the_requested_language_with_the_same_colours() -> None:
+    assert [label for label, _ in legend("zh")] == ["在容差内", "略超容差", "超出 1e3 倍", "超出 1e6 倍及以上", "inf / NaN"]
+    assert [colour for _, colour in legend("zh")] == [colour for _, colour in LEGEND]

@@ -11,7 +11,7 @@ from typing import Any, Literal
 import numpy as np
 import pytest
 
-from grader.models import CheckResult, Finding, GradedPart, GradeReport
+from grader.models import CheckOutcome, CheckResult, Finding, GradedPart, GradeReport
 from grader.reports import (
     format_batch_table,
     format_summary,
@@ -21,6 +21,9 @@ from grader.reports import (
     write_html,
     write_result_json,
 )
+from grader.reports.source_view import suspicious_lines
+from grader.rubric import DEFAULT_RUBRIC, load_rubric
+from grader.scoring import score_outcomes
 
 SCRIPT = "<script>alert(1)</script>"
 DIAGNOSIS = "grad_W has shape (10, 784) but W has shape (784, 10): return x.T @ grad_y, not grad_y.T @ x"
@@ -406,6 +409,279 @@ def test_html_with_a_heat_map_loads_nothing_from_outside_the_file() -> None:
     assert "url(" not in page
     assert "http://" not in page and "https://" not in page
     assert "<script" not in page.lower()
+
+
+# --------------------------------------------------------------------------- report.html: parts, versions, hints, language
+
+SIGN_FLIPPED = "the sign is flipped: your gradient is exactly minus the correct one"
+
+
+def _check(check_id: str, status: Literal["passed", "failed", "error", "skipped"], score: float, max_score: float,
+           **extra: Any) -> CheckResult:
+    return CheckResult(id=check_id, status=status, score=score, max_score=max_score, message=extra.pop("message", "ok"), **extra)
+
+
+def test_html_shows_one_bar_per_part_with_its_points() -> None:
+    checks = (
+        _check("numpy.relu.backward", "passed", 10, 10), _check("numpy.matmul.backward", "failed", 0, 10),
+        _check("numpy.softmax.stability", "failed", 0, 0, advisory=True), _check("numpy.model.backward", "passed", 15, 15),
+        _check("numpy.model.train", "failed", 0, 20), _check("framework.model.train", "passed", 15, 15),
+    )
+
+    page = render_html(_make_report(checks=checks))
+
+    bars = re.findall(r"<li><span>([^<]+)</span><span class=\"part-points\">([^<]+)</span>.*?width: ([\d.]+)%", page)
+    assert bars == [("numpy layers", "10 / 20", "50.0"), ("numpy model", "15 / 35", "42.9"), ("framework", "15 / 15", "100.0")]
+
+
+def test_html_shows_versions_isolation_seed_and_date() -> None:
+    report = _make_report(versions={"grader": "0.1.0", "numpy": "2.4.6"}, isolation=("bwrap", "seccomp"), seed=77)
+
+    page = render_html(report)
+
+    assert "grader <code>0.1.0</code>, numpy <code>2.4.6</code>" in page
+    assert "<dd>bwrap, seccomp</dd>" in page
+    assert "<code>grade --seed 77</code>; training checks use their own pinned seed" in page
+    assert "<dd>2025-03-01T12:00:00+00:00</dd>" in page
+
+
+def test_html_shows_the_static_hint_of_each_check() -> None:
+    page = render_html(_make_report(checks=(_check("numpy.matmul.backward", "failed", 0, 10),)))
+
+    assert "<strong>Hint:</strong> grad_x = grad_y @ W.T, grad_W = x.T @ grad_y" in page
+
+
+def test_html_in_chinese_has_chinese_page_text_statuses_and_diagnoses() -> None:
+    check = _check("numpy.matmul.backward", "failed", 0, 10, diagnosis=SIGN_FLIPPED,
+                   message="Matmul.backward: grad_x at the typical input point is wrong: 12 / 12 entries differ; worst at [0, 1]: "
+                           "expected 1, got -1 (relative error 2, allowed 1e-06)")
+
+    page = render_html(_make_report(checks=(check,)), lang="zh")
+
+    assert '<html lang="zh-CN">' in page
+    assert '<span class="badge failed">未通过</span>' in page
+    assert "<strong>可能原因：</strong> 符号反了：你的梯度正好是正确梯度的相反数</p>" in page
+    assert "Matmul.backward：在典型尺度输入下，grad_x 不正确：12 个元素中有 12 个不一致" in page
+    assert "<strong>提示：</strong> grad_x = grad_y @ W.T，grad_W = x.T @ grad_y" in page
+    assert "10 / 50 分（20.0%）" in page
+    assert "Likely cause" not in page and "Hint:" not in page
+
+
+def test_html_in_chinese_keeps_a_message_it_cannot_translate_in_english() -> None:
+    page = render_html(_make_report(), lang="zh")
+
+    assert "<strong>可能原因：</strong> " + DIAGNOSIS.replace(">", "&gt;") in page
+
+
+def test_write_html_writes_the_requested_language(tmp_path: Path) -> None:
+    write_html(_make_report(), tmp_path / "report.html", lang="zh")
+
+    assert "评分内容" in (tmp_path / "report.html").read_text(encoding="utf-8")
+
+
+# --------------------------------------------------------------------------- report.html: hidden checks
+
+
+SECRET = "the secret message of a hidden check"
+
+
+def _hidden(released: bool) -> CheckResult:
+    return _check("numpy.log.backward", "failed", 0, 10, visibility="hidden", released=released, message=SECRET,
+                  diagnosis=SIGN_FLIPPED, evidence={"secret_evidence": 1.5})
+
+
+def test_html_shows_only_status_and_points_of_a_hidden_unreleased_check() -> None:
+    page = render_html(_make_report(checks=(_hidden(False),), sources={"Log": "class Log:\n    pass\n"}))
+
+    assert '<span class="badge failed">failed</span>' in page and '<span class="points">0 / 10</span>' in page
+    assert "The details of this hidden check are not released." in page
+    for withheld in (SECRET, "the sign is flipped", "secret_evidence", "Your code", "Hint:"):
+        assert withheld not in page
+
+
+def test_html_shows_the_details_of_a_hidden_check_the_rubric_releases() -> None:
+    page = render_html(_make_report(checks=(_hidden(True),)))
+
+    assert SECRET in page and SIGN_FLIPPED in page and "secret_evidence" in page
+    assert '<span class="tag hidden">hidden</span>' in page
+
+
+def test_scoring_copies_release_from_the_rubric(tmp_path: Path) -> None:
+    text = DEFAULT_RUBRIC.read_text(encoding="utf-8").replace(
+        '[checks."numpy.log.backward"]\n', '[checks."numpy.log.backward"]\nvisibility = "hidden"\nrelease = true\n')
+    (tmp_path / "rubric.toml").write_text(text, encoding="utf-8")
+    rubric = load_rubric(tmp_path / "rubric.toml").rubric
+    outcomes = [CheckOutcome(id=cid, status="passed", message="ok") for cid in ("numpy.log.backward", "numpy.relu.backward")]
+
+    log, relu = score_outcomes(outcomes, rubric)
+
+    assert (log.visibility, log.released) == ("hidden", True)
+    assert (relu.visibility, relu.released) == ("public", False)
+
+
+# --------------------------------------------------------------------------- report.html: source with real lines and marks
+
+SOFTMAX_SOURCE = '''class Softmax:
+    def forward(self, x):
+        s = np.exp(x) / np.exp(x).sum(axis=-1, keepdims=True)
+        self.mem['s'] = s
+        return s
+
+    def backward(self, grad_y):
+        """grad_y: same shape as x (1 - s)"""
+        s = self.mem['s']
+        # derivative s * (1 - s)
+        return grad_y * s * (1 - s)
+'''
+RELU_NO_MASK = '''class Relu:
+    def forward(self, x):
+        self.mem['x'] = x
+        return np.maximum(x, 0)
+
+    def backward(self, grad_y):
+        x = self.mem['x']
+        grad_x = grad_y  # relu 在正半轴导数为 1
+        return grad_x
+'''
+MATMUL_TRANSPOSED = '''class Matmul:
+    def backward(self, grad_y):
+        x, W = self.mem['x'], self.mem['W']
+        grad_x = grad_y @ W.T
+        grad_W = grad_y.T @ x
+        return grad_x, grad_W
+'''
+RELU_STALE = '''class Relu:
+    def forward(self, x):
+        if 'x' not in self.mem: self.mem['x'] = x
+        return np.maximum(x, 0)
+'''
+
+
+@pytest.mark.parametrize(
+    ("source", "diagnosis", "message", "marked"),
+    [
+        (SOFTMAX_SOURCE, "only the diagonal of the softmax Jacobian is used (grad_y * s * (1 - s)); the off-diagonal terms "
+                         "-s_i * s_j are missing", "", {11}),
+        (RELU_NO_MASK, "the ReLU mask is missing: the upstream gradient is passed through unchanged", "", {8}),
+        (MATMUL_TRANSPOSED, "your gradient is transposed: it has shape (5, 4), the transpose of the expected (4, 5)",
+         "Matmul.backward: grad_W at the unit input point has shape (5, 4), expected (4, 5)", {5}),
+        (RELU_STALE, "backward used the input of an earlier forward call: store the new input in self.mem on every forward", "", {3}),
+        (SOFTMAX_SOURCE, "the model learns, but too little: check the gradients of each layer", "", set()),
+        (RELU_NO_MASK, "the sign is flipped: your gradient is exactly minus the correct one", "", set()),
+        ("class Relu(:\n", "the ReLU mask is missing: the upstream gradient is passed through unchanged", "", set()),
+    ],
+    ids=["softmax-diagonal", "relu-no-mask", "matmul-transposed-names-grad_W", "relu-stale-cache-in-forward",
+         "no-rule", "rule-without-matching-line", "unparsable"],
+)
+def test_suspicious_lines_marks_the_line_a_diagnosis_points_at(source: str, diagnosis: str, message: str, marked: set[int]) -> None:
+    assert suspicious_lines(source, diagnosis, message) == marked
+
+
+def test_html_numbers_source_lines_as_in_the_students_file_and_marks_the_diagnosed_line() -> None:
+    check = _check("numpy.softmax.backward", "failed", 0, 10, diagnosis=_SOFTMAX_DIAGONAL)
+    report = _make_report(checks=(check,), sources={"Softmax": SOFTMAX_SOURCE}, source_origins={"Softmax": ("hw.ipynb [cell 4]", 40)})
+
+    page = render_html(report)
+
+    assert "<summary>Your code: <code>Softmax</code> <span class=\"origin\">hw.ipynb [cell 4], line 40</span></summary>" in page
+    assert '<span class="line"><span class="ln">40</span>class Softmax:' in page
+    assert '<span class="line marked"><span class="ln">50</span>        return grad_y * s * (1 - s)' in page
+    assert page.count("line marked") == 1
+    assert "<details open>" in page and "The marked line is the one the diagnosis points at." in page
+
+
+def test_html_marks_nothing_in_the_source_of_a_passed_check() -> None:
+    check = _check("numpy.softmax.backward", "passed", 10, 10, diagnosis=_SOFTMAX_DIAGONAL)
+
+    page = render_html(_make_report(checks=(check,), sources={"Softmax": SOFTMAX_SOURCE}))
+
+    assert "line marked" not in page and "<details open>" not in page
+
+
+_SOFTMAX_DIAGONAL = "only the diagonal of the softmax Jacobian is used (grad_y * s * (1 - s)); the off-diagonal terms -s_i * s_j are missing"
+
+
+# --------------------------------------------------------------------------- report.html: expected and yours
+
+
+def test_html_shows_expected_and_yours_side_by_side_with_wrong_entries_marked() -> None:
+    evidence = _gradient_evidence(expected_excerpt=[[0.5, 1.0, 2.0, 3.0]], got_excerpt=[[0.5, 1.0, -2.0, 3.0]])
+
+    page = render_html(_make_report(checks=(_gradient_check(evidence=evidence),)))
+
+    assert "grad_W: expected and yours (top-left corner; wrong entries marked)" in page
+    [expected, got] = re.findall(r'<table class="matrix">(.*?)</table>', page, flags=re.S)
+    assert re.findall(r"<td>([^<]+)</td>", expected) == ["0.5", "1", "2", "3"]
+    assert re.findall(r'<td class="wrong">([^<]+)</td>', got) == ["-2"]
+
+
+def test_html_leaves_out_the_excerpt_of_a_gradient_that_is_within_tolerance() -> None:
+    evidence = _gradient_evidence("W1_grad", rel_err=[[0.0, 1e-9]]) | _gradient_evidence("W2_grad")
+
+    page = render_html(_make_report(checks=(_gradient_check(evidence=evidence),)))
+
+    assert "W2_grad: expected and yours" in page and "W1_grad: expected and yours" not in page
+
+
+# --------------------------------------------------------------------------- report.html: training charts
+
+
+def _training_check(status: Literal["passed", "failed"] = "failed", **evidence: Any) -> CheckResult:
+    base = {"threshold": 0.75, "epochs": 3, "seed": 0, "losses": [2.0, 1.0, 0.5], "accuracy": 0.5}
+    return _check("numpy.model.train", status, 0, 20, evidence=base | evidence)
+
+
+def _charts(page: str) -> list[str]:
+    return [svg for svg in _svgs(page) if 'class="chart"' in svg]
+
+
+def test_html_draws_loss_per_epoch_and_the_final_accuracy_against_the_threshold() -> None:
+    loss, accuracy = _charts(render_html(_make_report(checks=(_training_check(),))))
+
+    assert re.search(r'<polyline points="([\d.]+,[\d.]+ ){2}[\d.]+,[\d.]+"', loss)
+    assert ">epoch</text>" in loss and ">training loss</text>" in loss
+    assert 'stroke-dasharray="5 3"><title>threshold 0.75</title>' in accuracy
+    assert re.search(r'<circle [^>]*fill="#cf222e"[^>]*><title>final test accuracy 0.500</title>', accuracy)
+
+
+def test_html_draws_the_curve_per_step_when_the_evidence_has_one() -> None:
+    curve = {"step": [0, 10, 20, 30], "loss": [2.3, 1.5, 1.0, 0.8], "accuracy": [0.1, 0.5, 0.7, 0.8]}
+
+    loss, accuracy = _charts(render_html(_make_report(checks=(_training_check("passed", curve=curve, accuracy=0.9),))))
+
+    assert ">step</text>" in loss and ">30</text>" in loss
+    assert len(re.search(r'<polyline points="([^"]+)"', loss)[1].split()) == 4  # type: ignore[index]
+    assert ">training-batch accuracy</text>" in accuracy
+    assert re.search(r'<circle [^>]*fill="#1a7f37"[^>]*><title>final test accuracy 0.900</title>', accuracy)
+
+
+def test_html_breaks_the_loss_line_at_nan_and_marks_it() -> None:
+    [loss, _] = _charts(render_html(_make_report(checks=(_training_check(losses=[2.0, 1.0, "nan", "inf", 0.5]),))))
+
+    assert loss.count("<polyline") == 1 and loss.count("<circle") == 1  # epochs 1-2 a line, epoch 5 a dot
+    assert loss.count("loss NaN or infinite</title>") == 2
+
+
+def test_html_draws_training_charts_in_chinese() -> None:
+    loss, accuracy = _charts(render_html(_make_report(checks=(_training_check(),)), lang="zh"))
+
+    assert ">训练损失</text>" in loss and ">轮次 (epoch)</text>" in loss
+    assert "<title>阈值 0.75</title>" in accuracy and "最终测试准确率 0.500" in accuracy
+
+
+def test_html_draws_no_chart_for_a_training_check_without_losses() -> None:
+    check = _check("framework.model.train", "error", 0, 15, evidence={"failure": "exception"})
+
+    assert _charts(render_html(_make_report(checks=(check,)))) == []
+
+
+def test_html_chart_survives_odd_evidence() -> None:
+    check = _training_check(losses=[SCRIPT, None, {"a": 1}], curve={"step": "oops"}, accuracy=SCRIPT, threshold=[1])
+
+    page = render_html(_make_report(checks=(check,)))
+
+    assert "<script" not in page.lower()
+    assert "no loss values were recorded" in page
 
 
 # --------------------------------------------------------------------------- gradebook.csv

@@ -85,7 +85,8 @@ def heatmaps(check: CheckResult, *, lang: Lang) -> tuple[HeatMap, ...]:
 
 
 def excerpts(check: CheckResult) -> tuple[Excerpt, ...]:
-    """Expected and got corners of each gradient of a failed check, wrong entries marked by the map."""
+    """Expected and got corners of the gradients of a failed check, wrong entries marked by the map;
+    a gradient whose map is entirely within tolerance is left out."""
     if check.status != "failed":
         return ()
     found = (_get_excerpt(str(key), value) for key, value in check.evidence.items() if isinstance(value, Mapping))
@@ -114,7 +115,7 @@ def _get_heatmap(name: str, evidence: Any, lang: Lang) -> HeatMap | None:
         over=count_over(rows, tol),
         total=total,
         tol=f"{tol:g}",
-        full=_full_size(total, evidence.get("vs_autograd")),
+        full=_full_size(total, evidence.get("vs_autograd", evidence)),
     )
 
 
@@ -134,8 +135,9 @@ def _tolerance(evidence: Mapping[str, Any]) -> float | None:
     return float(tol)
 
 
-def _full_size(shown: int, vs_autograd: Any) -> int | None:
-    full = vs_autograd.get("total") if isinstance(vs_autograd, Mapping) else None
+def _full_size(shown: int, comparison: Any) -> int | None:
+    """The gradient's size from its comparison ("total"), when larger than the map."""
+    full = comparison.get("total") if isinstance(comparison, Mapping) else None
     if isinstance(full, int) and not isinstance(full, bool) and full > shown:
         return full
     return None
@@ -149,6 +151,8 @@ def _get_excerpt(name: str, evidence: Mapping[str, Any]) -> Excerpt | None:
     if not want or not got:
         return None
     rel_err, tol = map_rows(evidence.get(_MAP_KEY)), _tolerance(evidence)
+    if rel_err and tol is not None and count_over(rel_err, tol) == 0:
+        return None
 
     def wrong(i: int, j: int) -> bool:
         if tol is None or i >= len(rel_err) or j >= len(rel_err[i]):

@@ -135,10 +135,17 @@ def suspicious_lines(source: str, diagnosis: str, message: str = "") -> frozense
     lines = source.split("\n")
     for rule in _RULES:
         if rule.phrase in diagnosis or rule.phrase in message:
-            found = _get_matching_lines(cls, lines, rule)
+            found = _narrow_to_gradient(_get_matching_lines(cls, lines, rule), lines, message)
             if 0 < len(found) <= _MAX_MARKED:
                 return frozenset(found)
     return frozenset()
+
+
+def _narrow_to_gradient(found: set[int], lines: list[str], message: str) -> set[int]:
+    """The lines that assign the gradient the message names (e.g. grad_W), when some do; else all."""
+    names = set(re.findall(r"\b(grad_\w+|W\d_grad)\b", message))
+    assigning = {n for n in found if any(re.match(rf"\s*([\w.]+\s*,\s*)*(self\.)?{name}\b[^=]*=(?!=)", lines[n - 1]) for name in names)}
+    return assigning or found
 
 
 def _get_matching_lines(cls: ast.ClassDef, lines: list[str], rule: _Rule) -> set[int]:
