@@ -22,6 +22,7 @@ from .gradebook_db import Gradebook, GradeKey, content_hash, options_key
 from .models import CheckResult, GradeReport
 from .pipeline import GradeSettings, grade_submission
 from .reports import write_gradebook, write_html, write_result_json
+from .reports.csv_ import write_canvas_csv
 from .rubric import AdvisoryCheck
 from .versions import library_versions
 
@@ -112,8 +113,16 @@ def grade_class(folder: Path, settings: GradeSettings, *, out: Path, jobs: int =
         result.reports = book.reports([sub.name for sub in members])
     finally:
         book.close()
-    write_gradebook(result.reports, out / "gradebook.csv")
+    write_class_outputs(result.reports, out, assignment=settings.rubric.rubric.name)
     return result
+
+
+def write_class_outputs(reports: list[GradeReport], out: Path, *, assignment: str) -> None:
+    """gradebook.csv and the Canvas grade import (canvas.csv), from the gradebook's reports."""
+    write_gradebook(reports, out / "gradebook.csv")
+    points = max((r.max_score for r in reports), default=0.0)
+    if points > 0:
+        write_canvas_csv(reports, out / "canvas.csv", assignment=assignment, points_possible=points)
 
 
 def _restore_missing_files(book: Gradebook, students: list[str], out: Path) -> None:

@@ -76,7 +76,8 @@ def _run(args: argparse.Namespace, color: bool) -> int:
     if args.jobs < 1:
         raise UsageError(f"--jobs {args.jobs}: pass a number of parallel submissions of at least 1")
     rubric = load_rubric(args.rubric)
-    is_class = args.path.suffix.lower() == ".zip" or is_class_folder(args.path)
+    # Gradescope hands over one student's upload, whatever folders it holds.
+    is_class = args.format != "gradescope" and (args.path.suffix.lower() == ".zip" or is_class_folder(args.path))
     with _runner(args, rubric.rubric.limits, args.jobs if is_class else 1) as runner:
         settings = GradeSettings(
             rubric=rubric,

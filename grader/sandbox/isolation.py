@@ -117,10 +117,10 @@ def _bwrap_args(readable: list[Path], writable: list[Path], chdir: Path, seccomp
             args += ["--ro-bind", "/dev/null", hidden]
     for folder in _hidden_packages():
         args += ["--tmpfs", folder]
-    for path in readable:
-        args += ["--ro-bind", str(path), str(path)]
-    for path in writable:
-        args += ["--bind", str(path), str(path)]
+    for ro in readable:
+        args += ["--ro-bind", str(ro), str(ro)]
+    for rw in writable:
+        args += ["--bind", str(rw), str(rw)]
     args += ["--chdir", str(chdir)]
     if seccomp_fd is not None:
         args += ["--seccomp", str(seccomp_fd)]

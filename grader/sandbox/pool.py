@@ -82,9 +82,13 @@ class ForkServer:
             shutil.rmtree(jobdir, ignore_errors=True) if not os.environ.get("KEEPJOB") else print(jobdir)
         return RunResult(job.task, result.values, result.arrays, result.error, time.monotonic() - start)
 
-    def _ensure(self, modules: set[str]) -> None:
+    def start(self) -> None:
+        """Start the template now, without waiting for its imports."""
         if self._proc is None or self._proc.poll() is not None:
             self._start()
+
+    def _ensure(self, modules: set[str]) -> None:
+        self.start()
         missing = sorted(modules - self._loaded)
         if missing and self._request({"op": "preload", "modules": missing}, _PRELOAD_TIMEOUT_S) is not None:
             self._loaded.update(missing)
@@ -153,6 +157,7 @@ class WarmRunner:
         self._servers = [ForkServer(python, self.isolation, self._root, limits or Limits()) for _ in range(size)]
         self._idle: queue.Queue[ForkServer] = queue.Queue()
         for server in self._servers:
+            server.start()  # imports run while the grader loads MNIST and reads submissions
             self._idle.put(server)
         self._closed = threading.Event()
 
