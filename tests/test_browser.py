@@ -1,0 +1,268 @@
+"""report.html and summary.html in a real browser: headless Chromium driven by Playwright.
+
+Each page is opened from a file:// URL with every other request recorded and
+blocked.  A page passes when it requested nothing but itself, logged no console
+error, opened no dialog, ran no script, and fits a phone's width without
+scrolling sideways.  Screenshots (PNG) go to artifacts/screenshots/ at the
+repository root, for a person to look at.
+
+The reports are built directly as `GradeReport` objects (no grading run), so the
+whole file takes a few seconds.  It is skipped only when no Chromium binary is
+on PATH (`apt-get install chromium`; .ci/run installs it).
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from grader.models import CheckResult, Finding, GradedPart, GradeReport
+from grader.reports import write_html, write_summary
+from grader.reports.i18n import LANGS, Lang
+
+from .conftest import REPO
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+SHOTS = REPO / "artifacts" / "screenshots"
+SCRIPT = "<script>alert(1)</script>"
+IMG = "<img src=x onerror=alert(2)>"
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1000, "height": 900}
+
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no chromium binary on PATH: apt-get install chromium")
+
+
+# --------------------------------------------------------------------------- the reports
+
+
+def _check(check_id: str, status: str, points: float, message: str, **extra: Any) -> CheckResult:
+    return CheckResult(id=check_id, status=status, score=points if status == "passed" else 0, max_score=points,  # type: ignore[arg-type]
+                       message=message, **extra)
+
+
+def _gradient(name: str, wrong: bool) -> dict[str, Any]:
+    expected = [[0.0155, -0.0868, -0.0107, 0.0475, 0.0344], [-0.0364, 0.2154, 0.0161, -0.2106, 0.0155], [-0.0014, 0.0137, -0.0016, -0.0089, 0.0011]]
+    got = [[-v if wrong and (i + j) % 2 else v for j, v in enumerate(row)] for i, row in enumerate(expected)]
+    rel = [[2.0 if a != b else 1e-13 for a, b in zip(r1, r2)] for r1, r2 in zip(expected, got)]
+    rel[0][0] = "inf" if wrong else rel[0][0]  # type: ignore[call-overload]
+    compare = {"max_rel_err": 2.0 if wrong else 1e-13, "mismatched": 8 if wrong else 0, "total": 15, "worst_index": [0, 1],
+               "expected_at_worst": -0.0868, "got_at_worst": 0.0868 if wrong else -0.0868}
+    return {"vs_autograd": compare, "vs_finite_difference": compare, "kink_entries_skipped": 0, "expected_excerpt": expected,
+            "got_excerpt": got, "rel_err_map": rel, "rel_err_tol": 1e-6}
+
+
+SOFTMAX = '''class Softmax:
+    """softmax over the last axis"""
+    def __init__(self):
+        self.mem = {}
+
+    def forward(self, x):
+        e = np.exp(x - x.max(axis=-1, keepdims=True))
+        self.mem['out'] = e / e.sum(axis=-1, keepdims=True)
+        return self.mem['out']
+
+    def backward(self, grad_y):
+        s = self.mem['out']
+        # softmax 的导数 s * (1 - s)
+        return grad_y * s * (1 - s)
+'''
+DIAGONAL = ("only the diagonal of the softmax Jacobian is used (grad_y * s * (1 - s)); "
+            "the off-diagonal terms -s_i * s_j are missing")
+TRAIN = {"threshold": 0.75, "epochs": 10, "batch_size": 100, "lr": 0.003, "optimizer": "sgd", "seed": 0,
+         "train_images": 5000, "test_images": 10000, "train_seconds": 1.3}
+
+
+def _report(student: str, checks: tuple[CheckResult, ...], **changes: Any) -> GradeReport:
+    fields: dict[str, Any] = {
+        "student": student, "submission": f"class/{student}", "score": sum(c.score for c in checks),
+        "max_score": sum(c.max_score for c in checks), "framework": "pytorch", "checks": checks,
+        "parts": (GradedPart(kind="numpy", file="hw4.ipynb", definitions=("Matmul", "Relu", "Softmax", "Log", "myModel")),
+                  GradedPart(kind="framework", file="hw4.ipynb", framework="pytorch", definitions=("myModel",))),
+        "sources": {"Softmax": SOFTMAX}, "source_origins": {"Softmax": ("hw4.ipynb [cell 3]", 12)},
+        "rubric_name": "chap4-simple-nn (default)", "rubric_hash": "463d77922597", "grader_version": "0.1.0",
+        "mnist_source": "/data/mnist (IDX)", "created": "2026-11-27T08:00:00+00:00", "seed": 1234,
+        "isolation": ("bwrap", "seccomp", "rlimits", "timeout"),
+        "versions": {"grader": "0.1.0", "python": "3.11.7", "numpy": "2.4.6", "torch": "2.13.0+cpu"},
+    }
+    return GradeReport(**(fields | changes))
+
+
+def passing() -> GradeReport:
+    curve = {"step": list(range(0, 500, 25)), "loss": [2.3 * math.exp(-i / 6) + 0.2 for i in range(20)],
+             "accuracy": [min(0.1 + i * 0.05, 0.93) for i in range(20)]}
+    return _report("2151131", (
+        _check("numpy.softmax.backward", "passed", 10, "Softmax.backward matches autograd and finite differences of your "
+               "forward at 2 input points, and keeps no stale state", evidence={"seed": 5, "grad_x (unit)": _gradient("grad_x", False)}),
+        _check("numpy.softmax.stability", "passed", 0, "Softmax.forward is stable for logits of magnitude 1000", advisory=True),
+        _check("numpy.model.train", "passed", 20, "test accuracy 0.880 >= 0.75 after 10 epochs of the grader's training",
+               evidence=TRAIN | {"losses": [14.4, 6.9, 3.5, 2.6, 2.1, 1.7, 1.5, 1.3, 1.2, 1.0], "accuracy": 0.88}),
+        _check("framework.model.train", "passed", 15, "test accuracy 0.941 >= 0.75 after 5 epochs of the grader's training",
+               evidence=TRAIN | {"epochs": 5, "curve": curve, "losses": [0.57, 0.22, 0.13, 0.08, 0.05], "accuracy": 0.941}),
+    ))
+
+
+def failing() -> GradeReport:
+    return _report("softmax_diagonal", (
+        _check("numpy.softmax.backward", "failed", 10, "Softmax.backward: grad_x at the unit input point is wrong: 8 / 15 "
+               "entries differ; worst at [0, 1]: expected -0.0868, got 0.0868 (relative error 2, allowed 1e-06)",
+               diagnosis=DIAGONAL, evidence={"seed": 5, "points": ["unit", "typical"], "grad_x (unit)": _gradient("grad_x", True)}),
+        _check("numpy.model.train", "failed", 20, "test accuracy 0.098 is below the threshold 0.75 after 10 epochs",
+               diagnosis="training diverged: the loss became NaN or infinite at epoch 4; an overflowing softmax or a "
+                         "wrong gradient scale are the usual causes",
+               evidence=TRAIN | {"losses": [2.3, 2.2, 9.7, "nan", "nan", "nan", "nan", "nan", "nan", "nan"], "accuracy": 0.098}),
+        _check("framework.model.architecture", "failed", 5, "the first layer has no bias b1: it computes relu(x W1) W2 + b2",
+               diagnosis="declare a bias of shape (H,) for the first layer and add it (nn.Linear has one unless bias=False): "
+                         "relu(x W1 + b1) W2 + b2", visibility="hidden", released=True),
+        _check("numpy.log.backward", "failed", 10, "a hidden message", visibility="hidden", diagnosis="hidden"),
+    ))
+
+
+def erroring() -> GradeReport:
+    traceback = ('Traceback (most recent call last):\n  File "hw4.ipynb [cell 3]", line 14, in backward\n'
+                 "ValueError: operands could not be broadcast together with shapes (3,5) (5,3)")
+    return _report("syntax_error", (
+        _check("numpy.softmax.backward", "error", 10, "`Softmax.backward` raised ValueError: operands could not be broadcast "
+               "together with shapes (3,5) (5,3) (hw4.ipynb [cell 3], line 14)",
+               evidence={"failure": "exception", "phase": "backward", "detail": traceback}),
+        _check("numpy.model.train", "error", 20, "timeout: your code did not finish within 60 s (an endless loop, or far too slow)",
+               diagnosis="look for a loop that never ends (while True, a condition that never changes) or work repeated far too often",
+               evidence={"failure": "timeout", "phase": "train"}),
+        _check("framework.model.train", "skipped", 15, "no framework part was found: no myModel using PyTorch or TensorFlow in any file"),
+    ), framework=None, findings=(Finding(severity="error", file="hw4.ipynb", line=16,
+                                         message="SyntaxError: '(' was never closed (cell 3); this cell was skipped, the other cells are still used"),))
+
+
+def hostile() -> GradeReport:
+    bad = SCRIPT + IMG
+    return _report(bad, (
+        _check("numpy.softmax.backward", "failed", 10, f"`Softmax.backward` raised ValueError: {bad}", diagnosis=bad,
+               evidence={bad: bad, "printed": f"{bad}\n" * 5, f"grad_{bad}": _gradient(bad, True)}),
+        _check("numpy.model.train", "failed", 20, bad, diagnosis=DIAGONAL,
+               evidence=TRAIN | {"losses": [bad, 1.0, IMG], "accuracy": bad, "curve": {"step": [bad], "loss": [bad]}}),
+    ), submission=bad, sources={"Softmax": f"class Softmax:\n    doc = '{bad}'\n    def backward(self, grad_y):\n        return '{IMG}'\n"},
+        source_origins={"Softmax": (bad, 3)}, findings=(Finding(severity="warning", file=bad, message=bad),),
+        parts=(GradedPart(kind="numpy", file=bad, definitions=(bad,), supplied_imports=(bad,)),), mnist_source=bad)
+
+
+REPORTS = {"passing": passing, "failing": failing, "erroring": erroring, "hostile": hostile}
+
+
+# --------------------------------------------------------------------------- the browser
+
+
+@dataclass
+class Visit:
+    """What a page did in the browser."""
+
+    url: str
+    requests: list[str] = field(default_factory=list)
+    console_errors: list[str] = field(default_factory=list)
+    dialogs: list[str] = field(default_factory=list)
+    scripts: int = 0
+    handlers: int = 0
+    overflow: int = 0
+    """How many CSS pixels the page is wider than the window (sideways scrolling)."""
+    h1: str = ""
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module")
+def pages(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, Lang], Path]:
+    """Every page, in both languages: the four reports as <case>/report.html beside summary.html."""
+    written: dict[tuple[str, Lang], Path] = {}
+    reports = {case: build() for case, build in REPORTS.items()}
+    for lang in LANGS:
+        root = tmp_path_factory.mktemp(f"class-{lang}")
+        for case, report in reports.items():
+            (root / case).mkdir()
+            write_html(report, root / case / "report.html", lang=lang)
+            written[(case, lang)] = root / case / "report.html"
+        write_summary(list(reports.values()), root / "summary.html", lang=lang)
+        written[("summary", lang)] = root / "summary.html"
+    return written
+
+
+def visit(browser: Any, path: Path, shot: str, *, viewport: dict[str, int] = DESKTOP, media: str = "screen") -> Visit:
+    """Open `path` with every other request blocked; record what happened and save a full-page screenshot."""
+    seen = Visit(url=path.as_uri())
+    page = browser.new_page(viewport=viewport)
+    page.on("request", lambda request: seen.requests.append(request.url))
+    page.on("console", lambda message: seen.console_errors.append(message.text) if message.type == "error" else None)
+    page.on("pageerror", lambda error: seen.console_errors.append(str(error)))
+    page.on("dialog", lambda dialog: (seen.dialogs.append(dialog.message), dialog.dismiss()))
+    page.route("**/*", lambda route: route.continue_() if route.request.url == seen.url else route.abort())
+    page.emulate_media(media=media)
+    page.goto(seen.url, wait_until="load")
+    seen.scripts = page.evaluate("document.scripts.length")
+    seen.handlers = page.evaluate("document.querySelectorAll('[onerror], [onload], [onclick], [onmouseover]').length")
+    seen.overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    seen.h1 = page.inner_text("h1")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{shot}.png"), full_page=True)
+    page.close()
+    return seen
+
+
+def assert_self_contained(seen: Visit) -> None:
+    """Nothing loaded but the page itself, no console error, no dialog, no script, no inline handler."""
+    __tracebackhide__ = True
+    assert seen.requests == [seen.url]
+    assert seen.console_errors == []
+    assert seen.dialogs == []
+    assert (seen.scripts, seen.handlers) == (0, 0)
+
+
+# --------------------------------------------------------------------------- tests
+
+
+@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("case", [*REPORTS, "summary"])
+def test_page_loads_only_itself_without_errors_or_scripts(browser: Any, pages: dict[tuple[str, Lang], Path], case: str, lang: Lang) -> None:
+    seen = visit(browser, pages[(case, lang)], f"{case}-{lang}")
+
+    assert_self_contained(seen)
+
+
+@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("case", ["failing", "hostile", "summary"])
+def test_page_fits_a_phone_without_sideways_scrolling(browser: Any, pages: dict[tuple[str, Lang], Path], case: str, lang: Lang) -> None:
+    seen = visit(browser, pages[(case, lang)], f"{case}-{lang}-phone", viewport=PHONE)
+
+    assert_self_contained(seen)
+    assert seen.overflow <= 0
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_hostile_name_source_output_and_messages_are_shown_as_text_and_never_run(
+    browser: Any, pages: dict[tuple[str, Lang], Path], lang: Lang
+) -> None:
+    for case in ("hostile", "summary"):
+        html = pages[(case, lang)].read_text(encoding="utf-8").lower()
+        assert "<script" not in html and "<img" not in html
+
+    seen = visit(browser, pages[("hostile", lang)], f"hostile-{lang}-text")
+
+    assert seen.h1 == SCRIPT + IMG
+    assert_self_contained(seen)
+
+
+def test_failing_report_prints(browser: Any, pages: dict[tuple[str, Lang], Path]) -> None:
+    seen = visit(browser, pages[("failing", "zh")], "failing-zh-print", media="print")
+
+    assert_self_contained(seen)
+    assert seen.overflow <= 0
