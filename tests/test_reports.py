@@ -644,6 +644,12 @@ def test_html_draws_loss_per_epoch_and_the_final_accuracy_against_the_threshold(
     assert re.search(r'<circle [^>]*fill="#cf222e"[^>]*><title>final test accuracy 0.500</title>', accuracy)
 
 
+def test_html_names_the_pinned_seed_of_a_training_check() -> None:
+    page = render_html(_make_report(checks=(_training_check(seed=3),), seed=99))
+
+    assert "The grader&#39;s training run, with its own pinned seed 3." in page
+
+
 def test_html_draws_the_curve_per_step_when_the_evidence_has_one() -> None:
     curve = {"step": [0, 10, 20, 30], "loss": [2.3, 1.5, 1.0, 0.8], "accuracy": [0.1, 0.5, 0.7, 0.8]}
 
