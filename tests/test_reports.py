@@ -21,7 +21,7 @@ from grader.reports import (
     write_html,
     write_result_json,
 )
-from grader.reports.source_view import suspicious_lines
+from grader.reports.source_view import error_lines, suspicious_lines
 from grader.rubric import DEFAULT_RUBRIC, load_rubric
 from grader.scoring import score_outcomes
 
@@ -588,6 +588,29 @@ def test_html_numbers_source_lines_as_in_the_students_file_and_marks_the_diagnos
     assert '<span class="line marked"><span class="ln">50</span>        return grad_y * s * (1 - s)' in page
     assert page.count("line marked") == 1
     assert "<details open>" in page and "The marked line is the one the diagnosis points at." in page
+
+
+def test_html_marks_the_line_where_an_errored_check_says_the_code_raised() -> None:
+    check = _check("numpy.softmax.backward", "error", 0, 10,
+                   message="`Softmax.backward` raised ValueError: shapes (3,5) (5,3) (hw.ipynb [cell 4], line 49)")
+    report = _make_report(checks=(check,), sources={"Softmax": SOFTMAX_SOURCE}, source_origins={"Softmax": ("hw.ipynb [cell 4]", 40)})
+
+    page = render_html(report)
+
+    assert re.findall(r'<span class="line marked"><span class="ln">(\d+)</span>', page) == ["49"]
+    assert "The marked line is where your code raised the error." in page
+
+
+@pytest.mark.parametrize(
+    ("message", "marked"),
+    [("`Softmax.backward` raised KeyError: 's' (hw.ipynb [cell 4], line 48)", {9}),
+     ("`Softmax.backward` raised KeyError: 's' (other.py, line 48)", set()),
+     ("`Softmax.backward` raised KeyError: 's' (hw.ipynb [cell 4], line 39)", set()),
+     ("timeout: your code did not finish within 20 s (an endless loop, or far too slow)", set())],
+    ids=["in-the-class", "other-file", "before-the-class", "no-location"],
+)
+def test_error_lines_maps_the_raising_line_into_the_source(message: str, marked: set[int]) -> None:
+    assert error_lines(message, "hw.ipynb [cell 4]", 40, 11) == marked
 
 
 def test_html_marks_nothing_in_the_source_of_a_passed_check() -> None:

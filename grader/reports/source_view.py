@@ -1,5 +1,8 @@
 """The student's own code beside a check: real line numbers, and the line a diagnosis points at.
 
+A check that errored names where the student's code raised, "(hw.ipynb [cell 3],
+line 14)", in the same file label and numbering as the source; that line is marked.
+
 Marking is deliberately conservative.  A rule fires only when its phrase is in
 the check's diagnosis or message; it then looks inside one method of the
 student's class (usually `backward`) for statement lines that match a simple
@@ -13,6 +16,7 @@ from __future__ import annotations
 import ast
 import re
 from dataclasses import dataclass
+from typing import Literal
 
 from grader.models import CheckResult, GradeReport
 
@@ -21,6 +25,8 @@ _NUMPY_CLASSES = {"matmul": "Matmul", "relu": "Relu", "softmax": "Softmax", "log
 _MAX_MARKED = 2
 _COMPOUND = (ast.If, ast.For, ast.While, ast.With, ast.Try, ast.FunctionDef, ast.ClassDef, ast.AsyncFor, ast.AsyncWith)
 _FORWARD = ("forward", "call", "__call__")
+_LOCATION = re.compile(r"\(([^()]+), line (\d+)\)$")
+"""Where student code raised, as the sandbox appends it to an error message."""
 
 
 @dataclass(frozen=True)
@@ -79,6 +85,7 @@ class SourceView:
     file: str
     first_line: int
     lines: tuple[SourceLine, ...]
+    mark_reason: Literal["diagnosis", "error"] = "diagnosis"
 
     @property
     def any_marked(self) -> bool:
@@ -99,11 +106,25 @@ def source_view(check: CheckResult, report: GradeReport, *, mark: bool = True) -
         return None
     source = report.sources[key]
     file, first = report.source_origins.get(key, ("", 1))
-    marked = suspicious_lines(source, check.diagnosis or "", check.message) if mark and check.status == "failed" else frozenset()
     lines = source.rstrip("\n").split("\n")
+    marked: frozenset[int] = frozenset()
+    if mark and check.status == "failed":
+        marked = suspicious_lines(source, check.diagnosis or "", check.message)
+    elif mark and check.status == "error":
+        marked = error_lines(check.message, file, first, len(lines))
     part, _, name = key.rpartition(":")  # "framework:myModel" -> "framework", "myModel"
     return SourceView(name=name, part=part, file=file, first_line=first,
-                      lines=tuple(SourceLine(first + i, text, i + 1 in marked) for i, text in enumerate(lines)))
+                      lines=tuple(SourceLine(first + i, text, i + 1 in marked) for i, text in enumerate(lines)),
+                      mark_reason="error" if check.status == "error" else "diagnosis")
+
+
+def error_lines(message: str, file: str, first: int, count: int) -> frozenset[int]:
+    """The 1-based line of the source (starting at line `first` of `file`) where an error message says the code raised."""
+    found = _LOCATION.search(message)
+    if not found or found[1] != file:
+        return frozenset()
+    line = int(found[2]) - first + 1
+    return frozenset({line}) if 1 <= line <= count else frozenset()
 
 
 def source_key(check_id: str) -> str | None:
