@@ -18,6 +18,7 @@ from typing import Callable
 
 from . import __version__
 from .errors import DataError, UsageError
+from .intake.layout import class_members, is_class_folder
 from .gradebook_db import Gradebook, GradeKey, content_hash, options_key
 from .models import CheckResult, GradeReport
 from .pipeline import GradeSettings, grade_submission
@@ -25,21 +26,6 @@ from .reports import write_gradebook, write_html, write_result_json
 from .reports.csv_ import write_canvas_csv
 from .rubric import AdvisoryCheck
 from .versions import library_versions
-
-CODE_SUFFIXES = (".py", ".ipynb", ".md")
-
-
-def is_class_folder(path: Path) -> bool:
-    """A folder with sub-folders and no code files of its own is a class of submissions.
-
-    A README beside the students' folders (staff notes) does not make it one submission.
-    """
-    if not path.is_dir():
-        return False
-    entries = [p for p in path.iterdir() if not p.name.startswith(".")]
-    has_code = any(p.is_file() and p.suffix in CODE_SUFFIXES and not p.name.upper().startswith("README") for p in entries)
-    return not has_code and any(p.is_dir() for p in entries)
-
 
 def grade_one(path: Path, settings: GradeSettings, *, out: Path | None, student: str | None = None) -> GradeReport:
     """Grade one submission and, when `out` is given, write out/<student>/{result.json,report.html}."""
@@ -73,11 +59,6 @@ class BatchResult:
     def errored(self) -> list[GradeReport]:
         """Reports with a check that could not run to a verdict (crash, timeout, unreadable, ...)."""
         return [r for r in self.reports if any(c.status == "error" for c in r.checks)]
-
-
-def class_members(folder: Path) -> list[Path]:
-    """The submissions of a class folder: its non-hidden sub-folders, sorted by name."""
-    return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
 def grade_class(folder: Path, settings: GradeSettings, *, out: Path, jobs: int = 1, force: bool = False,

@@ -17,19 +17,24 @@ import os
 import secrets
 import sys
 from pathlib import Path
-from typing import ContextManager, Sequence
+from typing import TYPE_CHECKING, ContextManager, Sequence
 
-from .batch import class_members, grade_class, grade_one, is_class_folder
+from .checks.training import tensorflow_installed
 from .errors import GraderError, UsageError
-from .mnist import load_mnist
-from .pipeline import GradeSettings, MnistCache
-from .reports import format_batch_table, format_summary
-from .rubric import load_rubric
-from .progress import BatchProgress
-from .rubric import Limits
-from .sandbox import Runner, SubprocessRunner
-from .sandbox.pool import WarmRunner
+from .intake import load_submission
 from .intake.archive import unpack_class
+from .intake.layout import class_members, is_class_folder
+from .rubric import Limits, load_rubric
+from .sandbox import Runner, SubprocessRunner
+from .mnist import load_mnist
+from .progress import BatchProgress
+from .reports import format_batch_table, format_summary
+from .sandbox.pool import FRAMEWORK_MODULES, WarmRunner
+
+# Light imports only: grading itself (batch, pipeline) imports PyTorch, about 2 s. `_run`
+# imports it after starting the warm workers, so that both happen at once.
+if TYPE_CHECKING:
+    from .pipeline import GradeSettings
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -78,7 +83,10 @@ def _run(args: argparse.Namespace, color: bool) -> int:
     rubric = load_rubric(args.rubric)
     # Gradescope hands over one student's upload, whatever folders it holds.
     is_class = args.format != "gradescope" and (args.path.suffix.lower() == ".zip" or is_class_folder(args.path))
-    with _runner(args, rubric.rubric.limits, args.jobs if is_class else 1) as runner:
+    with _runner(args, rubric.rubric.limits, is_class) as runner:
+        from .batch import grade_one
+        from .pipeline import GradeSettings, MnistCache
+
         settings = GradeSettings(
             rubric=rubric,
             mnist=MnistCache(lambda: load_mnist(args.mnist, progress=sys.stderr.isatty())),
@@ -109,6 +117,8 @@ def _grade_class(args: argparse.Namespace, settings: GradeSettings, color: bool)
     if folder.suffix.lower() == ".zip":
         folder = unpack_class(folder, args.out / ".unpacked" / folder.stem)
         print(f"unpacked {args.path} into {folder}/ ({len(class_members(folder))} submissions)")
+    from .batch import grade_class
+
     todo = len(class_members(folder))
     with BatchProgress(todo, color=color) as progress:
         result = grade_class(folder, settings, out=args.out, jobs=args.jobs, force=args.force, on_done=progress.update)
@@ -122,11 +132,30 @@ def _grade_class(args: argparse.Namespace, settings: GradeSettings, color: bool)
     return 0
 
 
-def _runner(args: argparse.Namespace, limits: Limits, size: int) -> ContextManager[Runner]:
-    """Warm workers (a pool of `size` templates), or a fresh process per check with --cold-workers."""
+def _runner(args: argparse.Namespace, limits: Limits, is_class: bool) -> ContextManager[Runner]:
+    """Warm workers, or a fresh process per check with --cold-workers.
+
+    A class gets --jobs templates, each importing PyTorch from the start.  One
+    submission gets one template for its numpy checks and, when it has a
+    framework part, a second that imports that framework meanwhile.
+    """
     if args.cold_workers:
         return contextlib.nullcontext(SubprocessRunner())
-    return WarmRunner(size, limits=limits)
+    if is_class:
+        return WarmRunner(args.jobs, limits=limits, preload=[["torch"]] * args.jobs)
+    framework = _framework_of(args.path)
+    if framework is None or (framework == "tensorflow" and not tensorflow_installed()):
+        return WarmRunner(1, limits=limits)
+    return WarmRunner(2, limits=limits, preload=[[], [FRAMEWORK_MODULES[framework]]])
+
+
+def _framework_of(path: Path) -> str | None:
+    """The framework of a single submission's framework part, read ahead of grading (intake is cheap)."""
+    try:
+        part = load_submission(path).framework_part
+    except GraderError:
+        return None  # grading will report it
+    return part.framework if part else None
 
 
 if __name__ == "__main__":

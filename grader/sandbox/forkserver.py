@@ -1,6 +1,6 @@
 """A warm template process: `python -I -m grader.sandbox.forkserver SLOT [--sweep]`.
 
-It imports numpy and PyTorch once (TensorFlow when asked), then forks one fresh
+It imports numpy once (PyTorch and TensorFlow when asked), then forks one fresh
 child per job.  The template never runs or reads student code: the child does,
 after it has left the template's session, closed the template's pipes, taken
 the job's limits and cleared its environment.  So a student costs the grader
@@ -8,7 +8,7 @@ one `fork` instead of a Python start and a 1-4 s framework import, and each
 job still runs in its own process.
 
 Protocol: one JSON object per line on stdin, one reply per line on stdout.
-    {"op": "preload", "modules": ["tensorflow"]}  -> {"ok": true}
+    {"op": "preload", "modules": ["torch"]}      -> {"ok": true}
     {"op": "run", "jobdir": "...", "limits": {...}} -> {"returncode": int, "timed_out": bool}
 `returncode` follows subprocess: negative for a signal.
 
@@ -40,9 +40,9 @@ from .limits import apply_rlimits, worker_env
 
 _PR_SET_PDEATHSIG = 1
 _PR_SET_DUMPABLE = 4
-_WARM_MODULES = ("numpy", "torch", "grader.sandbox.child", "grader.sandbox.tasks_numpy",
-                 "grader.sandbox.tasks_framework", "grader.sandbox.tasks_probe")
-_TENSORFLOW = ("tensorflow", "keras")
+_WARM_MODULES = ("numpy", "grader.sandbox.child", "grader.sandbox.tasks_numpy", "grader.sandbox.tasks_framework",
+                 "grader.sandbox.tasks_probe")
+"""Every template holds these; frameworks (torch, tensorflow) come with preload requests."""
 _SWEEP_ROUNDS = 50
 _SCRATCH = ("/tmp", "/dev/shm")
 """Writable places of the template's sandbox besides the job folder, wiped after every job."""

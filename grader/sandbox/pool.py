@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import secrets
 import select
 import shutil
@@ -31,7 +30,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Iterable, Sequence
 
 import numpy as np
 
@@ -45,7 +44,9 @@ from .runner import read_result, seccomp_pipe, stderr_tail, write_job
 _REPLY_MARGIN_S = 30.0
 """How much longer than a job's own timeout the host waits for its template's reply."""
 _PRELOAD_TIMEOUT_S = 120.0
-_TENSORFLOW = "tensorflow"
+_POOL_PREFIX = "nn-grader-pool-"
+FRAMEWORK_MODULES = {"pytorch": "torch", "tensorflow": "tensorflow"}
+"""A job's `framework` parameter -> the module its template must have imported."""
 
 
 class ForkServer:
@@ -60,7 +61,18 @@ class ForkServer:
         """The template's own stderr (outside the slot, where students cannot write): grader bugs only."""
         self._proc: subprocess.Popen[bytes] | None = None
         self._loaded: set[str] = set()
+        self._pending: set[str] = set()
+        """Modules of a preload request sent at start whose reply has not been read yet."""
         self.starts = 0
+
+    def holds(self, modules: set[str]) -> bool:
+        """Whether the template has, or is already importing, all of `modules`."""
+        return modules <= self._loaded | self._pending
+
+    @property
+    def importing(self) -> bool:
+        """Whether a preload sent at start may still be running."""
+        return bool(self._pending)
 
     def run(self, job: Job, arrays: dict[str, np.ndarray], limits: Limits, phase: Phase) -> RunResult:
         """Run `job` in a child of the template; start or restart the template as needed."""
@@ -79,13 +91,16 @@ class ForkServer:
             else:
                 result = read_result(jobdir, job, int(reply["returncode"]), bool(reply["timed_out"]), limits, phase)
         finally:
-            shutil.rmtree(jobdir, ignore_errors=True) if not os.environ.get("KEEPJOB") else print(jobdir)
+            shutil.rmtree(jobdir, ignore_errors=True)
         return RunResult(job.task, result.values, result.arrays, result.error, time.monotonic() - start)
 
-    def start(self) -> None:
-        """Start the template now, without waiting for its imports."""
+    def start(self, preload: Iterable[str] = ()) -> None:
+        """Start the template now, and ask it to import `preload` too, without waiting for either."""
         if self._proc is None or self._proc.poll() is not None:
             self._start()
+            modules = set(preload)
+            if modules and self._send({"op": "preload", "modules": sorted(modules)}):
+                self._pending = modules
 
     def _ensure(self, modules: set[str]) -> None:
         self.start()
@@ -113,18 +128,37 @@ class ForkServer:
         finally:
             if seccomp_fd is not None:
                 os.close(seccomp_fd)
-        self._loaded = set()
+        self._loaded, self._pending = set(), set()
         self.starts += 1
 
     def _request(self, request: dict[str, Any], timeout: float) -> dict[str, Any] | None:
         """Send one command and wait for its reply line; None (and the template killed) if none came."""
+        if self._pending:  # first collect the reply of the preload sent at start
+            pending, self._pending = self._pending, set()
+            if self._reply(_PRELOAD_TIMEOUT_S) is None:
+                return None
+            self._loaded |= pending
+        if not self._send(request):
+            self.close()
+            return None
+        return self._reply(timeout)
+
+    def _send(self, request: dict[str, Any]) -> bool:
         proc = self._proc
-        assert proc is not None and proc.stdin is not None and proc.stdout is not None
+        assert proc is not None and proc.stdin is not None
         try:
             proc.stdin.write((json.dumps(request) + "\n").encode())
             proc.stdin.flush()
+        except OSError:  # BrokenPipeError: the template is gone
+            return False
+        return True
+
+    def _reply(self, timeout: float) -> dict[str, Any] | None:
+        proc = self._proc
+        assert proc is not None and proc.stdout is not None
+        try:
             line = _readline(proc.stdout, timeout)
-        except (BrokenPipeError, OSError):
+        except OSError:
             line = b""
         if not line:
             self.close()
@@ -148,18 +182,26 @@ class ForkServer:
 
 
 class WarmRunner:
-    """A `Runner` backed by `size` warm templates; safe to share between threads."""
+    """A `Runner` backed by `size` warm templates; safe to share between threads.
+
+    `preload[i]` lists the frameworks template i imports from the start, in the
+    background ("torch", "tensorflow"); a template imports what a job needs on
+    first use otherwise.  Jobs go to an idle template that holds what they need
+    and, for numpy jobs, to one that is not busy importing: so one student's numpy
+    checks run while another template is still loading their framework.
+    """
 
     def __init__(self, size: int = 1, python: str = sys.executable, isolation: Isolation | None = None,
-                 limits: Limits | None = None) -> None:
+                 limits: Limits | None = None, *, preload: Sequence[Iterable[str]] = ()) -> None:
         self.isolation = isolation or select_isolation()
-        self._root = Path(tempfile.mkdtemp(prefix=f"nn-grader-pool-{os.getpid()}-"))
+        _remove_stale_pools()
+        self._root = Path(tempfile.mkdtemp(prefix=f"{_POOL_PREFIX}{os.getpid()}-"))
         self._servers = [ForkServer(python, self.isolation, self._root, limits or Limits()) for _ in range(size)]
-        self._idle: queue.Queue[ForkServer] = queue.Queue()
-        for server in self._servers:
-            server.start()  # imports run while the grader loads MNIST and reads submissions
-            self._idle.put(server)
-        self._closed = threading.Event()
+        for i, server in enumerate(self._servers):
+            # Started now: their imports run while the grader loads torch, MNIST and the submissions.
+            server.start(preload[i] if i < len(preload) else ())
+        self._idle = list(self._servers)
+        self._changed = threading.Condition()
 
     @property
     def size(self) -> int:
@@ -167,12 +209,22 @@ class WarmRunner:
         return len(self._servers)
 
     def run(self, job: Job, arrays: dict[str, np.ndarray], limits: Limits, *, phase: Phase) -> RunResult:
-        """Run `job` in the next idle template's fresh child; see `Runner.run`."""
-        server = self._idle.get()
+        """Run `job` in a fresh child of the best idle template; see `Runner.run`."""
+        server = self._acquire(_modules_for(job))
         try:
             return server.run(job, arrays, limits, phase)
         finally:
-            self._idle.put(server)
+            with self._changed:
+                self._idle.append(server)
+                self._changed.notify()
+
+    def _acquire(self, needs: set[str]) -> ForkServer:
+        """An idle template, preferring one that holds what the job needs and is not busy importing."""
+        with self._changed:
+            self._changed.wait_for(lambda: bool(self._idle))
+            best = min(self._idle, key=lambda s: (not s.holds(needs), not needs and s.importing))
+            self._idle.remove(best)
+            return best
 
     def close(self) -> None:
         """Stop every template and delete the slots."""
@@ -187,9 +239,18 @@ class WarmRunner:
         self.close()
 
 
+def _remove_stale_pools() -> None:
+    """Slots left behind by a grader that was killed (kill -9 skips its cleanup)."""
+    for folder in Path(tempfile.gettempdir()).glob(f"{_POOL_PREFIX}*"):
+        pid = folder.name.removeprefix(_POOL_PREFIX).split("-", 1)[0]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            shutil.rmtree(folder, ignore_errors=True)
+
+
 def _modules_for(job: Job) -> set[str]:
-    """Frameworks the template must hold before forking this job (numpy and torch always do)."""
-    return {_TENSORFLOW} if job.params.get("framework") == _TENSORFLOW else set()
+    """The framework the template must hold before forking this job (numpy it always holds)."""
+    module = FRAMEWORK_MODULES.get(str(job.params.get("framework")))
+    return {module} if module else set()
 
 
 def _readline(stream: IO[bytes], timeout: float) -> bytes:

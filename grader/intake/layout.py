@@ -1,0 +1,26 @@
+"""How a path on disk is laid out: one submission, or a class folder of submissions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .extract import CODE_SUFFIXES
+
+__all__ = ["class_members", "is_class_folder"]
+
+
+def is_class_folder(path: Path) -> bool:
+    """A folder with sub-folders and no code files of its own is a class of submissions.
+
+    A README beside the students' folders (staff notes) does not make it one submission.
+    """
+    if not path.is_dir():
+        return False
+    entries = [p for p in path.iterdir() if not p.name.startswith(".")]
+    has_code = any(p.is_file() and p.suffix in CODE_SUFFIXES and not p.name.upper().startswith("README") for p in entries)
+    return not has_code and any(p.is_dir() for p in entries)
+
+
+def class_members(folder: Path) -> list[Path]:
+    """The submissions of a class folder: its non-hidden sub-folders, sorted by name."""
+    return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
