@@ -132,6 +132,18 @@ def test_a_list_of_wrong_entries_is_translated_entry_by_entry() -> None:
     assert translate(message, "zh") == "最先出错的几个元素：[0, 1] 正确值 0.5，你的结果 -0.5；[2, 3] 正确值 1，你的结果 2"
 
 
+@pytest.mark.parametrize(
+    ("finding", "chinese"),
+    [("hw.ipynb: chosen for the numpy part: defines Matmul, Relu, Softmax, Log, myModel with the MNIST shapes",
+      "hw.ipynb：被选作 numpy 部分：定义了 Matmul, Relu, Softmax, Log, myModel，且符合 MNIST 的形状"),
+     ("a.py: skipped for the framework part: fits as well as hw.ipynb, which wins as the first path in alphabetical order",
+      "a.py：没有被选作框架部分：与 hw.ipynb 同样符合，选择 hw.ipynb 是因为它的路径按字母顺序排在前面")],
+    ids=["chosen", "skipped"],
+)
+def test_intake_findings_are_translated(finding: str, chinese: str) -> None:
+    assert translate(finding, "zh") == chinese
+
+
 def test_student_text_inside_a_message_is_kept_verbatim() -> None:
     message = "`Relu.forward` raised ValueError: <script>alert(1)</script> (homework.py, line 12)"
 
