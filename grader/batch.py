@@ -21,7 +21,7 @@ from .errors import DataError, UsageError
 from .intake.layout import class_members, is_class_folder
 from .gradebook_db import Gradebook, GradeKey, content_hash, options_key
 from .models import CheckResult, GradeReport
-from .pipeline import GradeSettings, grade_submission
+from .settings import GradeSettings
 from .reports import write_gradebook, write_html, write_result_json
 from .reports.csv_ import write_canvas_csv
 from .rubric import AdvisoryCheck
@@ -29,6 +29,8 @@ from .versions import library_versions
 
 def grade_one(path: Path, settings: GradeSettings, *, out: Path | None, student: str | None = None) -> GradeReport:
     """Grade one submission and, when `out` is given, write out/<student>/{result.json,report.html}."""
+    from .pipeline import grade_submission  # imports PyTorch: paid only when something is graded
+
     try:
         report = grade_submission(path, settings, student=student)
     except DataError:

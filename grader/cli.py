@@ -17,9 +17,10 @@ import os
 import secrets
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, ContextManager, Sequence
+from typing import ContextManager, Sequence
 
 from .checks.training import tensorflow_installed
+from .batch import grade_class, grade_one
 from .errors import GraderError, UsageError
 from .intake import load_submission
 from .intake.archive import unpack_class
@@ -30,11 +31,10 @@ from .mnist import load_mnist
 from .progress import BatchProgress
 from .reports import format_batch_table, format_summary
 from .sandbox.pool import FRAMEWORK_MODULES, WarmRunner
+from .settings import GradeSettings, MnistCache
 
-# Light imports only: grading itself (batch, pipeline) imports PyTorch, about 2 s. `_run`
-# imports it after starting the warm workers, so that both happen at once.
-if TYPE_CHECKING:
-    from .pipeline import GradeSettings
+# Light imports only: grading itself (pipeline.py) imports PyTorch, about 2 s, when the first
+# submission is graded, after the warm workers have started.
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -84,9 +84,6 @@ def _run(args: argparse.Namespace, color: bool) -> int:
     # Gradescope hands over one student's upload, whatever folders it holds.
     is_class = args.format != "gradescope" and (args.path.suffix.lower() == ".zip" or is_class_folder(args.path))
     with _runner(args, rubric.rubric.limits, is_class) as runner:
-        from .batch import grade_one
-        from .pipeline import GradeSettings, MnistCache
-
         settings = GradeSettings(
             rubric=rubric,
             mnist=MnistCache(lambda: load_mnist(args.mnist, progress=sys.stderr.isatty())),
@@ -117,8 +114,6 @@ def _grade_class(args: argparse.Namespace, settings: GradeSettings, color: bool)
     if folder.suffix.lower() == ".zip":
         folder = unpack_class(folder, args.out / ".unpacked" / folder.stem)
         print(f"unpacked {args.path} into {folder}/ ({len(class_members(folder))} submissions)")
-    from .batch import grade_class
-
     todo = len(class_members(folder))
     with BatchProgress(todo, color=color) as progress:
         result = grade_class(folder, settings, out=args.out, jobs=args.jobs, force=args.force, on_done=progress.update)

@@ -7,7 +7,6 @@ backward costs that student only the checks that need the broken code.
 from __future__ import annotations
 
 import fnmatch
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, TypeVar
@@ -24,10 +23,9 @@ from .checks.stability import check_softmax_stability
 from .checks.training import check_framework_training, check_numpy_training
 from .intake import load_submission
 from .intake.select import narrow_part
-from .mnist import Mnist
 from .models import CheckOutcome, CodePart, GradedPart, GradeReport, RunResult, SourceUnit, Submission
-from .rubric import CheckSpec, Limits, LoadedRubric, Rubric
-from .sandbox import Runner
+from .rubric import CheckSpec, Limits, Rubric
+from .settings import GradeSettings, MnistCache
 from .versions import library_versions
 from .scoring import score_outcomes, total
 
@@ -37,39 +35,6 @@ REFERENCE_NUMPY = Path(__file__).resolve().parent.parent / "reference" / "numpy_
 NO_NUMPY = "no numpy part was found: no file defines the layers Matmul, Relu, Softmax, Log and a numpy myModel"
 NO_FRAMEWORK = "no framework part was found: no myModel using PyTorch or TensorFlow in any file"
 MISSING_HINT = "define the class with exactly this name (names are case-sensitive) in the file you hand in"
-
-
-@dataclass
-class MnistCache:
-    """Loads MNIST on first use only, so a self-check without training never touches the data."""
-
-    loader: Callable[[], Mnist]
-    _data: Mnist | None = field(default=None, init=False)
-
-    def get(self) -> Mnist:
-        """The data set, loaded once."""
-        if self._data is None:
-            self._data = self.loader()
-        return self._data
-
-    @property
-    def source(self) -> str:
-        """Where the data came from, or '' when no check needed it."""
-        return self._data.source if self._data else ""
-
-
-@dataclass(frozen=True)
-class GradeSettings:
-    """Everything grading needs besides the submission itself."""
-
-    rubric: LoadedRubric
-    mnist: MnistCache
-    runner: Runner
-    seed: int = 0
-    """Base seed of generated inputs; checks without a pinned seed derive theirs from it."""
-    self_check: bool = False
-    only: tuple[str, ...] = ()
-    """Glob patterns of check ids to run (all when empty)."""
 
 
 def grade_submission(path: Path, settings: GradeSettings, *, student: str | None = None) -> GradeReport:
