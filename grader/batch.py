@@ -9,6 +9,7 @@ see sandbox/pool.py), and every result goes into the SQLite gradebook
 
 from __future__ import annotations
 
+import re
 import traceback
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -22,13 +23,15 @@ from .intake.layout import class_members, is_class_folder
 from .gradebook_db import Gradebook, GradeKey, content_hash, options_key
 from .models import CheckResult, GradeReport
 from .settings import GradeSettings
-from .reports import write_gradebook, write_html, write_result_json
+from .reports import write_gradebook, write_html, write_result_json, write_summary
+from .reports.i18n import Lang, text
 from .reports.csv_ import write_canvas_csv
 from .rubric import AdvisoryCheck
 from .versions import library_versions
 
-def grade_one(path: Path, settings: GradeSettings, *, out: Path | None, student: str | None = None) -> GradeReport:
-    """Grade one submission and, when `out` is given, write out/<student>/{result.json,report.html}."""
+def grade_one(path: Path, settings: GradeSettings, *, out: Path | None, student: str | None = None,
+              lang: Lang = "en") -> GradeReport:
+    """Grade one submission and, when `out` is given, write out/<student>/{result.json,report.html} in `lang`."""
     from .pipeline import grade_submission  # imports PyTorch: paid only when something is graded
 
     try:
@@ -41,7 +44,7 @@ def grade_one(path: Path, settings: GradeSettings, *, out: Path | None, student:
         detail = "".join(traceback.format_exception(exc))
         report = unreadable_report(student or path.stem, path, f"internal grader error: {type(exc).__name__}: {exc}", settings, detail)
     if out is not None:
-        write_student_files(report, out)
+        write_student_files(report, out, lang=lang)
     return report
 
 
@@ -63,7 +66,7 @@ class BatchResult:
         return [r for r in self.reports if any(c.status == "error" for c in r.checks)]
 
 
-def grade_class(folder: Path, settings: GradeSettings, *, out: Path, jobs: int = 1, force: bool = False,
+def grade_class(folder: Path, settings: GradeSettings, *, out: Path, jobs: int = 1, force: bool = False, lang: Lang = "en",
                 on_done: Callable[[GradeReport, int, int], None] = lambda report, done, total: None) -> BatchResult:
     """Grade every submission of `folder` that is not graded yet, `jobs` at a time, into `out`.
 
@@ -81,9 +84,9 @@ def grade_class(folder: Path, settings: GradeSettings, *, out: Path, jobs: int =
         keys = {sub.name: GradeKey(content_hash(sub), settings.rubric.sha256, __version__, options) for sub in members}
         todo = [sub for sub in members if force or not book.is_current(sub.name, keys[sub.name])]
         result = BatchResult(reports=[], unchanged=[s.name for s in members if s not in todo], gradebook=book.path)
-        _restore_missing_files(book, result.unchanged, out)
+        _restore_files(book, result.unchanged, out, lang)
         with ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="grade") as pool:
-            futures = {pool.submit(grade_one, sub, settings, out=out, student=sub.name): sub for sub in todo}
+            futures = {pool.submit(grade_one, sub, settings, out=out, student=sub.name, lang=lang): sub for sub in todo}
             try:
                 for done, future in enumerate(as_completed(futures), start=1):
                     report = future.result()
@@ -96,33 +99,47 @@ def grade_class(folder: Path, settings: GradeSettings, *, out: Path, jobs: int =
         result.reports = book.reports([sub.name for sub in members])
     finally:
         book.close()
-    write_class_outputs(result.reports, out, assignment=settings.rubric.rubric.name)
+    write_class_outputs(result.reports, out, assignment=settings.rubric.rubric.name, lang=lang)
     return result
 
 
-def write_class_outputs(reports: list[GradeReport], out: Path, *, assignment: str) -> None:
-    """gradebook.csv and the Canvas grade import (canvas.csv), from the gradebook's reports."""
+def write_class_outputs(reports: list[GradeReport], out: Path, *, assignment: str, lang: Lang = "en") -> None:
+    """summary.html, gradebook.csv and the Canvas grade import (canvas.csv), from the gradebook's reports."""
+    write_summary(reports, out / "summary.html", lang=lang)
     write_gradebook(reports, out / "gradebook.csv")
     points = max((r.max_score for r in reports), default=0.0)
     if points > 0:
         write_canvas_csv(reports, out / "canvas.csv", assignment=assignment, points_possible=points)
 
 
-def _restore_missing_files(book: Gradebook, students: list[str], out: Path) -> None:
-    """An unchanged student whose report files were deleted gets them back from the gradebook."""
+def _restore_files(book: Gradebook, students: list[str], out: Path, lang: Lang) -> None:
+    """An unchanged student whose report files were deleted, or are in another language, gets them
+    again from the gradebook (no regrading)."""
     for student in students:
-        if not (out / student / "result.json").exists() or not (out / student / "report.html").exists():
+        html = out / student / "report.html"
+        if not (out / student / "result.json").exists() or _html_lang(html) != text(lang, "html_lang"):
             report = book.report(student)
             if report is not None:
-                write_student_files(report, out)
+                write_student_files(report, out, lang=lang)
 
 
-def write_student_files(report: GradeReport, out: Path) -> None:
+def _html_lang(path: Path) -> str | None:
+    """The lang attribute of a report page, read from its first bytes; None when unreadable."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            head = fh.read(2000)
+    except OSError:
+        return None
+    match = re.search(r'<html lang="([^"]+)"', head)
+    return match.group(1) if match else None
+
+
+def write_student_files(report: GradeReport, out: Path, *, lang: Lang = "en") -> None:
     """out/<student>/{result.json,report.html}, each replaced atomically."""
     folder = out / report.student
     folder.mkdir(parents=True, exist_ok=True)
     write_result_json(report, folder / "result.json")
-    write_html(report, folder / "report.html")
+    write_html(report, folder / "report.html", lang=lang)
 
 
 def unreadable_report(student: str, path: Path, message: str, settings: GradeSettings, detail: str = "") -> GradeReport:

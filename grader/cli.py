@@ -30,6 +30,7 @@ from .sandbox import Runner, SubprocessRunner
 from .mnist import load_mnist
 from .progress import BatchProgress
 from .reports import format_batch_table, format_summary
+from .reports.i18n import LANGS
 from .sandbox.pool import FRAMEWORK_MODULES, WarmRunner
 from .settings import GradeSettings, MnistCache
 
@@ -48,6 +49,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--only", nargs="+", default=(), metavar="GLOB", help="run only the checks whose id matches, e.g. 'numpy.*'")
     parser.add_argument("--format", choices=("standard", "gradescope"), default="standard",
                         help="gradescope: also write Gradescope's results.json into --out (for run_autograder)")
+    parser.add_argument("--lang", choices=LANGS, default="en", help="language of report.html and summary.html (zh: Chinese)")
     parser.add_argument("--jobs", "-j", type=int, default=os.cpu_count() or 1, metavar="N",
                         help="class mode: submissions graded at once (default: the CPU count)")
     parser.add_argument("--force", action="store_true", help="class mode: regrade submissions whose stored result is current")
@@ -99,7 +101,7 @@ def _run(args: argparse.Namespace, color: bool) -> int:
             return 1 if report.failed else 0
         if is_class:
             return _grade_class(args, settings, color)
-        report = grade_one(args.path, settings, out=args.out)
+        report = grade_one(args.path, settings, out=args.out, lang=args.lang)
     if args.format == "gradescope":
         from .reports.gradescope import write_gradescope_results
 
@@ -116,14 +118,16 @@ def _grade_class(args: argparse.Namespace, settings: GradeSettings, color: bool)
         print(f"unpacked {args.path} into {folder}/ ({len(class_members(folder))} submissions)")
     todo = len(class_members(folder))
     with BatchProgress(todo, color=color) as progress:
-        result = grade_class(folder, settings, out=args.out, jobs=args.jobs, force=args.force, on_done=progress.update)
+        result = grade_class(folder, settings, out=args.out, jobs=args.jobs, force=args.force, lang=args.lang,
+                             on_done=progress.update)
     print(format_batch_table(result.reports, color=color))
     if result.unchanged:
         print(f"{len(result.unchanged)} unchanged since they were graded, not regraded (--force regrades them)")
     for report in result.errored:
         first = next(c for c in report.checks if c.status == "error")
         print(f"errored: {report.student}: {first.id}: {first.message[:150]}")
-    print(f"reports in {args.out}/, gradebook in {args.out / 'gradebook.csv'} and {result.gradebook}")
+    print(f"reports in {args.out}/, class summary {args.out / 'summary.html'}, gradebook {args.out / 'gradebook.csv'} "
+          f"(Canvas import: canvas.csv), results database {result.gradebook}")
     return 0
 
 

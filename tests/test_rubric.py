@@ -29,7 +29,7 @@ def test_default_rubric_is_valid_and_totals_100_points() -> None:
     [
         ("points = 15", "points = -1", "checks.numpy.model.backward.points: Input should be greater than or equal to 0, got -1"),
         ('optimizer = "adam"', 'optimizer = "rmsprop"', "checks.framework.model.train.optimizer: Input should be 'sgd' or 'adam', got 'rmsprop'"),
-        ("threshold = 0.75\nseed = 0\n\n[checks.\"framework", "threshold = 1.5\nseed = 0\n\n[checks.\"framework",
+        ("threshold = 0.65\nseed = 0\n\n[checks.\"framework", "threshold = 1.5\nseed = 0\n\n[checks.\"framework",
          "checks.numpy.model.train.threshold: Input should be less than or equal to 1, got 1.5"),
         ('visibility = "public"', 'visibility = "secret"', "checks.numpy.softmax.stability.visibility: Input should be 'public' or 'hidden', got 'secret'"),
         ("memory_mb = 4096", "memory_mb = \"lots\"", "limits.memory_mb: Input should be a valid integer, unable to parse string as an integer, got 'lots'"),
@@ -54,7 +54,7 @@ def test_rubric_rejects_misspelt_key_inside_a_check(tmp_path: Path) -> None:
     path = write(tmp_path, DEFAULT.replace("batch_size = 100", "batchsize = 100", 1))
     with pytest.raises(RubricError) as info:
         load_rubric(path)
-    assert str(info.value).startswith(f"{path}: checks.numpy.model.train.batchsize: unknown key; allowed here: points, visibility, seed, timeout_s, epochs, batch_size")
+    assert str(info.value).startswith(f"{path}: checks.numpy.model.train.batchsize: unknown key; allowed here: points, visibility, seed, timeout_s, release, epochs, batch_size")
     assert "(and 1 more problem)" in str(info.value)  # batch_size is now missing too
 
 

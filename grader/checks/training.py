@@ -64,6 +64,8 @@ def _judge(check_id: str, result: RunResult, rc: TrainingCheck, labels: np.ndarr
     evidence = {"threshold": rc.threshold, "epochs": rc.epochs, "batch_size": rc.batch_size, "lr": rc.lr,
                 "optimizer": rc.optimizer, "seed": rc.seed, "train_images": n_train, "test_images": len(labels),
                 "losses": losses, "train_seconds": result.values.get("worker_seconds")}
+    if (curve := _curve(result.values.get("curve"))) is not None:
+        evidence["curve"] = curve
     if out.shape != (len(labels), 10):
         raise CheckFailed(f"the model's output on {len(labels)} test images has shape {out.shape}, expected ({len(labels)}, 10)", None, evidence)
     accuracy = float(np.mean(np.argmax(out, axis=1) == labels))
@@ -73,6 +75,18 @@ def _judge(check_id: str, result: RunResult, rc: TrainingCheck, labels: np.ndarr
                           _training_diagnosis(losses, out, accuracy), evidence)
     return CheckOutcome(id=check_id, status="passed", evidence=evidence,
                         message=f"test accuracy {accuracy:.3f} >= {rc.threshold:.2f} after {rc.epochs} epochs of the grader's training")
+
+
+def _curve(value: object) -> dict[str, list[float | str]] | None:
+    """The worker's training curve if it is what the task writes (equal-length lists of numbers), else None."""
+    keys = ("step", "loss", "accuracy")
+    if not isinstance(value, dict) or set(value) != set(keys):
+        return None
+    columns = [value[k] for k in keys]
+    if not all(isinstance(c, list) and len(c) == len(columns[0]) for c in columns):
+        return None
+    ok = all(isinstance(v, (int, float)) or v in ("nan", "inf", "-inf") for c in columns for v in c)
+    return {k: list(c) for k, c in zip(keys, columns)} if ok else None
 
 
 def _training_diagnosis(losses: list[float | str], out: np.ndarray, accuracy: float) -> str:

@@ -10,6 +10,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from .curve import TrainingCurve
 from .workspace import StudentFailure, Workspace
 
 
@@ -17,8 +18,10 @@ def framework_train(ws: Workspace) -> None:
     """Train with the rubric's protocol; return test outputs and the loss per epoch."""
     framework = ws.params["framework"]
     train = _train_torch if framework == "pytorch" else _train_tensorflow
-    losses = train(ws, ws.inputs["train_x"].astype(np.float32) / 255.0, ws.inputs["train_y"].astype(np.int64))
+    curve = TrainingCurve()
+    losses = train(ws, ws.inputs["train_x"].astype(np.float32) / 255.0, ws.inputs["train_y"].astype(np.int64), curve)
     ws.values["losses"] = [v if np.isfinite(v) else str(v) for v in losses]
+    ws.values["curve"] = curve.points
 
 
 def _batches(ws: Workspace, n: int) -> Iterator[np.ndarray]:
@@ -37,7 +40,7 @@ def _check_logits(shape: tuple[int, ...], batch: int) -> None:
 # --------------------------------------------------------------------------- PyTorch
 
 
-def _train_torch(ws: Workspace, x: np.ndarray, y: np.ndarray) -> list[float]:
+def _train_torch(ws: Workspace, x: np.ndarray, y: np.ndarray, curve: TrainingCurve) -> list[float]:
     import torch
 
     torch.manual_seed(ws.params["seed"])
@@ -58,7 +61,9 @@ def _train_torch(ws: Workspace, x: np.ndarray, y: np.ndarray) -> list[float]:
         opt.zero_grad()
         ws.call("train", "loss.backward", loss.backward)
         opt.step()
-        total += float(loss) * len(idx)
+        batch_loss = float(loss.detach()) * len(idx)
+        total += batch_loss
+        curve.add(batch_loss, logits.detach().argmax(dim=1).numpy(), y[idx])
         if step % steps_per_epoch == 0:
             losses.append(total / len(x))
             total = 0.0
@@ -99,7 +104,7 @@ def _attribute_values(model: Any) -> Iterator[Any]:
 # --------------------------------------------------------------------------- TensorFlow
 
 
-def _train_tensorflow(ws: Workspace, x: np.ndarray, y: np.ndarray) -> list[float]:
+def _train_tensorflow(ws: Workspace, x: np.ndarray, y: np.ndarray, curve: TrainingCurve) -> list[float]:
     import tensorflow as tf
 
     tf.random.set_seed(ws.params["seed"])
@@ -119,6 +124,7 @@ def _train_tensorflow(ws: Workspace, x: np.ndarray, y: np.ndarray) -> list[float
         grads = tape.gradient(loss, variables)
         opt.apply_gradients([(g, v) for g, v in zip(grads, variables) if g is not None])
         total += float(loss) * len(idx)
+        curve.add(float(loss) * len(idx), np.argmax(np.asarray(logits), axis=1), y[idx])
         if step % steps_per_epoch == 0:
             losses.append(total / len(x))
             total = 0.0

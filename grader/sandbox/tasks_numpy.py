@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from .curve import TrainingCurve
 from .workspace import StudentFailure, Workspace
 
 
@@ -157,21 +158,29 @@ def numpy_train(ws: Workspace) -> None:
     onehot = np.eye(10)[ws.inputs["train_y"].astype(np.int64)]
     order = np.random.default_rng(p["seed"])
     losses: list[float] = []
+    curve = TrainingCurve()
     for _ in range(p["epochs"]):
         perm = order.permutation(len(x))
         total = 0.0
         for start in range(0, len(x), p["batch_size"]):
             idx = perm[start : start + p["batch_size"]]
-            total += _sgd_step(ws, model, x[idx], onehot[idx], p["lr"])
+            loss, log_probs = _sgd_step(ws, model, x[idx], onehot[idx], p["lr"])
+            curve.add(loss, np.argmax(log_probs, axis=1), ws.inputs["train_y"][idx])
+            total += loss
         losses.append(total / len(x))
     ws.values["losses"] = [v if np.isfinite(v) else str(v) for v in losses]
+    ws.values["curve"] = curve.points
     ws.arrays["test_out"] = _predict(ws, model, ws.inputs["test_x"] / 255.0)
 
 
-def _sgd_step(ws: Workspace, model: Any, xb: np.ndarray, yb: np.ndarray, lr: float) -> float:
-    """One template step: forward, backward(label), W -= lr * W_grad (gradients summed over the batch)."""
+def _sgd_step(ws: Workspace, model: Any, xb: np.ndarray, yb: np.ndarray, lr: float) -> tuple[float, np.ndarray]:
+    """One template step: forward, backward(label), W -= lr * W_grad (gradients summed over the batch).
+
+    Returns the batch's summed loss and the forward's log-probabilities.
+    """
     ws.call("train", "myModel.forward", model.forward, xb)
-    loss = float(-np.sum(yb * _attr(model, "h2_log", "forward")))
+    log_probs = _attr(model, "h2_log", "forward")
+    loss = float(-np.sum(yb * log_probs))
     ws.call("train", "myModel.backward", model.backward, yb)
     for name in ("W1", "W2"):
         weight, grad = np.asarray(getattr(model, name)), _attr(model, f"{name}_grad", "backward")
@@ -179,7 +188,7 @@ def _sgd_step(ws: Workspace, model: Any, xb: np.ndarray, yb: np.ndarray, lr: flo
             msg = f"`myModel.backward` set {name}_grad of shape {grad.shape}, but {name} has shape {weight.shape}"
             raise StudentFailure("exception", "train", msg)
         setattr(model, name, weight - lr * grad)
-    return loss
+    return loss, log_probs
 
 
 def _predict(ws: Workspace, model: Any, x: np.ndarray, chunk: int = 2000) -> np.ndarray:
