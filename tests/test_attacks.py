@@ -3,7 +3,7 @@
 Each `tests/attacks/<name>/homework.py` is the correct base (`tests/attacks/zz_correct`) with one
 place inside `class Relu` changed; `tests/attacks/README.md` lists them. All attacks but the one
 that signals the grader's own process are graded with `zz_correct` in one class batch, under
-`tests/attacks/rubric.toml` (5 s per gradient check), and judged from `result.json`.
+`tests/attacks/rubric.toml` (8 s per gradient check), and judged from `result.json`.
 
 Some defences exist only with a given isolation layer (`result.json`'s `isolation`, e.g.
 ["bwrap", "seccomp", "rlimits", "timeout"]). Where an attack succeeded and the layer that stops it
@@ -43,7 +43,7 @@ RUBRIC = ATTACKS / "rubric.toml"
 CORRECT = "zz_correct"
 SELECTED = ("numpy.matmul.backward", "numpy.relu.backward", "numpy.softmax.backward", "numpy.log.backward", "numpy.model.backward")
 ATTACKED = "numpy.relu.backward"
-BATCH_BUDGET_S = 360.0  # measured ~100 s on 2 idle cores: 23 students x 5 workers, plus 30 s of 5-s timeouts
+BATCH_BUDGET_S = 360.0  # measured ~100 s on 2 idle cores: 23 students x 5 workers, plus 8-s timeouts
 HOST_KILLER_BUDGET_S = 120.0
 
 # Graded in a grader process of their own: without a PID namespace they SIGKILL the grader, which

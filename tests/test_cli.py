@@ -197,7 +197,7 @@ def test_one_submission_file_is_graded_under_its_student_number(grade, tmp_path:
 def test_missing_path_is_a_usage_error(grade, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     run = grade(tmp_path / "nope")
     assert run.code == 2
-    assert run.err.strip().splitlines() == [f"UsageError: {tmp_path / 'nope'}: no such file or folder; pass a submission folder, .ipynb, .py or .md file"]
+    assert run.err.strip().splitlines() == [f"UsageError: {tmp_path / 'nope'}: no such file or folder; pass a submission folder, .ipynb, .py or .md file, or a class .zip"]
 
 
 def test_invalid_rubric_exits_2_naming_the_key(grade, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
