@@ -85,6 +85,9 @@ def _run(args: argparse.Namespace, color: bool) -> int:
     rubric = load_rubric(args.rubric)
     # Gradescope hands over one student's upload, whatever folders it holds.
     is_class = args.format != "gradescope" and (args.path.suffix.lower() == ".zip" or is_class_folder(args.path))
+    if is_class and args.path.suffix.lower() == ".zip":
+        archive, args.path = args.path, unpack_class(args.path, args.out / ".unpacked" / args.path.stem)
+        print(f"unpacked {archive} into {args.path}/ ({len(class_members(args.path))} submissions)")
     with _runner(args, rubric.rubric.limits, is_class) as runner:
         settings = GradeSettings(
             rubric=rubric,
@@ -113,9 +116,6 @@ def _run(args: argparse.Namespace, color: bool) -> int:
 
 def _grade_class(args: argparse.Namespace, settings: GradeSettings, color: bool) -> int:
     folder = args.path
-    if folder.suffix.lower() == ".zip":
-        folder = unpack_class(folder, args.out / ".unpacked" / folder.stem)
-        print(f"unpacked {args.path} into {folder}/ ({len(class_members(folder))} submissions)")
     todo = len(class_members(folder))
     with BatchProgress(todo, color=color) as progress:
         result = grade_class(folder, settings, out=args.out, jobs=args.jobs, force=args.force, lang=args.lang,
@@ -134,14 +134,18 @@ def _grade_class(args: argparse.Namespace, settings: GradeSettings, color: bool)
 def _runner(args: argparse.Namespace, limits: Limits, is_class: bool) -> ContextManager[Runner]:
     """Warm workers, or a fresh process per check with --cold-workers.
 
-    A class gets --jobs templates, each importing PyTorch from the start.  One
-    submission gets one template for its numpy checks and, when it has a
+    A class gets --jobs templates, each importing from the start the framework of
+    the class's first submission (a guess: the others import theirs on first use).
+    One submission gets one template for its numpy checks and, when it has a
     framework part, a second that imports that framework meanwhile.
     """
     if args.cold_workers:
         return contextlib.nullcontext(SubprocessRunner())
     if is_class:
-        return WarmRunner(args.jobs, limits=limits, preload=[["torch"]] * args.jobs)
+        members = class_members(args.path)
+        first = _framework_of(members[0]) if members else None
+        preload = [FRAMEWORK_MODULES[first]] if first and (first != "tensorflow" or tensorflow_installed()) else []
+        return WarmRunner(args.jobs, limits=limits, preload=[preload] * args.jobs)
     framework = _framework_of(args.path)
     if framework is None or (framework == "tensorflow" and not tensorflow_installed()):
         return WarmRunner(1, limits=limits)
