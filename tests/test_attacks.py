@@ -33,6 +33,7 @@ from typing import Any
 import pytest
 
 from grader.cli import main
+from grader.rubric import load_rubric
 
 from .conftest import REPO
 
@@ -340,10 +341,11 @@ def test_attack_gets_the_expected_verdict(batch: Batch, name: str) -> None:
 
 
 def test_endless_attacks_cost_one_timeout_each(batch: Batch) -> None:
+    timeout = load_rubric(RUBRIC).rubric.limits_for(ATTACKED).timeout_s
     for name in ("loop_in_backward", "ignore_sigterm"):
         relu = check(batch.results[name], ATTACKED)
-        assert relu["message"].startswith("timeout: your code did not finish within 5 s")
-        assert relu["duration_s"] < 5 + 3
+        assert relu["message"].startswith(f"timeout: your code did not finish within {timeout:g} s")
+        assert relu["duration_s"] < timeout + 3
 
 
 # --------------------------------------------------------------------------- what attacks leave behind
