@@ -76,3 +76,8 @@ def test_leftover_files_and_processes_never_reach_the_next_student(tmp_path: Pat
                 "tmp = [e for e in os.listdir('/tmp') if not e.startswith('nn-grader-pool-')]  # the slot's own mount point\n"
                 "raise RuntimeError(f'tmp {tmp} shm {os.listdir(\"/dev/shm\")} procs {procs}')")
         assert "tmp [] shm [] procs []" in reported(run_class_body(pool, tmp_path, seen))
+
+
+def test_a_framework_that_fails_to_import_in_the_template_does_not_stop_the_jobs(tmp_path: Path) -> None:
+    with WarmRunner(1, limits=LIMITS, preload=[["no_such_framework_nn_grader"]]) as pool:
+        assert "alive" in reported(run_class_body(pool, tmp_path, "raise RuntimeError('alive')"))

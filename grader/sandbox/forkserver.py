@@ -58,8 +58,11 @@ def main(argv: list[str]) -> int:
     for line in commands:
         request: dict[str, Any] = json.loads(line)
         if request["op"] == "preload":
-            _preload(tuple(request["modules"]))
-            reply: dict[str, Any] = {"ok": True}
+            try:
+                _preload(tuple(request["modules"]))
+                reply: dict[str, Any] = {"ok": True}
+            except Exception as exc:  # noqa: BLE001 - a broken install: each child then reports its own import error
+                reply = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
         else:
             reply = _run(Path(request["jobdir"]), Limits.model_validate(request["limits"]), slot if sweep else None)
         replies.write(json.dumps(reply) + "\n")

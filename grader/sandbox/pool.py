@@ -145,7 +145,8 @@ class ForkServer:
 
     def _send(self, request: dict[str, Any]) -> bool:
         proc = self._proc
-        assert proc is not None and proc.stdin is not None
+        if proc is None or proc.stdin is None:  # stopped: a preload before this request failed
+            return False
         try:
             proc.stdin.write((json.dumps(request) + "\n").encode())
             proc.stdin.flush()
@@ -155,7 +156,8 @@ class ForkServer:
 
     def _reply(self, timeout: float) -> dict[str, Any] | None:
         proc = self._proc
-        assert proc is not None and proc.stdout is not None
+        if proc is None or proc.stdout is None:
+            return None
         try:
             line = _readline(proc.stdout, timeout)
         except OSError:
