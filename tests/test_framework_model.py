@@ -203,3 +203,23 @@ def test_unflattened_output_shape_fails_forward_with_the_reshape_hint() -> None:
     assert outcome.message == ("myModel returns shape (168, 10) for input of shape (6, 28, 28); "
                                "expected (6, 10), one row of 10 digit scores per image")
     assert outcome.diagnosis is not None and outcome.diagnosis.startswith("the model did not flatten the images")
+
+
+# --------------------------------------------------------------------------- training
+
+
+@needs_tensorflow
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["tf_keras_dense", "tf_variables"])
+def test_tensorflow_models_train_with_the_fused_optimiser_past_the_threshold(mnist_dir: Path, name: str) -> None:
+    # A Keras model has no weights until its first call; a plain class holds tf.Variables from the start.
+    from grader.checks.training import check_framework_training
+    from grader.mnist import load_mnist
+    from grader.rubric import load_rubric
+
+    rubric = load_rubric().rubric
+    part = load_submission(MODELS / f"{name}.py").framework_part
+    assert part is not None
+    outcome = check_framework_training(part, rubric.checks.framework_model_train, rubric.limits, SubprocessRunner(), load_mnist(mnist_dir))
+    assert outcome.status == "passed", outcome.message
+    assert outcome.evidence["accuracy"] > rubric.checks.framework_model_train.threshold
