@@ -135,7 +135,8 @@ def _runner(args: argparse.Namespace, limits: Limits, is_class: bool) -> Context
     """Warm workers, or a fresh process per check with --cold-workers.
 
     A class gets --jobs templates, each importing from the start the framework of
-    the class's first submission (a guess: the others import theirs on first use).
+    the class's first submission (a guess: the others import theirs on first use),
+    and one more that imports none, for numpy checks.
     One submission gets one template for its numpy checks and, when it has a
     framework part, a second that imports that framework meanwhile.
     """
@@ -145,7 +146,9 @@ def _runner(args: argparse.Namespace, limits: Limits, is_class: bool) -> Context
         members = class_members(args.path)
         first = _framework_of(members[0]) if members else None
         preload = [FRAMEWORK_MODULES[first]] if first and (first != "tensorflow" or tensorflow_installed()) else []
-        return WarmRunner(args.jobs, limits=limits, preload=[preload] * args.jobs)
+        # Plus one template without a framework, for the numpy checks: forks of it are cheapest.
+        # Still at most --jobs checks run at once: one per grading thread.
+        return WarmRunner(args.jobs + 1, limits=limits, preload=[[]] + [preload] * args.jobs)
     framework = _framework_of(args.path)
     if framework is None or (framework == "tensorflow" and not tensorflow_installed()):
         return WarmRunner(1, limits=limits)
