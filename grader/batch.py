@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import traceback
+from importlib import import_module
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -85,6 +86,10 @@ def grade_class(folder: Path, settings: GradeSettings, *, out: Path, jobs: int =
         todo = [sub for sub in members if force or not book.is_current(sub.name, keys[sub.name])]
         result = BatchResult(reports=[], unchanged=[s.name for s in members if s not in todo], gradebook=book.path)
         _restore_files(book, result.unchanged, out, lang)
+        if todo:
+            # PyTorch's first import, here in this thread: two grading threads importing it at once
+            # can see a half-initialised module.
+            import_module(".pipeline", __package__)
         with ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="grade") as pool:
             futures = {pool.submit(grade_one, sub, settings, out=out, student=sub.name, lang=lang): sub for sub in todo}
             try:

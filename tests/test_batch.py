@@ -172,8 +172,9 @@ def test_class_zip_mixing_formats_and_frameworks_is_graded_per_student(grade, tm
     run = grade(archive, "--out", out, "--jobs", "2", "--only", "numpy.relu.backward", "framework.model.forward")
     assert run.code == 0, run.err
     results = {s: json.loads((out / s / "result.json").read_text(encoding="utf-8")) for s in ("2151001", "2151002", "2151003", "2151004")}
+    messages = {s: [c["message"] for c in r["checks"]] for s, r in results.items()}
     assert {s: r["framework"] for s, r in results.items()} == {
-        "2151001": "pytorch", "2151002": "tensorflow", "2151003": "pytorch", "2151004": "pytorch"}
+        "2151001": "pytorch", "2151002": "tensorflow", "2151003": "pytorch", "2151004": "pytorch"}, messages
     status = {s: {c["id"]: c["status"] for c in r["checks"]} for s, r in results.items()}
     assert all(checks == {"numpy.relu.backward": "passed", "framework.model.forward": "passed"}
                for s, checks in status.items() if s != "2151004")
