@@ -17,13 +17,13 @@ import io
 import json
 import os
 import re
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from ..models import Finding, SourceUnit, display_path
+from ..safe_ast import parse
 
 CODE_SUFFIXES = (".ipynb", ".py", ".md")
 CHECKPOINT_DIR = ".ipynb_checkpoints"
@@ -238,13 +238,11 @@ def _parse(text: str) -> tuple[ast.Module, str]:
     starting with `%` can be the continuation of `a\\n % b` inside brackets).
     Returns the tree and the text it was parsed from, for source segments.
     """
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # invalid escape sequences in student strings: not our business
-        try:
-            return ast.parse(text), text
-        except (SyntaxError, ValueError):
-            cleaned = _blank_ipython_lines(text)
-        return ast.parse(cleaned), cleaned
+    try:
+        return parse(text), text
+    except (SyntaxError, ValueError):
+        cleaned = _blank_ipython_lines(text)
+    return parse(cleaned), cleaned
 
 
 def _blank_ipython_lines(text: str) -> str:

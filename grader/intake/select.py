@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import ast
 import operator
-import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import PurePosixPath
 from typing import Literal
 
 from ..models import CodePart, Finding, Framework, SourceUnit
+from ..safe_ast import parse
 from .extract import FileCode, is_checkpoint
 
 PartKind = Literal["numpy", "framework"]
@@ -163,9 +163,7 @@ def _file_defs(code: FileCode) -> _FileDefs:
 
 def _parse_def(unit: SourceUnit, position: int) -> _Def | None:
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            tree = ast.parse(unit.source)
+        tree = parse(unit.source)
     except (SyntaxError, ValueError, RecursionError):  # extract parsed it once; be safe anyway
         return None
     return _Def(unit, tree, position, _free_names(tree))
@@ -208,7 +206,7 @@ def _import_roots(imports: Iterable[SourceUnit]) -> dict[str, str]:
     roots: dict[str, str] = {}
     for unit in imports:
         try:
-            tree = ast.parse(unit.source)
+            tree = parse(unit.source)
         except (SyntaxError, ValueError):
             continue
         for node in tree.body:
@@ -335,7 +333,7 @@ def narrow_part(part: CodePart, names: Iterable[str]) -> CodePart:
         name = todo.pop()
         if name not in keep:
             keep.add(name)
-            todo.extend(n for n in _free_names(ast.parse(defs[name].source)) if n in defs)
+            todo.extend(n for n in _free_names(parse(defs[name].source)) if n in defs)
     units = tuple(u for u in part.units if u.kind in ("import", "constant") or u.name in keep)
     return part.model_copy(update={"units": units})
 
@@ -368,7 +366,7 @@ def _import_needed(unit: SourceUnit, used: set[str], framework: Framework | None
     of start-up in every worker for nothing.  A star import is kept unless it
     pulls in a framework the part does not use.
     """
-    for node in ast.parse(unit.source).body:
+    for node in parse(unit.source).body:
         if not isinstance(node, (ast.Import, ast.ImportFrom)):
             continue
         if any(a.name == "*" for a in node.names):

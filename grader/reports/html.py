@@ -23,6 +23,7 @@ from grader.reports.heatmap import legend
 from grader.reports.i18n import Lang, hint, text, translate
 from grader.reports.json_ import write_text_atomic
 from grader.reports.source_view import SourceView, source_view
+from grader.safe_ast import COMPILE_LOCK
 
 _TEMPLATE = "report.html.j2"
 _SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
@@ -63,7 +64,7 @@ def render_html(report: GradeReport, *, lang: Lang = "en") -> str:
         lang: "en" or "zh": the language of the page text and, where the
             catalog knows them, of the checks' messages and diagnoses.
     """
-    template = jinja_environment().get_template(_TEMPLATE)
+    template = load_template(_TEMPLATE)
     return template.render(
         report=report,
         t=functools.partial(text, lang),
@@ -90,8 +91,9 @@ def write_html(report: GradeReport, path: Path, *, lang: Lang = "en") -> None:
 
 
 @functools.cache
+@functools.cache
 def jinja_environment() -> jinja2.Environment:
-    """The autoescaping jinja2 environment of the report templates (shared with summary.py)."""
+    """The autoescaping jinja2 environment of the report templates (shared with summary.py), made once."""
     loader = jinja2.FileSystemLoader(Path(__file__).parent / "templates")
     return jinja2.Environment(
         loader=loader,
@@ -101,6 +103,13 @@ def jinja_environment() -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
+
+
+def load_template(name: str) -> jinja2.Template:
+    """A template of templates/, compiled on first use only, under the grader's compile lock
+    (compiling Python in two threads at once can fail on CPython 3.11: see safe_ast.py)."""
+    with COMPILE_LOCK:
+        return jinja_environment().get_template(name)
 
 
 def part_of(check_id: str) -> str | None:

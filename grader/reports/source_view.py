@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from grader.models import CheckResult, GradeReport
+from grader.safe_ast import parse
 
 _NUMPY_CLASSES = {"matmul": "Matmul", "relu": "Relu", "softmax": "Softmax", "log": "Log", "model": "myModel"}
 """Second part of a `numpy.*` check id -> the graded definition it is about."""
@@ -147,7 +148,7 @@ def suspicious_lines(source: str, diagnosis: str, message: str = "") -> frozense
         message: The check's message (framework checks name the mistake there).
     """
     try:
-        tree = ast.parse(source)
+        tree = parse(source)
     except (SyntaxError, ValueError):
         return frozenset()
     cls = next((node for node in tree.body if isinstance(node, ast.ClassDef)), None)

@@ -21,7 +21,7 @@ from markupsafe import Markup
 
 from grader.models import CheckResult, GradeReport
 from grader.reports.charts import histogram_svg
-from grader.reports.html import jinja_environment, percent, points_text, status_counts
+from grader.reports.html import load_template, percent, points_text, status_counts
 from grader.reports.i18n import Lang, text, translate
 from grader.reports.json_ import write_text_atomic
 
@@ -65,7 +65,7 @@ def render_summary(reports: Sequence[GradeReport], *, lang: Lang = "en") -> str:
     rows = {report.student: _get_row(report) for report in reports}
     by_student = sorted(rows.values(), key=lambda row: row.student)
     scores = [row.percent for row in by_student]
-    return jinja_environment().get_template(_TEMPLATE).render(
+    return load_template(_TEMPLATE).render(
         t=functools.partial(text, lang),
         tr=functools.partial(translate, lang=lang),
         count=len(reports),
