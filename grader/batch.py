@@ -151,7 +151,7 @@ def unreadable_report(student: str, path: Path, message: str, settings: GradeSet
     """A report for a submission that could not be graded at all: every check errored, with the reason."""
     rubric = settings.rubric.rubric
     checks = []
-    for check_id, field in rubric.checks.model_fields.items():
+    for check_id, field in type(rubric.checks).model_fields.items():
         spec = rubric.checks.get(field.alias or check_id)
         if settings.self_check and spec.visibility != "public":
             continue

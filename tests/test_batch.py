@@ -15,10 +15,16 @@ import time
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from grader.batch import grade_class
 from grader.gradebook_db import FILENAME, Gradebook, GradeKey
-from grader.models import CheckResult, GradeReport
+from grader.mnist import load_mnist
+from grader.models import CheckResult, GradeReport, Phase, RunResult
+from grader.rubric import Limits, load_rubric
+from grader.sandbox import Job, WarmRunner
+from grader.settings import GradeSettings, MnistCache
 
 from .conftest import CORPUS, REPO
 
@@ -181,3 +187,33 @@ def test_class_zip_mixing_formats_and_frameworks_is_graded_per_student(grade, tm
     assert status["2151004"]["numpy.relu.backward"] == "failed"
     assert set(rows(out)) == set(results)
     assert "2151004" in (out / "gradebook.csv").read_text(encoding="utf-8")
+
+
+class _BuggyRunner:
+    """A runner with a grader bug for one student: its first job raises in the grader's own process."""
+
+    def __init__(self, inner: WarmRunner) -> None:
+        self.inner, self.isolation = inner, inner.isolation
+
+    def run(self, job: Job, arrays: dict[str, np.ndarray], limits: Limits, *, phase: Phase) -> RunResult:
+        if any("GRADER_BUG_HERE" in unit.source for unit in job.units):
+            raise RuntimeError("simulated grader bug")
+        return self.inner.run(job, arrays, limits, phase=phase)
+
+
+def test_a_grader_bug_on_one_student_is_recorded_and_the_batch_goes_on(mnist_dir: Path, tmp_path: Path) -> None:
+    klass = make_class(tmp_path / "class", {"s1": "correct_md_torch", "s2": "correct_md_torch"})
+    report = klass / "s2" / "report.md"
+    report.write_text(report.read_text(encoding="utf-8").replace("class Relu:\n", "class Relu:\n    GRADER_BUG_HERE = 1\n", 1), encoding="utf-8")
+    out = tmp_path / "out"
+    with WarmRunner(2) as warm:
+        settings = GradeSettings(rubric=load_rubric(), mnist=MnistCache(lambda: load_mnist(mnist_dir)), runner=_BuggyRunner(warm),
+                                 only=("numpy.relu.backward", "numpy.matmul.backward"))
+        result = grade_class(klass, settings, out=out, jobs=2)
+    assert [r.student for r in result.errored] == ["s2"]
+    broken = result.errored[0]
+    assert all(c.status == "error" and c.message.startswith("internal grader error: RuntimeError: simulated grader bug")
+               for c in broken.checks)
+    assert "simulated grader bug" in (out / "s2" / "report.html").read_text(encoding="utf-8")
+    assert {r.student: r.score for r in result.reports}["s1"] == 20
+    assert set(rows(out)) == {"s1", "s2"}
