@@ -101,7 +101,7 @@ def test_batch_killed_with_sigkill_resumes_and_grades_every_student_exactly_once
             if (out / FILENAME).exists() and _count(out) >= 3:
                 break
             time.sleep(0.05)
-        assert proc.poll() is None, f"the batch ended before it could be killed: {proc.stderr.read() if proc.stderr else ''}"
+        assert proc.poll() is None, f"the batch ended before it could be killed: {proc.stderr.read().decode() if proc.stderr else ''}"
         os.kill(proc.pid, signal.SIGKILL)
     finally:
         proc.wait()

@@ -9,7 +9,7 @@ from grader.progress import BatchProgress, progress_line
 
 
 def _report(student: str, statuses: list[str]) -> GradeReport:
-    checks = tuple(CheckResult(id=f"c{i}", status=s, score=10.0 if s == "passed" else 0.0, max_score=10.0, message="m")  # type: ignore[arg-type]
+    checks = tuple(CheckResult(id=f"c{i}", status=s, score=10.0 if s == "passed" else 0.0, max_score=10.0, message="m")
                    for i, s in enumerate(statuses))
     score = sum(c.score for c in checks)
     return GradeReport(student=student, submission=student, score=score, max_score=10.0 * len(checks), framework=None, checks=checks)
