@@ -45,6 +45,11 @@ class SourceUnit(_Record):
     cell: int | None = Field(default=None, description="1-based code cell index for notebooks.")
 
     @property
+    def file_label(self) -> str:
+        """The file, and for a notebook its cell: 'hw.py' or 'hw.ipynb [cell 3]' (traceback and report style)."""
+        return self.file if self.cell is None else f"{self.file} [cell {self.cell}]"
+
+    @property
     def origin(self) -> str:
         """Where a student finds this code, e.g. 'hw.ipynb, cell 3, line 2'."""
         where = f"{self.file}, cell {self.cell}" if self.cell is not None else self.file

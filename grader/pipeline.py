@@ -53,7 +53,7 @@ def grade_submission(path: Path, settings: GradeSettings, *, student: str | None
         parts=_graded_parts(submission),
         findings=submission.findings,
         sources={name: unit.source for name, unit in _graded_units(submission).items()},
-        source_origins={name: (_unit_file(unit), unit.line) for name, unit in _graded_units(submission).items()},
+        source_origins={name: (unit.file_label, unit.line) for name, unit in _graded_units(submission).items()},
         rubric_name=settings.rubric.rubric.name,
         rubric_hash=settings.rubric.sha256[:12],
         grader_version=__version__,
@@ -184,7 +184,3 @@ def _graded_units(sub: Submission) -> dict[str, SourceUnit]:
     if sub.framework_part and (model := sub.framework_part.unit("myModel")):
         units["framework:myModel"] = model
     return units
-
-
-def _unit_file(unit: SourceUnit) -> str:
-    return unit.file if unit.cell is None else f"{unit.file} [cell {unit.cell}]"

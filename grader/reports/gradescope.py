@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from grader.models import CheckResult, GradeReport
-from grader.reports.json_ import strict_jsonable, write_text_atomic
+from grader.reports.json_ import strict_jsonable, write_json_atomic
 
 GradescopeVisibility = Literal["hidden", "after_due_date", "after_published", "visible"]
 
@@ -82,8 +82,7 @@ def write_gradescope_results(report: GradeReport, path: Path) -> None:
         path: Where results.json goes, normally /autograder/results/results.json;
             its directory must exist.
     """
-    text = json.dumps(gradescope_results(report), indent=2, ensure_ascii=False, allow_nan=False)
-    write_text_atomic(path, text + "\n")
+    write_json_atomic(path, gradescope_results(report))
 
 
 def gradescope_visibility(check: CheckResult) -> GradescopeVisibility:

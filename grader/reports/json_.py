@@ -51,8 +51,12 @@ def write_result_json(report: GradeReport, path: Path) -> None:
         report: The graded submission.
         path: Where result.json goes; its directory must exist.
     """
-    text = json.dumps(result_dict(report), indent=2, ensure_ascii=False, allow_nan=False)
-    write_text_atomic(path, text + "\n")
+    write_json_atomic(path, result_dict(report))
+
+
+def write_json_atomic(path: Path, content: Any) -> None:
+    """Write strictly JSON-encodable `content` to `path` atomically, as indented UTF-8 JSON."""
+    write_text_atomic(path, json.dumps(content, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
 
 
 def strict_jsonable(value: Any) -> Any:

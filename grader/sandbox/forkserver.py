@@ -37,6 +37,7 @@ from typing import Any
 
 from ..rubric import Limits
 from .limits import apply_rlimits, worker_env
+from .runner import kill_group
 
 _PR_SET_PDEATHSIG = 1
 _PR_SET_DUMPABLE = 4
@@ -105,7 +106,7 @@ def _run(jobdir: Path, limits: Limits, sweep_keeping: Path | None) -> dict[str, 
     ready, _, _ = select.select([pidfd], [], [], limits.timeout_s)
     os.close(pidfd)
     timed_out = not ready
-    _kill_group(pid)  # the child's own session: whatever it forked without setsid dies too
+    kill_group(pid)  # the child's own session: whatever it forked without setsid dies too
     _, status = os.waitpid(pid, 0)
     if sweep_keeping is not None:
         _sweep_namespace()
@@ -157,13 +158,6 @@ def _address_space() -> int:
     """Bytes of address space this process already maps (the warm imports)."""
     with open("/proc/self/statm", encoding="ascii") as fh:
         return int(fh.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
-
-
-def _kill_group(pid: int) -> None:
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def _sweep_namespace() -> None:

@@ -39,7 +39,7 @@ from ..rubric import Limits
 from .isolation import Isolation, select_isolation
 from .limits import worker_env
 from .protocol import Job
-from .runner import read_result, seccomp_pipe, stderr_tail, write_job
+from .runner import kill_group, read_result, seccomp_pipe, stderr_tail, write_job
 
 _REPLY_MARGIN_S = 30.0
 """How much longer than a job's own timeout the host waits for its template's reply."""
@@ -181,10 +181,7 @@ class ForkServer:
         for stream in (proc.stdin, proc.stdout):
             if stream is not None:
                 stream.close()
-        try:
-            os.killpg(proc.pid, 9)
-        except (ProcessLookupError, PermissionError):
-            pass
+        kill_group(proc.pid)
         proc.wait()
 
 

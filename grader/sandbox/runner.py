@@ -87,7 +87,7 @@ class SubprocessRunner:
                 proc.wait(timeout=limits.timeout_s)
             except subprocess.TimeoutExpired:
                 timed_out = True
-            _kill_group(proc.pid)
+            kill_group(proc.pid)
             proc.wait()
         if seccomp_fd is not None:
             os.close(seccomp_fd)
@@ -113,7 +113,8 @@ def write_job(jobdir: Path, job: Job, arrays: dict[str, np.ndarray]) -> None:
     (jobdir / OUT_DIR).mkdir()
 
 
-def _kill_group(pid: int) -> None:
+def kill_group(pid: int) -> None:
+    """SIGKILL the process group `pid` leads, if it still exists."""
     try:
         os.killpg(pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):

@@ -144,7 +144,8 @@ class _TfUpdate:
 
     def __init__(self, tf: Any, variables: list[Any], optimizer: str, lr: float) -> None:
         self._tf, self._variables, self._adam, self._lr = tf, variables, optimizer == "adam", lr
-        self._keras = (tf.keras.optimizers.Adam if self._adam else tf.keras.optimizers.SGD)(learning_rate=lr)
+        self._keras: Any = None
+        """Keras' optimiser, made on the first step the fused kernels cannot take."""
         self._slots = [(tf.Variable(tf.zeros_like(v)), tf.Variable(tf.zeros_like(v))) for v in variables] if self._adam else []
         self._fused = all(hasattr(v, "handle") for v in variables)
         self._step = 0
@@ -153,6 +154,8 @@ class _TfUpdate:
         """One optimiser step on every variable."""
         tf = self._tf
         if not (self._fused and all(isinstance(g, tf.Tensor) for g in grads)):
+            if self._keras is None:
+                self._keras = (tf.keras.optimizers.Adam if self._adam else tf.keras.optimizers.SGD)(learning_rate=self._lr)
             self._keras.apply_gradients([(g, v) for g, v in zip(grads, self._variables) if g is not None])
             return
         self._step += 1

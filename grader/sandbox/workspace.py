@@ -80,7 +80,7 @@ def load_code(ws: Workspace) -> None:
     for line in ws.job.supplied_imports:
         _exec_import(ws, line, "<template import>", 1)
     for unit in ws.job.units:
-        filename = _filename(unit)
+        filename = unit.file_label
         ws.student_files.add(filename)
         if unit.kind == "import":
             _exec_import(ws, unit.source, filename, unit.line)
@@ -97,10 +97,6 @@ def _exec_definition(ws: Workspace, unit: SourceUnit, filename: str) -> None:
         if unit.name is None:
             raise
         ws.broken[unit.name] = failure
-
-
-def _filename(unit: SourceUnit) -> str:
-    return unit.file if unit.cell is None else f"{unit.file} [cell {unit.cell}]"
 
 
 def _compile(ws: Workspace, unit: SourceUnit, filename: str) -> Any:
