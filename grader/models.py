@@ -34,6 +34,21 @@ class _Record(BaseModel):
 # --------------------------------------------------------------------------- intake
 
 
+class MethodOutline(_Record):
+    """One method of a kept class, as the intake worker's parse saw it (the grader never parses student code)."""
+
+    name: str
+    params: tuple[str, ...] = Field(description="Positional parameter names, `self` first.")
+    statements: tuple[int, ...] = Field(description="1-based lines of the unit's source holding the method's statements.")
+
+
+class ClassOutline(_Record):
+    """What reports need of a kept class's structure: its statement lines and methods."""
+
+    statements: tuple[int, ...] = Field(description="1-based lines of the unit's source holding the class's statements.")
+    methods: tuple[MethodOutline, ...] = ()
+
+
 class SourceUnit(_Record):
     """One top-level statement kept from a student's file."""
 
@@ -43,6 +58,8 @@ class SourceUnit(_Record):
     file: str = Field(description="File it came from, relative to the submission.")
     line: int = Field(description="1-based line of the statement in `file` (in its cell for notebooks).")
     cell: int | None = Field(default=None, description="1-based code cell index for notebooks.")
+    uses: tuple[str, ...] = Field(default=(), description="Names the statement loads but does not bind, in order of first use.")
+    outline: ClassOutline | None = Field(default=None, description="For a class: its statement lines and methods.")
 
     @property
     def file_label(self) -> str:
@@ -177,6 +194,8 @@ class GradeReport(_Record):
     sources: dict[str, str] = Field(default_factory=dict, description="Graded definition name -> source text.")
     source_origins: dict[str, tuple[str, int]] = Field(
         default_factory=dict, description="Graded definition name -> (file, or 'file [cell N]', first line number) of its source.")
+    source_outlines: dict[str, ClassOutline] = Field(
+        default_factory=dict, description="Graded class name -> its outline, for marking the line a diagnosis points at.")
     rubric_name: str = ""
     rubric_hash: str = ""
     grader_version: str = ""
@@ -186,6 +205,8 @@ class GradeReport(_Record):
     seed: int | None = Field(default=None, description="Base seed of this run's generated inputs; `grade --seed` reproduces it.")
     isolation: tuple[str, ...] = Field(default=(), description="Isolation layers that held the student's code, e.g. bwrap, seccomp, rlimits.")
     versions: dict[str, str] = Field(default_factory=dict, description="Python and library versions of the grading run, e.g. numpy, torch.")
+    display_name: str | None = Field(default=None, description="The student's name from the roster or the course site's download, shown beside `student`.")
+    late: bool = Field(default=False, description="The course site marked the submission late (Canvas LATE_, Moodle's status).")
 
     @property
     def failed(self) -> tuple[CheckResult, ...]:

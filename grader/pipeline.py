@@ -25,6 +25,7 @@ from .intake import load_submission
 from .intake.select import narrow_part
 from .models import CheckOutcome, CodePart, GradedPart, GradeReport, RunResult, SourceUnit, Submission
 from .rubric import CheckSpec, Limits, Rubric
+from .sandbox import Runner
 from .settings import GradeSettings, MnistCache
 from .versions import library_versions
 from .scoring import score_outcomes, total
@@ -34,12 +35,13 @@ SpecT = TypeVar("SpecT", bound=CheckSpec)
 REFERENCE_NUMPY = Path(__file__).resolve().parent.parent / "reference" / "numpy_model.py"
 NO_NUMPY = "no numpy part was found: no file defines the layers Matmul, Relu, Softmax, Log and a numpy myModel"
 NO_FRAMEWORK = "no framework part was found: no myModel using PyTorch or TensorFlow in any file"
+_REFERENCE: list[tuple[SourceUnit, ...]] = []
 MISSING_HINT = "define the class with exactly this name (names are case-sensitive) in the file you hand in"
 
 
 def grade_submission(path: Path, settings: GradeSettings, *, student: str | None = None) -> GradeReport:
     """Grade the submission at `path` (a folder or one file) and return its report."""
-    submission = load_submission(path, student=student)
+    submission = load_submission(path, student=student, runner=settings.runner)
     outcomes = _Plan(submission, settings).run()
     results = score_outcomes(outcomes, settings.rubric.rubric)
     score, max_score = total(results)
@@ -54,6 +56,7 @@ def grade_submission(path: Path, settings: GradeSettings, *, student: str | None
         findings=submission.findings,
         sources={name: unit.source for name, unit in _graded_units(submission).items()},
         source_origins={name: (unit.file_label, unit.line) for name, unit in _graded_units(submission).items()},
+        source_outlines={name: unit.outline for name, unit in _graded_units(submission).items() if unit.outline},
         rubric_name=settings.rubric.rubric.name,
         rubric_hash=settings.rubric.sha256[:12],
         grader_version=__version__,
@@ -152,7 +155,7 @@ class _Plan:
             return part, ()
         kept = [u for u in part.units if u.name not in failed]
         imports = tuple(u for u in kept if u.kind == "import")
-        units = imports + _reference_units(set(failed)) + tuple(u for u in kept if u.kind != "import")
+        units = imports + _reference_units(set(failed), self.settings.runner) + tuple(u for u in kept if u.kind != "import")
         # The staff layers say `np` even where the student imported numpy under another name.
         supplied = tuple(dict.fromkeys((*part.supplied_imports, "import numpy as np")))
         return part.model_copy(update={"units": units, "supplied_imports": supplied}), failed
@@ -166,10 +169,13 @@ def _note_reference_layers(outcome: CheckOutcome, replaced: tuple[str, ...]) -> 
     return outcome.model_copy(update={"message": outcome.message + note, "evidence": outcome.evidence | {"reference_layers": list(replaced)}})
 
 
-def _reference_units(names: set[str]) -> tuple[SourceUnit, ...]:
-    reference = load_submission(REFERENCE_NUMPY).numpy_part
-    assert reference is not None, f"{REFERENCE_NUMPY} must define the numpy layers"  # grader bug if not
-    return tuple(u for u in reference.units if u.name in names)
+def _reference_units(names: set[str], runner: Runner) -> tuple[SourceUnit, ...]:
+    if not _REFERENCE:
+        # Read once per process, through the same intake worker as a student's file.
+        part = load_submission(REFERENCE_NUMPY, runner=runner).numpy_part
+        assert part is not None, f"{REFERENCE_NUMPY} must define the numpy layers"  # grader bug if not
+        _REFERENCE.append(part.units)
+    return tuple(u for u in _REFERENCE[0] if u.name in names)
 
 
 def _graded_parts(sub: Submission) -> tuple[GradedPart, ...]:

@@ -8,6 +8,8 @@ that signals the grader's own process are graded with `zz_correct` in one class 
 Some defences exist only with a given isolation layer (`result.json`'s `isolation`, e.g.
 ["bwrap", "seccomp", "rlimits", "timeout"]). Where an attack succeeded and the layer that stops it
 is missing, the test is marked xfail with a reason naming that layer; with the layer present it fails.
+In CI (CI=true) the strongest-isolation batch must have every layer, so there a missing layer fails
+the test; the forced-fallback batch (GRADER_SANDBOX=rlimits) lacks them by design and still xfails.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ import pytest
 from grader.cli import main
 from grader.rubric import load_rubric
 
-from .conftest import REPO
+from .conftest import REPO, require_or_skip
 
 pytestmark = pytest.mark.slow
 
@@ -44,7 +46,7 @@ RUBRIC = ATTACKS / "rubric.toml"
 CORRECT = "zz_correct"
 SELECTED = ("numpy.matmul.backward", "numpy.relu.backward", "numpy.softmax.backward", "numpy.log.backward", "numpy.model.backward")
 ATTACKED = "numpy.relu.backward"
-BATCH_BUDGET_S = 360.0  # measured ~100 s on 2 idle cores: 23 students x 5 workers, plus 8-s timeouts
+BATCH_BUDGET_S = 360.0  # measured ~100 s on 2 idle cores: 27 students x 5 workers, plus 8-s timeouts
 HOST_KILLER_BUDGET_S = 120.0
 
 # Graded in a grader process of their own: without a PID namespace they SIGKILL the grader, which
@@ -92,7 +94,8 @@ EXPECTED: dict[str, Expect] = {
     "loop_in_backward": Expect(ERROR, frozenset({"timeout"})),
     # Each layer check loads only the class it needs, so the other layers' checks still pass.
     "sleep_at_import": Expect(ERROR, frozenset({"timeout"})),
-    "fork_bomb": Expect(PASSED_OR_ERROR, others={"numpy.model.backward": PASSED_OR_ERROR}),
+    # 200 forks of a worker take 1-3 s on an idle machine and can pass the 8 s wall clock under load: a timeout is fair.
+    "fork_bomb": Expect(PASSED_OR_ERROR, frozenset({"timeout"}), others={"numpy.model.backward": PASSED_OR_ERROR}),
     "setsid_escape": Expect(PASSED_OR_ERROR, others={"numpy.model.backward": PASSED_OR_ERROR}),
     "memory_bomb": Expect(ERROR, frozenset({"memory"})),
     "print_flood": Expect(PASSED_OR_ERROR, frozenset({"crash", "exception"})),
@@ -114,6 +117,13 @@ EXPECTED: dict[str, Expect] = {
     "read_reference": Expect(frozenset({"passed", "failed"})),
     "write_outside": Expect(PASSED),
     "network": Expect(PASSED_OR_ERROR, others={"numpy.model.backward": PASSED_OR_ERROR}),
+    # The template dies with the job; the pool starts a new one for the student's next check.
+    "kill_template": Expect(ERROR, frozenset({"crash"})),
+    "raise_rlimits_allocate": Expect(ERROR, frozenset({"memory"})),
+    # The file-size limit stops the flood; a Relu that survives it may pass.
+    "stderr_flood_import": Expect(PASSED_OR_ERROR, frozenset({"crash", "exception"}), others={"numpy.model.backward": PASSED_OR_ERROR}),
+    # The report was sent before the threads act: passed, or "exit" when os._exit came first; never "tampered".
+    "thread_exit_after": Expect(PASSED_OR_ERROR, frozenset({"exit"}), others={"numpy.model.backward": PASSED_OR_ERROR}),
 }
 
 
@@ -275,13 +285,19 @@ def check(result: dict[str, Any], check_id: str) -> dict[str, Any]:
     return next(c for c in result["checks"] if c["id"] == check_id)
 
 
-def assert_unless_layer_missing(ok: bool, isolation: Sequence[str], layers: Sequence[str], message: str) -> None:
-    """Fail when an attack succeeded; xfail instead when none of `layers` held the worker."""
+def assert_unless_layer_missing(ok: bool, batch: Batch, layers: Sequence[str], message: str) -> None:
+    """Fail when an attack succeeded; xfail instead when none of `layers` held the worker.
+
+    In CI only the forced-fallback batch xfails: it runs without the layers on purpose.
+    """
     __tracebackhide__ = True
     if ok:
         return
-    if not set(layers) & set(isolation):
-        pytest.xfail(f"needs {' or '.join(layers)}, and the worker ran with {', '.join(isolation)} only: {message}")
+    if not set(layers) & set(batch.isolation):
+        reason = f"needs {' or '.join(layers)}, and the worker ran with {', '.join(batch.isolation)} only: {message}"
+        if batch.mode == "rlimits":
+            pytest.xfail(reason)
+        require_or_skip(False, reason, xfail=True)
     pytest.fail(message)
 
 
@@ -383,30 +399,42 @@ def test_read_reference_leaks_no_staff_source_into_the_reports(batch: Batch) -> 
 def test_read_reference_finds_nothing_to_read(batch: Batch) -> None:
     relu = check(batch.results["read_reference"], ATTACKED)
     read = relu["status"] != "passed" or STASH.exists()
-    assert_unless_layer_missing(not read, batch.isolation, ("bwrap",),
+    assert_unless_layer_missing(not read, batch, ("bwrap",),
                                 "the worker read the staff solution or the rubric (its Relu returned the READ_OK gradient)")
     assert relu["status"] == "passed"
 
 
 def test_write_outside_leaves_no_file_outside_the_job(batch: Batch) -> None:
     written = [str(p) for p in _outside_markers() if p.exists()]
-    assert_unless_layer_missing(written == [], batch.isolation, ("bwrap",), f"the worker wrote {written}")
+    assert_unless_layer_missing(written == [], batch, ("bwrap",), f"the worker wrote {written}")
 
 
 def test_network_attack_reaches_no_socket_on_the_host(batch: Batch) -> None:
-    assert_unless_layer_missing(batch.leaked == b"", batch.isolation, ("seccomp", "bwrap"),
+    assert_unless_layer_missing(batch.leaked == b"", batch, ("seccomp", "bwrap"),
                                 f"the worker sent {batch.leaked[:40]!r} to 127.0.0.1")
+
+
+def test_stderr_flood_reaches_the_report_as_a_bounded_tail(batch: Batch) -> None:
+    folder = batch.out / "stderr_flood_import"
+    assert (folder / "result.json").stat().st_size < 200_000
+    relu = check(batch.results["stderr_flood_import"], ATTACKED)
+    assert len(relu["evidence"].get("detail", "")) <= 4000
+
+
+def test_forged_report_of_a_thread_never_counts(batch: Batch) -> None:
+    result = batch.results["thread_exit_after"]
+    assert [c["message"] for c in result["checks"] if c["evidence"].get("failure") == "tampered"] == []
 
 
 def test_setsid_child_does_not_outlive_the_worker(batch: Batch) -> None:
     left = survivors(SETSID_MARKER + RUN_TAG)
-    assert_unless_layer_missing(left == [], batch.isolation, ("bwrap",),
+    assert_unless_layer_missing(left == [], batch, ("bwrap",),
                                 f"{len(left)} `sleep {SETSID_MARKER}` left the worker's process group and survived it")
 
 
 def test_kill_others_cannot_kill_the_grader(batch: Batch, host_killers: HostRun) -> None:
     survived = host_killers.returncode == 0 and CORRECT in host_killers.results
-    assert_unless_layer_missing(survived, batch.isolation, ("bwrap",),
+    assert_unless_layer_missing(survived, batch, ("bwrap",),
                                 f"a worker SIGKILLed the grader, its parent (exit status {host_killers.returncode})")
     killer, correct = host_killers.results["kill_others"], host_killers.results[CORRECT]
     assert check(killer, ATTACKED)["status"] in PASSED_OR_ERROR

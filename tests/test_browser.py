@@ -8,7 +8,8 @@ repository root, for a person to look at.
 
 The reports are built directly as `GradeReport` objects (no grading run), so the
 whole file takes a few seconds.  It is skipped only when no Chromium binary is
-on PATH (`apt-get install chromium`; .ci/run installs it).
+on PATH (`apt-get install chromium`; .ci/run installs it), and in CI (CI=true) it
+fails instead.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from grader.models import CheckResult, Finding, GradedPart, GradeReport
 from grader.reports import write_html, write_summary
 from grader.reports.i18n import LANGS, Lang
 
-from .conftest import REPO
+from .conftest import REPO, outlines_of, require_or_skip
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 SHOTS = REPO / "artifacts" / "screenshots"
@@ -35,7 +36,11 @@ IMG = "<img src=x onerror=alert(2)>"
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1000, "height": 900}
 
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no chromium binary on PATH: apt-get install chromium")
+
+@pytest.fixture(scope="module", autouse=True)
+def chromium_on_path() -> None:
+    """Skip every test here without Chromium, or fail them in CI (a skipif mark could not fail)."""
+    require_or_skip(CHROMIUM is not None, "no chromium binary on PATH: apt-get install chromium")
 
 
 # --------------------------------------------------------------------------- the reports
@@ -90,7 +95,9 @@ def _report(student: str, checks: tuple[CheckResult, ...], **changes: Any) -> Gr
         "isolation": ("bwrap", "seccomp", "rlimits", "timeout"),
         "versions": {"grader": "0.1.0", "python": "3.11.7", "numpy": "2.4.6", "torch": "2.13.0+cpu"},
     }
-    return GradeReport(**(fields | changes))
+    fields |= changes
+    fields.setdefault("source_outlines", outlines_of(fields["sources"]))
+    return GradeReport(**fields)
 
 
 def passing() -> GradeReport:
@@ -266,3 +273,85 @@ def test_failing_report_prints(browser: Any, pages: dict[tuple[str, Lang], Path]
 
     assert_self_contained(seen)
     assert seen.overflow <= 0
+
+
+# --------------------------------------------------------------------------- similarity.html (issue 13)
+
+
+class _InProcess:
+    """Runs the intake and fingerprinting tasks in this process: the corpus is trusted test text, and this file stays fast."""
+
+    def run(self, job: Any, arrays: dict[str, Any], limits: Any, *, phase: str) -> Any:
+        from grader.models import RunResult
+        from grader.sandbox.tasks_intake import intake
+        from grader.sandbox.tasks_similarity import similarity_fingerprint
+        from grader.sandbox.workspace import Workspace
+
+        workspace = Workspace(job, arrays)
+        {"intake": intake, "similarity_fingerprint": similarity_fingerprint}[job.task](workspace)
+        return RunResult(job.task, workspace.values, workspace.arrays)
+
+
+@pytest.fixture(scope="module")
+def similarity_pages(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, Lang], Path]:
+    """similarity.html in both languages: a small class with two copies and a published answer copied ("class", the
+    README's screenshot), the same with a hostile student name and code ("hostile"), and summary.html linking to it."""
+    from dataclasses import replace
+
+    from grader.reports.similarity import summary_links, write_similarity_html
+    from grader.rubric import SimilaritySettings
+    from grader.similarity import SimilarityOptions, find_similarity
+
+    from .similarity_corpus import as_report, build_class, template_files, write_folder
+
+    corpus = build_class(honest=4, seed=11)
+    keep = ("orig_a", "copy_rename", "orig_d", "copy_everything", "copy_known_tf")
+    students = [*corpus.students[:4], *(s for s in corpus.students if s.name in keep)]
+    original = next(s for s in corpus.students if s.name == "orig_b")
+    hostile = replace(original, name=SCRIPT + IMG, numpy=tuple((n, src.replace("'s'", repr(IMG))) for n, src in original.numpy))
+    root = tmp_path_factory.mktemp("similarity")
+    options = SimilarityOptions(template=write_folder(template_files(), root / "template"), known=write_folder(corpus.known, root / "known"))
+    written: dict[tuple[str, Lang], Path] = {}
+    for case, members in (("class", students), ("hostile", [*students, original, hostile])):
+        result = find_similarity([as_report(s) for s in members], options, settings=SimilaritySettings(), runner=_InProcess())  # type: ignore[arg-type]
+        assert len(result.flagged) == {"class": 3, "hostile": 4}[case], result.flagged
+        for lang in LANGS:
+            written[(case, lang)] = root / case / lang / "similarity.html"
+            written[(case, lang)].parent.mkdir(parents=True)
+            write_similarity_html(result, written[(case, lang)], lang=lang)
+            write_summary([passing(), failing()], written[(case, lang)].parent / "summary.html", lang=lang, similarity=summary_links(result))
+    return written
+
+
+@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("case", ["class", "hostile"])
+def test_similarity_page_loads_only_itself_and_fits_a_phone(browser: Any, similarity_pages: dict[tuple[str, Lang], Path],
+                                                            case: str, lang: Lang) -> None:
+    name = "similarity" if case == "class" else "similarity-hostile"
+
+    seen = visit(browser, similarity_pages[(case, lang)], f"{name}-{lang}")
+    phone = visit(browser, similarity_pages[(case, lang)], f"{name}-{lang}-phone", viewport=PHONE)
+
+    assert_self_contained(seen)
+    assert_self_contained(phone)
+    assert phone.overflow <= 0
+    assert seen.h1 == ("Code similarity" if lang == "en" else "代码相似度")
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_similarity_page_shows_a_hostile_name_and_code_as_text(similarity_pages: dict[tuple[str, Lang], Path], lang: Lang) -> None:
+    html = similarity_pages[("hostile", lang)].read_text(encoding="utf-8")
+
+    assert "<script" not in html.lower() and "<img" not in html.lower()
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "&lt;img src=x onerror=alert(2)&gt;" in html
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_summary_links_the_flagged_pairs_and_still_fits_a_phone(browser: Any, similarity_pages: dict[tuple[str, Lang], Path], lang: Lang) -> None:
+    summary = similarity_pages[("hostile", lang)].parent / "summary.html"
+
+    seen = visit(browser, summary, f"summary-similarity-{lang}-phone", viewport=PHONE)
+
+    assert_self_contained(seen)
+    assert seen.overflow <= 0
+    assert summary.read_text(encoding="utf-8").count('href="similarity.html#pair-') == 4

@@ -15,6 +15,8 @@ from grader.sandbox import Job
 from grader.sandbox.isolation import select_isolation
 from grader.sandbox.pool import WarmRunner
 
+from .conftest import require_or_skip
+
 LIMITS = Limits(timeout_s=5)
 
 
@@ -64,8 +66,8 @@ def test_a_timeout_kills_the_job_and_the_template_serves_the_next(runner: WarmRu
 
 def test_leftover_files_and_processes_never_reach_the_next_student(tmp_path: Path) -> None:
     isolation = select_isolation("auto")
-    if "bwrap" not in isolation.layers:
-        pytest.skip("bubblewrap is not available: without a pid namespace the template cannot sweep (see sandbox/pool.py)")
+    require_or_skip("bwrap" in isolation.layers,
+                    "bubblewrap is not available: without a pid namespace the template cannot sweep (see sandbox/pool.py)")
     with WarmRunner(1, isolation=isolation, limits=LIMITS) as pool:
         leave = ("open('/tmp/left_by_a', 'w').write('secret')\nopen('/dev/shm/left_by_a', 'w').write('secret')\n"
                  "subprocess.Popen(['sleep', '600'], start_new_session=True)\n"
@@ -81,3 +83,19 @@ def test_leftover_files_and_processes_never_reach_the_next_student(tmp_path: Pat
 def test_a_framework_that_fails_to_import_in_the_template_does_not_stop_the_jobs(tmp_path: Path) -> None:
     with WarmRunner(1, limits=LIMITS, preload=[["no_such_framework_nn_grader"]]) as pool:
         assert "alive" in reported(run_class_body(pool, tmp_path, "raise RuntimeError('alive')"))
+
+
+def test_what_a_student_does_to_dev_never_reaches_the_next_student(tmp_path: Path) -> None:
+    isolation = select_isolation("auto")
+    require_or_skip("bwrap" in isolation.layers, "bubblewrap is not available: /dev is the host's without it")
+    with WarmRunner(1, isolation=isolation, limits=LIMITS) as pool:
+        added = "open('/dev/left_by_a', 'w').write('secret')\nos.mkdir('/dev/dir_by_a')\nraise RuntimeError('wrote')"
+        assert "wrote" in reported(run_class_body(pool, tmp_path, added))
+        look = "raise RuntimeError(f'dev {sorted(e for e in os.listdir(\"/dev\") if \"by_a\" in e)}')"
+        assert "dev []" in reported(run_class_body(pool, tmp_path, look))
+        # /dev/null is a bind mount (EBUSY); /dev/stdin is a plain link the next worker may rely on:
+        # removing it replaces the template, and costs this job.
+        broken = run_class_body(pool, tmp_path, "os.unlink('/dev/stdin')\nraise RuntimeError('removed')")
+        assert broken.error is not None and broken.error.kind == "crash"
+        after = run_class_body(pool, tmp_path, "raise RuntimeError(f'stdin {os.path.islink(\"/dev/stdin\")}')")
+        assert "stdin True" in reported(after)

@@ -25,6 +25,8 @@ from grader.reports.source_view import error_lines, suspicious_lines
 from grader.rubric import DEFAULT_RUBRIC, load_rubric
 from grader.scoring import score_outcomes
 
+from .conftest import outline_of, outlines_of
+
 SCRIPT = "<script>alert(1)</script>"
 DIAGNOSIS = "grad_W has shape (10, 784) but W has shape (784, 10): return x.T @ grad_y, not grad_y.T @ x"
 TRACEBACK = 'Traceback (most recent call last):\n  File "hw.py", line 12, in fit\nValueError: shapes (32,784) and (10,) not aligned'
@@ -85,7 +87,9 @@ def _make_report(student: str = "2151131", **changes: Any) -> GradeReport:
         "mnist_source": "/data/mnist.npz",
         "created": "2025-03-01T12:00:00+00:00",
     }
-    return GradeReport(**(fields | changes))
+    fields |= changes
+    fields.setdefault("source_outlines", outlines_of(fields["sources"]))
+    return GradeReport(**fields)
 
 
 def _reject_constant(name: str) -> None:
@@ -574,7 +578,7 @@ RELU_STALE = '''class Relu:
          "no-rule", "rule-without-matching-line", "unparsable"],
 )
 def test_suspicious_lines_marks_the_line_a_diagnosis_points_at(source: str, diagnosis: str, message: str, marked: set[int]) -> None:
-    assert suspicious_lines(source, diagnosis, message) == marked
+    assert suspicious_lines(source, outline_of(source), diagnosis, message) == marked
 
 
 def test_html_numbers_source_lines_as_in_the_students_file_and_marks_the_diagnosed_line() -> None:
@@ -724,10 +728,10 @@ def test_gradebook_has_one_sorted_row_per_student_and_blank_for_a_missing_check(
     write_gradebook([later, earlier], path)
 
     assert path.read_bytes().decode("utf-8").splitlines() == [
-        "student,score,max_score,framework,numpy.relu.backward,numpy.matmul.backward,"
-        "framework.model.train,numpy.model.train,numpy.softmax.stability,errors",
-        "2151131,10,20,tensorflow,10,0,,,,0",
-        "2151200,42.5,50,pytorch,10,0,0,0,0,1",
+        "student,name,score,max_score,framework,late,numpy.relu.backward,numpy.matmul.backward,"
+        "framework.model.train,numpy.model.train,numpy.softmax.stability,errors,missing",
+        "2151131,,10,20,tensorflow,,10,0,,,,0,",
+        "2151200,,42.5,50,pytorch,,10,0,0,0,0,1,",
     ]
 
 
@@ -738,7 +742,7 @@ def test_gradebook_has_no_byte_order_mark_and_blank_framework_when_none(tmp_path
 
     data = path.read_bytes()
     assert data.startswith(b"student,")
-    assert data.splitlines()[1].startswith(b"2151131,10,50,,")
+    assert data.splitlines()[1].startswith(b"2151131,,10,50,,,")
 
 
 # --------------------------------------------------------------------------- terminal

@@ -126,7 +126,7 @@ def test_worker_environment_is_cleared_and_threads_are_capped(tmp_path: Path, mo
 # --------------------------------------------------------------------------- isolation layers
 
 BWRAP = select_isolation("auto")
-needs_bwrap = pytest.mark.skipif("bwrap" not in BWRAP.layers, reason="bubblewrap cannot run on this machine")
+needs_bwrap = pytest.mark.usefixtures("bwrap_required")
 
 
 def test_forced_fallback_records_only_rlimits_and_timeout(monkeypatch: pytest.MonkeyPatch) -> None:

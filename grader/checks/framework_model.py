@@ -31,7 +31,7 @@ import numpy as np
 from ..models import CheckOutcome, CodePart, RunResult
 from ..rubric import FrameworkCheck, Limits
 from ..sandbox import Job, Runner
-from .outcome import CheckFailed, error_outcome, evaluate, skipped
+from .outcome import CheckFailed, array, error_outcome, evaluate, expect, skipped, value
 from .training import TF_INSTALL_HINT, tensorflow_installed
 
 FORWARD_ID = "framework.model.forward"
@@ -124,11 +124,11 @@ def _unusable(check_id: str, result: RunResult) -> CheckOutcome | None:
 
 
 def _judge_forward(result: RunResult) -> CheckOutcome:
-    n = int(result.values["batch"])
+    n = value(result, "batch", int)
     shapes = {"3d": (n, 28, 28), "2d": (n, _PIXELS)}
     evidence: dict[str, Any] = {"batch": n, "output_shapes": {_shape_text(shapes[k]): result.values.get(f"shape_{k}") for k in shapes}}
     _check_accepted(result, shapes, evidence)
-    outs = {k: result.arrays[f"out_{k}"] for k in shapes}
+    outs = {k: array(result, f"out_{k}") for k in shapes}
     for k, out in outs.items():
         _check_output(out, shapes[k], str(result.values.get(f"type_{k}", "")), evidence)
     evidence["relative_difference_between_shapes"] = diff = _rel_diff(outs["3d"], outs["2d"])
@@ -143,7 +143,7 @@ def _judge_forward(result: RunResult) -> CheckOutcome:
 
 
 def _check_accepted(result: RunResult, shapes: dict[str, tuple[int, ...]], evidence: dict[str, Any]) -> None:
-    errors = {k: result.values[f"error_{k}"] for k in shapes if f"error_{k}" in result.values}
+    errors = {k: value(result, f"error_{k}", str) for k in shapes if f"error_{k}" in result.values}
     if not errors:
         return
     evidence["errors"] = {_shape_text(shapes[k]): e for k, e in errors.items()}
@@ -321,7 +321,7 @@ class _ArchitectureJudge:
                                     "parameters": [{"name": p.name, "shape": list(p.value.shape)} for p in params]}
         out = self._get_output(evidence)
         if not params and "params_error" in self.result.values:
-            raise CheckFailed(str(self.result.values["params_error"]), _NO_W1, evidence)
+            raise CheckFailed(value(self.result, "params_error", str), _NO_W1, evidence)
         readings = _get_readings(params, evidence)
         x = self.x.reshape(len(self.x), -1).astype(np.float64)
         diffs = [{v: _rel_diff(out, want) for v in _VARIANTS if (want := v.apply(r, x)) is not None} for r in readings]
@@ -337,8 +337,9 @@ class _ArchitectureJudge:
                             message=_passed_msg(variant, reading, diff, params, self.rc.rtol))
 
     def _get_params(self) -> list[_Param]:
-        names = self.result.values.get("param_names", [])
-        return [_Param(str(name), self.result.arrays[f"param{i}"]) for i, name in enumerate(names)]
+        names = value(self.result, "param_names", list)
+        expect(all(isinstance(name, str) for name in names), "value 'param_names' (names)")
+        return [_Param(name, array(self.result, f"param{i}")) for i, name in enumerate(names)]
 
     def _get_output(self, evidence: dict[str, Any]) -> np.ndarray:
         """The (N, 784) output, else the (N, 28, 28) one: the first that is a finite (N, 10) array."""

@@ -22,7 +22,7 @@ from ..rubric import GradientCheck, Limits, Tolerance
 from ..sandbox import Job, Runner
 from .compare import Comparison, compare, diagnose, error_map, excerpt, locate
 from .layers import LayerSpec
-from .outcome import CheckFailed, error_outcome, evaluate
+from .outcome import CheckFailed, array, error_outcome, evaluate, expect, value
 
 POINTS = ("unit", "typical")
 _STEP_FLOOR = 0.1  # h_j = eps * max(|x_j|, 0.1): relative steps for large entries, absolute near 0
@@ -131,7 +131,7 @@ class _LayerJudge:
     def judge(self) -> CheckOutcome:
         self.evidence.update({"seed": self.rc.run_seed, "points": list(POINTS),
                               "input_shapes": [list(a.shape) for a in self.points[0].args]})
-        problems = self._types() or self._values() or self._state()
+        problems = self._types() or self._forward_shapes() or self._values() or self._state()
         self.evidence["findings"] = self.findings
         if problems:
             raise CheckFailed(problems[0], problems[1], self.evidence)
@@ -143,7 +143,7 @@ class _LayerJudge:
     # ----------------------------------------------------------------- judges
     def _types(self) -> tuple[str, str | None] | None:
         """The returned object must be a plain ndarray of a float dtype: say exactly what came back."""
-        for grad_name, info in zip(self._grad_names(), self.result.values["p0_grad_types"]):
+        for grad_name, info in zip(self._grad_names(), self._grad_types()):
             what = f"{self.spec.name}.backward returned {info['type']} for {grad_name}"
             if info["type"] in ("list", "tuple"):
                 return f"{what}, not a numpy array", "backward returned a list, not a numpy array: return the numpy array itself (no .tolist())"
@@ -155,6 +155,29 @@ class _LayerJudge:
                 self.findings.append(f"{grad_name} is {info['dtype']}: judged with {info['dtype'][:7]} tolerances")
         return None
 
+    def _grad_types(self) -> list[dict[str, Any]]:
+        """What the worker says backward returned, per gradient: {"type": str, "ndarray": bool, "dtype": str | None}."""
+        infos = value(self.result, "p0_grad_types", list)
+        expect(len(infos) == len(self.spec.arg_names), "value 'p0_grad_types' (one entry per gradient)")
+        for info in infos:
+            ok = (isinstance(info, dict) and isinstance(info.get("type"), str) and isinstance(info.get("ndarray"), bool)
+                  and isinstance(info.get("dtype"), (str, type(None))))
+            expect(ok, "value 'p0_grad_types' (type, ndarray, dtype)")
+            if info["ndarray"]:
+                expect(info["dtype"] is not None, "value 'p0_grad_types' (the dtype of an ndarray)")
+        return infos
+
+    def _forward_shapes(self) -> tuple[str, str | None] | None:
+        """The forward must return the layer's output shape, the shape of grad_y (its finite differences need it)."""
+        name = self.spec.name
+        for k, point in enumerate(self.points):
+            got, want = array(self.result, f"p{k}_out").shape, point.grad_y.shape
+            if got != want:
+                inputs = " and ".join(str(a.shape) for a in point.args)
+                return (f"{name}.forward returned shape {got} for input of shape {inputs}; expected {want}",
+                        "the forward must return the layer's output itself: no reshape, ravel, transpose or sum of it")
+        return None
+
     def _values(self) -> tuple[str, str | None] | None:
         for k, point in enumerate(self.points):
             for i, grad_name in enumerate(self._grad_names()):
@@ -164,7 +187,7 @@ class _LayerJudge:
         return None
 
     def _judge_grad(self, k: int, point: _Point, i: int, grad_name: str) -> tuple[str, str | None] | None:
-        got, want = self.result.arrays[f"p{k}_grad{i}"], point.want[i]
+        got, want = array(self.result, f"p{k}_grad{i}"), point.want[i]
         where = f"{self.spec.name}.backward: {grad_name} at the {point.label} input point"
         mistakes = self.spec.mistakes(point.args, point.grad_y)[i]
         tol = self._tolerance(got)
@@ -194,11 +217,12 @@ class _LayerJudge:
         self, k: int, point: _Point, i: int, got: np.ndarray, tol: Tolerance, atol: float
     ) -> tuple[Comparison, int]:
         """Compare with central differences of the student's own forward, skipping entries that crossed a kink."""
-        fd_tol = self.rc.tolerance.for_dtype(self.result.values[f"p{k}_fd_dtype"])
+        fd_tol = self.rc.tolerance.for_dtype(value(self.result, f"p{k}_fd_dtype", str))
         steps = _steps(point.args[i], fd_tol.fd_eps)
-        plus, minus = self.result.arrays[f"p{k}_fd_plus{i}"], self.result.arrays[f"p{k}_fd_minus{i}"]
+        out = array(self.result, f"p{k}_out", point.grad_y.shape)
+        plus, minus = (array(self.result, f"p{k}_fd_{side}{i}", (steps.size, *out.shape)) for side in ("plus", "minus"))
         fd = numerical_grad(plus, minus, point.grad_y, steps)
-        kinked = kinks(plus, self.result.arrays[f"p{k}_out"], minus, point.grad_y, steps, fd_tol.fd_rtol)
+        kinked = kinks(plus, out, minus, point.grad_y, steps, fd_tol.fd_rtol)
         fd = np.where(kinked, got, fd)
         rtol = max(tol.fd_rtol, fd_tol.fd_rtol)
         noise = atol + rounding_noise(plus, point.grad_y, steps)
@@ -208,14 +232,14 @@ class _LayerJudge:
         """forward must not change its inputs; backward must use the latest forward, and give the same twice."""
         name, point = self.spec.name, self.points[0]
         for i, arg_name in enumerate(self.spec.arg_names):
-            if not np.array_equal(self.result.arrays[f"p0_arg_after{i}"], point.args[i]):
+            if not np.array_equal(array(self.result, f"p0_arg_after{i}"), point.args[i]):
                 return (f"{name}.forward modified its input {arg_name} in place",
                         f"forward modified its input in place (e.g. {arg_name}[{arg_name} < 0] = 0): the caller's array changes "
                         "too; compute on a copy or with np.maximum / np.where")
-        if not np.array_equal(self.result.arrays["p0_gy_after"], point.grad_y):
+        if not np.array_equal(array(self.result, "p0_gy_after"), point.grad_y):
             self.findings.append(f"{name}.backward modified grad_y in place: harmless here, but a caller may reuse it")
         for i, grad_name in enumerate(self._grad_names()):
-            fresh, seq, again = (self.result.arrays[f"p0_{kind}{i}"] for kind in ("grad", "seq_grad", "again_grad"))
+            fresh, seq, again = (array(self.result, f"p0_{kind}{i}") for kind in ("grad", "seq_grad", "again_grad"))
             tol = self._tolerance(fresh)
             if seq.shape != fresh.shape or not compare(seq, fresh, rtol=tol.autograd_rtol, floor=tol.floor).ok:
                 return (f"{name}.backward after forward(A), forward(B) did not give the gradient at B ({grad_name})",

@@ -13,7 +13,7 @@ from ..rubric import GradientCheck, Limits, Tolerance
 from ..sandbox import Job, Runner
 from .compare import compare, diagnose, error_map, excerpt
 from .layers import EPS
-from .outcome import CheckFailed, error_outcome, evaluate
+from .outcome import CheckFailed, array, error_outcome, evaluate
 
 CHECK_ID = "numpy.model.backward"
 BATCH, HIDDEN = 7, 100
@@ -74,10 +74,10 @@ def check_model_backward(part: CodePart, rc: GradientCheck, limits: Limits, runn
 def _judge(inputs: dict[str, np.ndarray], result: RunResult, rc: GradientCheck) -> CheckOutcome:
     want = reference_grads(inputs)
     evidence: dict[str, Any] = {"seed": rc.run_seed, "batch": BATCH, "W1_shape_in_your_model": result.values.get("W1_shape")}
-    tol = rc.tolerance.for_dtype(str(result.arrays["W1_grad"].dtype))
+    tol = rc.tolerance.for_dtype(str(array(result, "W1_grad").dtype))
     forward_ok = _forward_matches(result, want, tol, evidence)
     for name in ("W2_grad", "W1_grad"):
-        got = result.arrays[name]
+        got = array(result, name)
         if got.shape != want[name].shape:
             raise CheckFailed(f"myModel.backward: {name} has shape {got.shape}, expected {want[name].shape}",
                               diagnose(got, want[name], {}, rtol=tol.autograd_rtol, floor=tol.floor), evidence)
@@ -93,7 +93,7 @@ def _judge(inputs: dict[str, np.ndarray], result: RunResult, rc: GradientCheck) 
 
 
 def _forward_matches(result: RunResult, want: dict[str, np.ndarray], tol: Tolerance, evidence: dict[str, Any]) -> bool:
-    got = result.arrays["h2_log"]
+    got = array(result, "h2_log")
     if got.shape != want["h2_log"].shape:
         evidence["h2_log"] = {"got_shape": list(got.shape), "expected_shape": list(want["h2_log"].shape)}
         return False
@@ -104,15 +104,20 @@ def _forward_matches(result: RunResult, want: dict[str, np.ndarray], tol: Tolera
 
 def _check_directional(inputs: dict[str, np.ndarray], result: RunResult, rc: GradientCheck, evidence: dict[str, Any]) -> None:
     """(L(W + hD) - L(W - hD)) / 2h through the student's forward must equal <grad, D>."""
-    kind = "32" if result.arrays["h2_log_plus32"].dtype in (np.float32, np.float16) else "64"
+    kind = "32" if array(result, "h2_log_plus32").dtype in (np.float32, np.float16) else "64"
     fd_tol = rc.tolerance.float32 if kind == "32" else rc.tolerance.float64
     step = directional_step(inputs, fd_tol.fd_eps)
     if step < fd_tol.fd_eps * 1e-3:
         evidence["directional_derivative"] = f"skipped: a kink-free step ({step:.2g}) is too small for your float{kind} forward"
         return
-    loss = {k: -float(np.sum(inputs["label"] * result.arrays[f"h2_log_{k}{kind}"])) for k in ("plus", "minus")}
+    moved = {k: array(result, f"h2_log_{k}{kind}") for k in ("plus", "minus")}
+    if any(h.shape != inputs["label"].shape for h in moved.values()):
+        shape = next(h.shape for h in moved.values() if h.shape != inputs["label"].shape)
+        raise CheckFailed(f"myModel.forward set h2_log of shape {shape} for a batch of {BATCH} images; expected ({BATCH}, 10)",
+                          "h2_log must hold the (N, 10) log-probabilities: the output of self.log.forward", evidence)
+    loss = {k: -float(np.sum(inputs["label"] * h)) for k, h in moved.items()}
     numeric = (loss["plus"] - loss["minus"]) / (2 * step)
-    analytic = float(np.sum(result.arrays["W1_grad"] * inputs["D1"]) + np.sum(result.arrays["W2_grad"] * inputs["D2"]))
+    analytic = float(np.sum(array(result, "W1_grad") * inputs["D1"]) + np.sum(array(result, "W2_grad") * inputs["D2"]))
     rel = abs(numeric - analytic) / max(abs(numeric), abs(analytic), 1e-12)
     evidence["directional_derivative"] = {"finite_difference": numeric, "from_your_gradients": analytic, "step": step,
                                           "rel_err": rel, "rtol": fd_tol.fd_rtol}

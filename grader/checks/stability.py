@@ -9,7 +9,7 @@ from ..rubric import AdvisoryCheck, Limits
 from ..sandbox import Job, Runner
 from .compare import excerpt
 from .layers import softmax_np
-from .outcome import CheckFailed, error_outcome, evaluate
+from .outcome import CheckFailed, array, error_outcome, evaluate
 
 CHECK_ID = "numpy.softmax.stability"
 LARGE_LOGITS = np.array([[1000.0, 0.0, -1000.0, 10.0, 5.0], [-800.0, -799.0, -798.0, -1000.0, -801.0]])
@@ -25,7 +25,7 @@ def check_softmax_stability(part: CodePart, rc: AdvisoryCheck, limits: Limits, r
 
 
 def _judge(result: RunResult) -> CheckOutcome:
-    got, want = result.arrays["out"], softmax_np(LARGE_LOGITS)
+    got, want = array(result, "out"), softmax_np(LARGE_LOGITS)
     evidence = {"input": LARGE_LOGITS.tolist(), "expected": excerpt(want), "got": excerpt(got) if got.shape == want.shape else list(got.shape)}
     if got.shape != want.shape or not np.all(np.isfinite(got)) or not np.allclose(got, want, atol=1e-6):
         bad = "NaN/inf" if not np.all(np.isfinite(got)) else "wrong values"

@@ -14,7 +14,7 @@ from ..mnist import Mnist
 from ..models import CheckOutcome, CodePart, RunResult
 from ..rubric import Limits, TrainingCheck
 from ..sandbox import Job, Runner
-from .outcome import CheckFailed, error_outcome, evaluate, skipped
+from .outcome import CheckFailed, array, error_outcome, evaluate, expect, skipped, value
 
 NUMPY_ID = "numpy.model.train"
 FRAMEWORK_ID = "framework.model.train"
@@ -59,8 +59,9 @@ def _train_and_judge(check_id: str, job: Job, rc: TrainingCheck, limits: Limits,
 
 
 def _judge(check_id: str, result: RunResult, rc: TrainingCheck, labels: np.ndarray, n_train: int) -> CheckOutcome:
-    out = result.arrays["test_out"]
-    losses = result.values.get("losses", [])
+    out = array(result, "test_out")
+    losses = value(result, "losses", list)
+    expect(all(isinstance(v, (int, float, str)) and not isinstance(v, bool) for v in losses), "value 'losses' (numbers)")
     evidence = {"threshold": rc.threshold, "epochs": rc.epochs, "batch_size": rc.batch_size, "lr": rc.lr,
                 "optimizer": rc.optimizer, "seed": rc.seed, "train_images": n_train, "test_images": len(labels),
                 "losses": losses, "train_seconds": result.values.get("worker_seconds")}

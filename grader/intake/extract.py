@@ -1,5 +1,9 @@
 """Reading one student file: the top-level statements worth grading, and what went wrong.
 
+Runs only inside the intake worker (sandbox/tasks_intake.py), never in the
+grader's own process: decoding, `json.loads` of a notebook and `ast.parse` of
+hostile text are bounded by the worker's limits there.
+
 A file becomes a `FileCode`: the kept `SourceUnit`s in file order plus `Finding`s
 for what could not be read or parsed.  Nothing is executed; only `ast` looks at
 the code.  A notebook cell or Markdown block is parsed on its own, so one broken
@@ -15,24 +19,17 @@ from __future__ import annotations
 import ast
 import io
 import json
-import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Literal
 
-from ..models import Finding, SourceUnit, display_path
+from ..models import Finding, SourceUnit
 from ..safe_ast import parse
-
-CODE_SUFFIXES = (".ipynb", ".py", ".md")
-CHECKPOINT_DIR = ".ipynb_checkpoints"
 
 # utf-8-sig also reads plain UTF-8 and drops the BOM Windows editors add (ast
 # rejects U+FEFF); GBK is the default encoding of Chinese Windows machines.
 _ENCODINGS = ("utf-8-sig", "gbk")
-# Folders that never hold a hand-in: caches, zip debris, installed packages.
-_SKIPPED_DIRS = frozenset({"__pycache__", "__MACOSX", "site-packages", "node_modules"})
 _MD_PYTHON = frozenset({"", "python", "py", "python3", "ipython", "ipython3"})
 _MD_FENCE = re.compile(r"^(?P<indent> {0,3})(?P<fence>`{3,}|~{3,})(?P<info>.*)$")
 # IPython-only lines: %magic, %%cell magic, !shell, `x = !ls`, `?name` / `name??` help.
@@ -53,6 +50,8 @@ class FileCode:
     """Problems reading or parsing the file, its cells or blocks."""
     dropped_names: frozenset[str] = frozenset()
     """Names loaded by dropped top-level code: shows which imports the student relied on."""
+    exhausted: bool = False
+    """The parser ran out of stack or memory on this file: the worker should not parse more in this process."""
 
 
 @dataclass(frozen=True)
@@ -73,58 +72,21 @@ class _Unreadable(Exception):
     """The file as a whole cannot be read; the message tells the student why."""
 
 
-def find_code_files(path: Path) -> list[Path]:
-    """The .py, .ipynb and .md files at `path`, searched recursively, in a stable order.
+def extract_file(file: str, data: bytes) -> FileCode:
+    """Decode one file's bytes and keep its gradable top-level statements.
 
     Args:
-        path: a submission folder or a single file.
+        file: the file's path relative to the submission (its suffix says how to read it).
+        data: the file's content.
     """
-    if path.is_file():
-        return [path] if _is_code_name(path.name) else []
-    found: list[Path] = []
-    for folder, dirs, names in os.walk(path):
-        dirs[:] = [d for d in dirs if _is_searched_dir(d)]
-        found.extend(Path(folder) / name for name in names if _is_code_name(name))
-    return sorted(found, key=lambda p: p.relative_to(path).as_posix())
-
-
-def extract_file(path: Path, root: Path) -> FileCode:
-    """Read one file and keep its gradable top-level statements.
-
-    Args:
-        path: the file to read.
-        root: the submission folder; file names in units and findings are relative to it.
-    """
-    file = display_path(path, root)
     try:
-        chunks = _chunks(path.suffix.lower(), _read_text(path))
+        chunks = _chunks(file.lower().rpartition(".")[2], _decode(data))
     except _Unreadable as exc:
         return FileCode(file, findings=(Finding(severity="error", file=file, message=str(exc)),))
     return _extract_chunks(file, chunks)
 
 
-def is_checkpoint(file: str) -> bool:
-    """Whether `file` is Jupyter's autosave copy inside `.ipynb_checkpoints/`."""
-    return CHECKPOINT_DIR in file.split("/")
-
-
-# --------------------------------------------------------------------------- files
-
-
-def _is_searched_dir(name: str) -> bool:
-    return name == CHECKPOINT_DIR or not (name.startswith(".") or name in _SKIPPED_DIRS)
-
-
-def _is_code_name(name: str) -> bool:
-    # "._hw.ipynb" files are macOS resource forks, binary despite their name.
-    return name.lower().endswith(CODE_SUFFIXES) and not name.startswith("._")
-
-
-def _read_text(path: Path) -> str:
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise _Unreadable(f"could not read the file: {exc.strerror}") from exc
+def _decode(data: bytes) -> str:
     for encoding in _ENCODINGS:
         try:
             return data.decode(encoding)
@@ -134,9 +96,9 @@ def _read_text(path: Path) -> str:
 
 
 def _chunks(suffix: str, text: str) -> list[_Chunk]:
-    if suffix == ".ipynb":
+    if suffix == "ipynb":
         return _notebook_chunks(text)
-    if suffix == ".md":
+    if suffix == "md":
         return _markdown_chunks(text)
     return [_Chunk(text, offset=0)]
 
@@ -148,6 +110,8 @@ def _notebook_chunks(text: str) -> list[_Chunk]:
     except json.JSONDecodeError as exc:
         msg = f"not a valid notebook: JSON error at line {exc.lineno}: {exc.msg}; open it in Jupyter and save it again"
         raise _Unreadable(msg) from exc
+    except RecursionError as exc:  # `[[[[...]]]]`: no notebook nests that deep
+        raise _Unreadable("not a valid notebook: its JSON is nested too deeply to read; open it in Jupyter and save it again") from exc
     cells = notebook.get("cells") if isinstance(notebook, dict) else None
     if not isinstance(cells, list):
         raise _Unreadable("not a Jupyter notebook (nbformat 4): it has no list of cells; save it again with Jupyter")
@@ -216,11 +180,13 @@ def _extract_chunks(file: str, chunks: list[_Chunk]) -> FileCode:
     findings: list[Finding] = []
     dropped: set[str] = set()
     constants: set[str] = set()  # constant names so far: `H = D // 8` needs `D` known
+    exhausted = False
     for chunk in chunks:
         try:
             tree, text = _parse(chunk.text)
-        except (SyntaxError, ValueError, RecursionError) as exc:
+        except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
             findings.append(_syntax_finding(file, chunk, exc))
+            exhausted = exhausted or isinstance(exc, (RecursionError, MemoryError))
             continue
         for node in tree.body:
             unit = _kept_unit(node, text, file, chunk, constants)
@@ -228,7 +194,7 @@ def _extract_chunks(file: str, chunks: list[_Chunk]) -> FileCode:
                 dropped.update(_loaded_names(node))
             else:
                 units.append(unit)
-    return FileCode(file, tuple(units), tuple(findings), frozenset(dropped))
+    return FileCode(file, tuple(units), tuple(findings), frozenset(dropped), exhausted)
 
 
 def _parse(text: str) -> tuple[ast.Module, str]:
@@ -256,8 +222,7 @@ def _blank(line: str) -> str:
 
 def _syntax_finding(file: str, chunk: _Chunk, exc: Exception) -> Finding:
     line = exc.lineno if isinstance(exc, SyntaxError) else None
-    # ValueError: null bytes; RecursionError: absurdly deep nesting.
-    problem = f"SyntaxError: {exc.msg}" if isinstance(exc, SyntaxError) else f"could not parse: {exc}"
+    problem = _parse_problem(exc)
     if chunk.guessed:
         # An unlabelled fence is as often pasted output as code: not the student's error.
         message = f"skipped the {chunk.label}: it names no language and is not Python ({problem})"
@@ -265,6 +230,15 @@ def _syntax_finding(file: str, chunk: _Chunk, exc: Exception) -> Finding:
     where = f" ({chunk.label})" if chunk.label else ""
     message = f"{problem}{where}{_skipped(chunk)}"
     return Finding(severity="error", file=file, line=_file_line(chunk, line), message=message)
+
+
+def _parse_problem(exc: Exception) -> str:
+    if isinstance(exc, SyntaxError):
+        return f"SyntaxError: {exc.msg}"
+    if isinstance(exc, (RecursionError, MemoryError)):  # `not not ... 1` or `a + a + ...` thousands deep
+        kind = type(exc).__name__
+        return f"could not parse: an expression is nested too deeply or is far too long ({kind}); split it into smaller statements"
+    return f"could not parse: {exc}"  # ValueError: null bytes in the source
 
 
 def _file_line(chunk: _Chunk, line: int | None) -> int | None:

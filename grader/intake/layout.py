@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .extract import CODE_SUFFIXES
+from .files import CODE_SUFFIXES
 
 __all__ = ["class_members", "is_class_folder"]
 

@@ -13,18 +13,15 @@ two lines, match: a wrong mark would send the student to the wrong place.
 
 from __future__ import annotations
 
-import ast
 import re
 from dataclasses import dataclass
 from typing import Literal
 
-from grader.models import CheckResult, GradeReport
-from grader.safe_ast import parse
+from grader.models import CheckResult, ClassOutline, GradeReport
 
 _NUMPY_CLASSES = {"matmul": "Matmul", "relu": "Relu", "softmax": "Softmax", "log": "Log", "model": "myModel"}
 """Second part of a `numpy.*` check id -> the graded definition it is about."""
 _MAX_MARKED = 2
-_COMPOUND = (ast.If, ast.For, ast.While, ast.With, ast.Try, ast.FunctionDef, ast.ClassDef, ast.AsyncFor, ast.AsyncWith)
 _FORWARD = ("forward", "call", "__call__")
 _LOCATION = re.compile(r"\(([^()]+), line (\d+)\)$")
 """Where student code raised, as the sandbox appends it to an error message."""
@@ -110,7 +107,7 @@ def source_view(check: CheckResult, report: GradeReport, *, mark: bool = True) -
     lines = source.rstrip("\n").split("\n")
     marked: frozenset[int] = frozenset()
     if mark and check.status == "failed":
-        marked = suspicious_lines(source, check.diagnosis or "", check.message)
+        marked = suspicious_lines(source, report.source_outlines.get(key), check.diagnosis or "", check.message)
     elif mark and check.status == "error":
         marked = error_lines(check.message, file, first, len(lines))
     part, _, name = key.rpartition(":")  # "framework:myModel" -> "framework", "myModel"
@@ -139,25 +136,22 @@ def source_key(check_id: str) -> str | None:
     return None
 
 
-def suspicious_lines(source: str, diagnosis: str, message: str = "") -> frozenset[int]:
+def suspicious_lines(source: str, outline: ClassOutline | None, diagnosis: str, message: str = "") -> frozenset[int]:
     """1-based lines of `source` (one class) that the diagnosis points at; empty when unsure.
 
     Args:
         source: The text of one class definition.
+        outline: Its statement lines and methods, as the intake worker parsed them
+            (the grader's process never parses student code); None: nothing is marked.
         diagnosis: The check's diagnosis.
         message: The check's message (framework checks name the mistake there).
     """
-    try:
-        tree = parse(source)
-    except (SyntaxError, ValueError):
-        return frozenset()
-    cls = next((node for node in tree.body if isinstance(node, ast.ClassDef)), None)
-    if cls is None:
+    if outline is None:
         return frozenset()
     lines = source.split("\n")
     for rule in _RULES:
         if rule.phrase in diagnosis or rule.phrase in message:
-            found = _narrow_to_gradient(_get_matching_lines(cls, lines, rule), lines, message)
+            found = _narrow_to_gradient(_get_matching_lines(outline, lines, rule), lines, message)
             if 0 < len(found) <= _MAX_MARKED:
                 return frozenset(found)
     return frozenset()
@@ -170,40 +164,26 @@ def _narrow_to_gradient(found: set[int], lines: list[str], message: str) -> set[
     return assigning or found
 
 
-def _get_matching_lines(cls: ast.ClassDef, lines: list[str], rule: _Rule) -> set[int]:
+def _get_matching_lines(outline: ClassOutline, lines: list[str], rule: _Rule) -> set[int]:
     found: set[int] = set()
-    for scope, upstream in _get_scopes(cls, rule):
-        for number in _statement_lines(scope):
+    for statements, upstream in _get_scopes(outline, rule):
+        for number in statements:
+            if number > len(lines):
+                continue
             code = lines[number - 1].split("#", 1)[0]
             if re.search(rule.pattern, code) and (upstream is None or re.search(rf"\b{re.escape(upstream)}\b", code)):
                 found.add(number)
     return found
 
 
-def _get_scopes(cls: ast.ClassDef, rule: _Rule) -> list[tuple[ast.AST, str | None]]:
-    """(method or class, name of the upstream parameter or None) to search for `rule`."""
+def _get_scopes(outline: ClassOutline, rule: _Rule) -> list[tuple[tuple[int, ...], str | None]]:
+    """(statement lines of a method or the class, name of the upstream parameter or None) to search for `rule`."""
     if not rule.methods:
-        return [(cls, None)]
-    scopes: list[tuple[ast.AST, str | None]] = []
-    for node in cls.body:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name in rule.methods:
-            params = [a.arg for a in node.args.args]
-            if rule.upstream and len(params) < 2:
+        return [(outline.statements, None)]
+    scopes: list[tuple[tuple[int, ...], str | None]] = []
+    for method in outline.methods:
+        if method.name in rule.methods:
+            if rule.upstream and len(method.params) < 2:
                 continue
-            scopes.append((node, params[1] if rule.upstream else None))
+            scopes.append((method.statements, method.params[1] if rule.upstream else None))
     return scopes
-
-
-def _statement_lines(scope: ast.AST) -> list[int]:
-    """Lines holding statements of `scope`: simple statements whole, compound ones by their header; no docstrings."""
-    numbers: list[int] = []
-    for node in ast.walk(scope):
-        if node is scope or not isinstance(node, ast.stmt) or _is_docstring(node):
-            continue
-        end = node.lineno if isinstance(node, _COMPOUND) else (node.end_lineno or node.lineno)
-        numbers.extend(range(node.lineno, end + 1))
-    return sorted(set(numbers))
-
-
-def _is_docstring(node: ast.stmt) -> bool:
-    return isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)

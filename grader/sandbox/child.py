@@ -1,12 +1,20 @@
 """Worker side of the sandbox: `python -I -m grader.sandbox.child JOBDIR`.
 
 Loads the student's definitions into a fresh namespace, runs one task, and
-writes plain numbers (JSON) and numeric arrays (.npz).  The report is written
-last, so its presence with the right token means the run completed.
+writes numeric arrays (.npz) into out/, then its report (JSON, with the arrays'
+digest) as one line into the report pipe the host gave it (`GRADER_REPORT_FD`).
+The report is sent last, so a report with the right token means the run
+completed; the host reads only the pipe's first line, so nothing student code
+writes afterwards (a thread still running, a child process) can change it.
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
+import os
+import secrets
+import stat
 import sys
 import time
 import traceback
@@ -15,22 +23,81 @@ from typing import Callable
 
 import numpy as np
 
+from ..models import Phase
+from .limits import drop_privileges
 from .protocol import ARRAYS_FILE, INPUTS_FILE, JOB_FILE, OUT_DIR, REPORT_FILE, ChildError, ChildReport, Job
-from .workspace import StudentFailure, Workspace, load_code
+from .runner import ARRAYS_DIGEST, REPORT_FD_ENV, open_dirs
+from .workspace import StudentFailure, Workspace, load_code, safe_str, type_name
+
+_SAVEZ: Callable[..., None] = np.savez
+"""numpy's own savez, taken before any student code runs (student code may replace np.savez)."""
 
 
-def _write_outputs(jobdir: Path, ws: Workspace, error: ChildError | None) -> None:
+def _write_outputs(jobdir: Path, ws: Workspace, error: ChildError | None, report_fd: int) -> None:
+    """The arrays into out/, then the report into the pipe `report_fd` (into out/ when run without one)."""
     out = jobdir / OUT_DIR
-    np.savez(out / ARRAYS_FILE, **ws.arrays)  # type: ignore[arg-type]  # numpy's stub types **kwds as bool
-    report = ChildReport(token=ws.job.token, values=ws.values, warnings=ws.warnings, error=error)
-    tmp = out / (REPORT_FILE + ".tmp")
-    tmp.write_text(report.model_dump_json(), encoding="utf-8")
-    tmp.replace(out / REPORT_FILE)
+    try:
+        arrays = _npz(ws.arrays)
+    except Exception as exc:  # noqa: BLE001 - say, student code replaced a numpy function that saving needs
+        arrays, error = b"", _unexpected(ws, exc)
+    try:
+        _write_file(out, ARRAYS_FILE, arrays)
+    except OSError as exc:  # student code replaced out/ or what is in it
+        msg = f"tampered: the grader could not write its results into out/ ({safe_str(exc)}); graded code must not touch the grader's files"
+        error = ChildError(kind="tampered", phase=_phase(ws.job), message=msg)
+    values = {**ws.values, ARRAYS_DIGEST: hashlib.sha256(arrays).hexdigest()}
+    report = ChildReport(token=ws.job.token, values=values, warnings=ws.warnings, error=error).model_dump_json().encode()
+    if report_fd < 0:
+        _write_file(out, REPORT_FILE, report)
+    else:
+        _send(report_fd, report + b"\n")
+
+
+def _npz(arrays: dict[str, np.ndarray]) -> bytes:
+    buffer = io.BytesIO()
+    _SAVEZ(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def _write_file(folder: Path, name: str, data: bytes) -> None:
+    """folder/name replaced at once by a new file, never written through a link or FIFO student code left there
+    (nor into a folder a link named `folder` points to)."""
+    dir_fd = open_dirs(folder.parent, folder.name)
+    try:
+        tmp = f".{name}-{secrets.token_hex(8)}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=dir_fd)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def _send(fd: int, data: bytes) -> None:
+    """All of `data` into the report pipe; nothing when student code closed or replaced that descriptor."""
+    try:
+        if not stat.S_ISFIFO(os.fstat(fd).st_mode):
+            return
+        os.set_blocking(fd, True)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+    except OSError:  # the host is gone
+        pass
+
+
+def _report_fd() -> int:
+    """The report pipe the host gave this worker; -1 when run by hand (the report then goes to out/)."""
+    try:
+        return int(os.environ.get(REPORT_FD_ENV, "-1"))
+    except ValueError:
+        return -1
 
 
 def main(argv: list[str]) -> int:
     """Run the job in folder argv[1]; always try to leave a report behind."""
     jobdir = Path(argv[1])
+    report_fd = _report_fd()  # read before student code can change the environment
     job = Job.model_validate_json((jobdir / JOB_FILE).read_text(encoding="utf-8"))
     with np.load(jobdir / INPUTS_FILE, allow_pickle=False) as data:
         inputs = {name: data[name] for name in data.files}
@@ -38,17 +105,37 @@ def main(argv: list[str]) -> int:
     error: ChildError | None = None
     start = time.monotonic()
     try:
+        drop_privileges()
         load_code(ws)
         _task(job.task)(ws)
     except StudentFailure as failure:
         error = failure.error
     except Exception as exc:  # noqa: BLE001 - a grader bug must still leave a report, labelled as ours
-        msg = f"internal grader error in the worker: {type(exc).__name__}: {exc} (not your fault; please report it)"
-        phase = "train" if job.task.endswith("train") else "backward"
-        error = ChildError(kind="crash", phase=phase, message=msg, traceback=traceback.format_exc()[-3000:])
+        error = _unexpected(ws, exc)
     ws.values["worker_seconds"] = round(time.monotonic() - start, 4)
-    _write_outputs(jobdir, ws, error)
+    try:
+        _write_outputs(jobdir, ws, error, report_fd)
+    except Exception as exc:  # noqa: BLE001 - a value the report cannot hold: our bug, reported as ours
+        ws.values.clear()
+        ws.arrays.clear()
+        _write_outputs(jobdir, ws, _unexpected(ws, exc), report_fd)
     return 0
+
+
+def _phase(job: Job) -> Phase:
+    return "train" if job.task.endswith("train") else "backward"
+
+
+def _unexpected(ws: Workspace, exc: Exception) -> ChildError:
+    """An exception that escaped the task: the student's when it was raised in their code (say, a numpy
+    function they replaced), else a grader bug, with its traceback for the report."""
+    frames = ws.student_frames(exc)
+    if frames:
+        msg = (f"your code raised {type_name(exc)}: {safe_str(exc)} ({frames[-1].filename}, line {frames[-1].lineno}) "
+               "while the grader was using it (did it replace a numpy or torch function?)")
+        return ChildError(kind="exception", phase=_phase(ws.job), message=msg, traceback=ws.student_traceback(exc))
+    msg = f"internal grader error in the worker: {type_name(exc)}: {safe_str(exc)} (not your fault; please report it)"
+    return ChildError(kind="crash", phase=_phase(ws.job), message=msg, traceback=traceback.format_exc()[-3000:])
 
 
 def _task(name: str) -> Callable[[Workspace], None]:
@@ -57,14 +144,33 @@ def _task(name: str) -> Callable[[Workspace], None]:
         from .tasks_framework import framework_train
 
         return framework_train
+    if name == "intake":
+        from .tasks_intake import intake
+
+        return intake
     if name == "framework_probe":
         from .tasks_probe import framework_probe
 
         return framework_probe
+    if name == "similarity_fingerprint":
+        from .tasks_similarity import similarity_fingerprint
+
+        return similarity_fingerprint
     from . import tasks_numpy
 
     return getattr(tasks_numpy, name)  # type: ignore[no-any-return]
 
 
+def _exit(code: int) -> None:
+    """End the worker now, as a forked one ends: no thread of student code runs on after the report (or keeps
+    the process alive: interpreter shutdown would wait for every non-daemon thread)."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BaseException:  # noqa: BLE001 - stderr may be over its file-size limit
+            pass
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    _exit(main(sys.argv))

@@ -79,13 +79,25 @@ def select_isolation(mode: str | None = None) -> Isolation:
     return Isolation(("bwrap", *seccomp, *BASE_LAYERS), bwrap)
 
 
+def working_bwrap() -> tuple[str | None, str]:
+    """(bwrap's path, "") when a trial sandbox starts here, else (None, why not).
+
+    The very answer select_isolation decides on (cached per process), for `grade --doctor`.
+    """
+    return _working_bwrap()
+
+
 @functools.lru_cache(maxsize=1)
 def _working_bwrap() -> tuple[str | None, str]:
     """bwrap's path if a trial sandbox starts (user namespaces may be disabled), else why not."""
     path = shutil.which("bwrap")
     if path is None:
         return None, "bwrap is not installed"
-    trial = [path, "--ro-bind", "/", "/", "--unshare-all", "--unshare-user", "--uid", "65534", "--die-with-parent", "true"]
+    # The mounts of a real sandbox (_bwrap_args) too: inside a container whose /proc is masked
+    # (Docker, so Gradescope) bwrap starts but cannot mount a new /proc, and every worker would
+    # then die at its start instead of the grader falling back to rlimits and the timeout.
+    trial = [path, "--ro-bind", "/", "/", "--unshare-all", "--unshare-user", "--uid", "65534",
+             "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "--die-with-parent", "true"]
     try:
         done = subprocess.run(trial, capture_output=True, timeout=20)
     except (OSError, subprocess.TimeoutExpired) as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import resource
 from pathlib import Path
 
@@ -9,6 +10,10 @@ from ..rubric import Limits
 
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
 _MIB = 1 << 20
+_PR_CAPBSET_DROP = 24
+_PR_SET_NO_NEW_PRIVS = 38
+_PR_CAP_AMBIENT, _PR_CAP_AMBIENT_CLEAR_ALL = 47, 4
+_CAPABILITY_VERSION_3 = 0x20080522
 
 
 def worker_env(work: Path, limits: Limits) -> dict[str, str]:
@@ -33,3 +38,34 @@ def apply_rlimits(limits: Limits, *, base_address_space: int = 0) -> None:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     resource.setrlimit(resource.RLIMIT_NPROC, (limits.processes, limits.processes))
     resource.setrlimit(resource.RLIMIT_NOFILE, (limits.open_files, limits.open_files))
+
+
+def drop_privileges() -> None:
+    """Give up every capability for good; called in the worker before any student code runs.
+
+    Without bubblewrap a worker started by root keeps root's capabilities, and
+    CAP_SYS_RESOURCE would let student code raise its own hard limits (setrlimit
+    RLIMIT_AS to infinity) and allocate as much memory as the machine has.  With
+    no capabilities the kernel refuses any raise above the hard limits set by
+    `apply_rlimits`.  no_new_privs and an empty bounding set keep an exec (a
+    setuid program, or root's exec rule) from handing any capability back.
+    Inside bubblewrap the capabilities are already gone and this changes nothing.
+    """
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+    libc.prctl(_PR_CAP_AMBIENT, _PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
+    for cap in range(_last_capability() + 1):
+        libc.prctl(_PR_CAPBSET_DROP, cap, 0, 0, 0)  # refused without CAP_SETPCAP, i.e. when there is nothing to drop
+    header = (ctypes.c_uint32 * 2)(_CAPABILITY_VERSION_3, 0)
+    no_caps = (ctypes.c_uint32 * 6)()  # effective, permitted, inheritable; for capabilities 0-31 and 32-63
+    if libc.capset(header, no_caps) != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"capset: cannot drop the worker's capabilities (errno {errno})")
+
+
+def _last_capability() -> int:
+    try:
+        with open("/proc/sys/kernel/cap_last_cap", encoding="ascii") as fh:
+            return int(fh.read())
+    except (OSError, ValueError):
+        return 63

@@ -107,6 +107,13 @@ class ForkServer:
             if modules and self._send({"op": "preload", "modules": sorted(modules)}):
                 self._pending = modules
 
+    def preload(self, modules: set[str]) -> None:
+        """Ask the running template to import `modules` in the background; its reply is read before the next job."""
+        if self._proc is None or self.holds(modules) or self._pending:
+            return
+        if self._send({"op": "preload", "modules": sorted(modules)}):
+            self._pending = set(modules)
+
     def _ensure(self, modules: set[str]) -> None:
         self.start()
         missing = sorted(modules - self._loaded)
@@ -221,6 +228,13 @@ class WarmRunner:
             with self._changed:
                 self._idle.append(server)
                 self._changed.notify()
+
+    def preload(self, modules: set[str]) -> None:
+        """Every idle template but the first (kept framework-free for numpy jobs) imports `modules` in the background."""
+        with self._changed:
+            for server in self._servers[1:]:
+                if server in self._idle:
+                    server.preload(modules)
 
     def _acquire(self, needs: set[str]) -> ForkServer:
         """An idle template, preferring one that holds what the job needs and is not busy importing."""

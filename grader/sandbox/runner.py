@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
 import os
 import secrets
+import select
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, get_args
 
 import numpy as np
 from pydantic import ValidationError
@@ -24,14 +28,21 @@ from .protocol import (
     ARRAYS_FILE,
     INPUTS_FILE,
     JOB_FILE,
-    MAX_REPORT_BYTES,
     OUT_DIR,
     REPORT_FILE,
     ChildReport,
     Job,
+    Task,
+    max_report_bytes,
 )
 
 _STDERR_TAIL = 4000
+REPORT_FD_ENV = "GRADER_REPORT_FD"
+"""The worker's environment variable naming the pipe it writes its report into (see `wait_for_report`)."""
+ARRAYS_DIGEST = "arrays_sha256"
+"""A report value: the sha256 of the arrays file as the worker wrote it, checked before it is read."""
+_PIPE_LIMIT = max(max_report_bytes(task) for task in get_args(Task))
+_CHUNK = 1 << 20
 
 
 class Runner(Protocol):
@@ -64,33 +75,46 @@ class SubprocessRunner:
         duration = time.monotonic() - start
         return RunResult(job.task, result.values, result.arrays, result.error, duration)
 
-    def _spawn(self, jobdir: Path, limits: Limits) -> tuple[int, bool]:
-        """Start the worker in its own session and wait; kill its whole group on timeout."""
+    def _start(self, jobdir: Path, limits: Limits, report_fd: int) -> subprocess.Popen[bytes]:
+        """The worker, started in its own session with the report pipe `report_fd`."""
         work = jobdir / "work"
         work.mkdir()
         seccomp_fd = seccomp_pipe() if self.isolation.uses_seccomp else None
-        fds = (seccomp_fd,) if seccomp_fd is not None else ()
-        with open(jobdir / "stdout.txt", "wb") as out, open(jobdir / "stderr.txt", "wb") as err:
-            proc = subprocess.Popen(
-                self.isolation.argv(self._python, jobdir, seccomp_fd),
-                pass_fds=fds,
-                cwd=work,
-                env=worker_env(work, limits),
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=err,
-                start_new_session=True,  # own process group: killpg reaches anything it forks
-                preexec_fn=lambda: apply_rlimits(limits),
-            )
-            timed_out = False
+        fds = (report_fd,) if seccomp_fd is None else (seccomp_fd, report_fd)
+        try:
+            with open(jobdir / "stdout.txt", "wb") as out, open(jobdir / "stderr.txt", "wb") as err:
+                return subprocess.Popen(
+                    self.isolation.argv(self._python, jobdir, seccomp_fd),
+                    pass_fds=fds,
+                    cwd=work,
+                    env=worker_env(work, limits) | {REPORT_FD_ENV: str(report_fd)},
+                    stdin=subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=err,
+                    start_new_session=True,  # own process group: killpg reaches anything it forks
+                    preexec_fn=lambda: apply_rlimits(limits),
+                )
+        finally:
+            if seccomp_fd is not None:
+                os.close(seccomp_fd)
+
+    def _spawn(self, jobdir: Path, limits: Limits) -> tuple[int, bool]:
+        """Start the worker in its own session and wait, reading its report pipe; kill its whole group
+        when it ends or times out, then publish its report (see `publish_report`)."""
+        report_r, report_w = os.pipe()
+        try:
             try:
-                proc.wait(timeout=limits.timeout_s)
-            except subprocess.TimeoutExpired:
-                timed_out = True
-            kill_group(proc.pid)
-            proc.wait()
-        if seccomp_fd is not None:
-            os.close(seccomp_fd)
+                proc = self._start(jobdir, limits, report_w)
+            finally:
+                os.close(report_w)  # the worker has its copy: the pipe is its alone
+            try:
+                timed_out, report = wait_for_report(proc.pid, report_r, limits.timeout_s)
+            finally:
+                kill_group(proc.pid)
+                proc.wait()
+        finally:
+            os.close(report_r)
+        publish_report(jobdir, report)
         returncode = proc.returncode
         if self.isolation.bwrap and returncode > 128:
             returncode = 128 - returncode  # bwrap reports a worker killed by signal N as exit status 128 + N
@@ -113,6 +137,137 @@ def write_job(jobdir: Path, job: Job, arrays: dict[str, np.ndarray]) -> None:
     (jobdir / OUT_DIR).mkdir()
 
 
+def wait_for_report(pid: int, report_fd: int, timeout: float) -> tuple[bool, bytes | None]:
+    """Wait until the worker `pid` ends or `timeout` seconds pass, reading its report pipe meanwhile.
+
+    Returns whether it timed out, and the first line the worker wrote into the pipe: its report (None when it
+    wrote no whole line).  The pipe keeps what was written in order, so student code that writes into it after
+    the report (a thread, a child process) changes nothing: only the first line is read.
+    """
+    pidfd = os.pidfd_open(pid)
+    try:
+        reader, poller = _FirstLine(report_fd), select.poll()
+        for fd in (pidfd, report_fd):
+            poller.register(fd, select.POLLIN)
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            ready = {fd for fd, _ in poller.poll(left * 1000)}
+            if reader.drain():  # its end: poll would report it at once, forever
+                poller.unregister(report_fd)
+            if pidfd in ready:  # ended: all it wrote is in the pipe, and drained
+                return False, reader.line()
+        return True, None
+    finally:
+        os.close(pidfd)
+
+
+class _FirstLine:
+    """The first line written into a pipe, read without blocking and kept up to the largest report."""
+
+    def __init__(self, fd: int) -> None:
+        os.set_blocking(fd, False)
+        self._fd, self._data, self._eof, self._complete = fd, bytearray(), False, False
+
+    def drain(self) -> bool:
+        """Read everything the pipe holds now, keeping bytes only until the first newline; True when the pipe
+        has just ended (every copy of its write end is closed)."""
+        while not self._eof:
+            try:
+                chunk = os.read(self._fd, _CHUNK)
+            except BlockingIOError:
+                return False
+            self._eof = not chunk
+            if not self._complete and len(self._data) <= _PIPE_LIMIT:
+                self._data += chunk
+                self._complete = b"\n" in chunk
+            if self._eof:
+                return True
+        return False
+
+    def line(self) -> bytes | None:
+        line, newline, _ = bytes(self._data).partition(b"\n")
+        return line if newline else None
+
+
+def publish_report(jobdir: Path, report: bytes | None) -> None:
+    """Make `report`, the line the worker wrote into its pipe, the job's out/report.json.
+
+    Called once the worker and everything it started are dead: whatever student code wrote at that path is
+    replaced.  Without a report, a report.json left there is emptied, so it reads as tampered, never as a result.
+    """
+    try:
+        out = open_dirs(jobdir, OUT_DIR)
+    except OSError:  # out/ removed or replaced by a link: no report
+        return
+    try:
+        if report is None and not _lexists(REPORT_FILE, out):
+            return
+        tmp = f".report-{secrets.token_hex(8)}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=out)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(report or b"")
+        try:
+            os.replace(tmp, REPORT_FILE, src_dir_fd=out, dst_dir_fd=out)
+        except OSError:  # student code made report.json a folder: it reads as tampered
+            os.unlink(tmp, dir_fd=out)
+    except OSError:
+        pass
+    finally:
+        os.close(out)
+
+
+def _is_folder(path: Path) -> bool:
+    """A folder itself, not a link to one."""
+    try:
+        return stat.S_ISDIR(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
+def _lexists(name: str, dir_fd: int) -> bool:
+    try:
+        os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+    except OSError:
+        return False
+    return True
+
+
+def open_dirs(base: Path, *names: str) -> int:
+    """A descriptor of folder base/names..., where none of `names` may be a symlink (student code can plant one)."""
+    fd = os.open(base, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    for name in names:
+        try:
+            nested = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=fd)
+        finally:
+            os.close(fd)
+        fd = nested
+    return fd
+
+
+def read_regular(path: Path, limit: int, *, tail: bool = False) -> bytes | None:
+    """The bytes of the regular file at `path` (at most `limit`: the last ones with `tail`), or None.
+
+    None when it is missing, larger than `limit` (unless `tail`), not a regular file (a FIFO left by student
+    code would block the grader forever), or reached through a symlink in its last two path components.
+    """
+    try:
+        parent = open_dirs(path.parent.parent, path.parent.name)
+    except OSError:
+        return None
+    try:
+        fd = os.open(path.name, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=parent)
+    except OSError:
+        return None
+    finally:
+        os.close(parent)
+    with os.fdopen(fd, "rb") as fh:
+        size = os.fstat(fd)
+        if not stat.S_ISREG(size.st_mode) or (size.st_size > limit and not tail):
+            return None
+        fh.seek(max(0, size.st_size - limit))
+        return fh.read(limit)
+
+
 def kill_group(pid: int) -> None:
     """SIGKILL the process group `pid` leads, if it still exists."""
     try:
@@ -127,37 +282,42 @@ def read_result(jobdir: Path, job: Job, returncode: int, timed_out: bool, limits
     if timed_out:
         msg = f"timeout: your code did not finish within {limits.timeout_s:g} s (an endless loop, or far too slow)"
         return RunResult(job.task, error=RunError("timeout", phase, msg, tail))
-    report = _load_report(jobdir / OUT_DIR / REPORT_FILE, job.token)
-    if report is None and (jobdir / OUT_DIR / REPORT_FILE).exists():
+    report = _load_report(jobdir / OUT_DIR / REPORT_FILE, job.token, max_report_bytes(job.task))
+    if report is None and (os.path.lexists(jobdir / OUT_DIR / REPORT_FILE) or not _is_folder(jobdir / OUT_DIR)):
         msg = "tampered: the result file was not the grader's (wrong token or malformed); the run is not trusted"
         return RunResult(job.task, error=RunError("tampered", phase, msg, tail))
     if report is None:
         return RunResult(job.task, error=_no_report_error(returncode, limits, phase, tail))
-    arrays = _load_arrays(jobdir / OUT_DIR / ARRAYS_FILE)
+    values = {name: value for name, value in report.values.items() if name != ARRAYS_DIGEST}
+    arrays = _load_arrays(jobdir / OUT_DIR / ARRAYS_FILE, report.values.get(ARRAYS_DIGEST), limits.file_size_mb << 20)
     if report.error is not None:
         err = report.error
         detail = err.traceback or tail
-        return RunResult(job.task, report.values, arrays or {}, RunError(err.kind, err.phase, err.message, detail))
+        return RunResult(job.task, values, arrays or {}, RunError(err.kind, err.phase, err.message, detail))
     if arrays is None:
-        return RunResult(job.task, error=RunError("tampered", phase, "tampered: the worker's arrays were missing or unreadable"))
-    return RunResult(job.task, {**report.values, "warnings": report.warnings}, arrays)
+        msg = "tampered: the worker's arrays were missing, unreadable or changed after it reported them"
+        return RunResult(job.task, error=RunError("tampered", phase, msg))
+    return RunResult(job.task, {**values, "warnings": report.warnings}, arrays)
 
 
-def _load_report(path: Path, token: str) -> ChildReport | None:
+def _load_report(path: Path, token: str, max_bytes: int) -> ChildReport | None:
+    data = read_regular(path, max_bytes)
     try:
-        if path.stat().st_size > MAX_REPORT_BYTES:
-            return None
-        report = ChildReport.model_validate_json(path.read_bytes())
-    except (OSError, ValidationError):
+        report = ChildReport.model_validate_json(data) if data is not None else None
+    except ValidationError:
         return None
-    return report if secrets.compare_digest(report.token, token) else None
+    return report if report is not None and secrets.compare_digest(report.token, token) else None
 
 
-def _load_arrays(path: Path) -> dict[str, np.ndarray] | None:
-    """Numeric arrays only: allow_pickle=False refuses object arrays."""
+def _load_arrays(path: Path, digest: object, max_bytes: int) -> dict[str, np.ndarray] | None:
+    """The arrays the worker reported, if the file still has the digest it reported; numeric only
+    (allow_pickle=False refuses object arrays)."""
+    data = read_regular(path, max_bytes)
+    if data is None or not isinstance(digest, str) or not secrets.compare_digest(hashlib.sha256(data).hexdigest(), digest):
+        return None
     try:
-        with np.load(path, allow_pickle=False) as data:
-            return {name: data[name] for name in data.files}
+        with np.load(io.BytesIO(data), allow_pickle=False) as loaded:
+            return {name: loaded[name] for name in loaded.files}
     except (OSError, ValueError, EOFError):
         return None
 
@@ -184,9 +344,5 @@ def _no_report_error(returncode: int, limits: Limits, phase: Phase, stderr_tail:
 
 
 def stderr_tail(path: Path) -> str:
-    try:
-        with open(path, "rb") as fh:
-            fh.seek(max(0, path.stat().st_size - _STDERR_TAIL))
-            return fh.read().decode("utf-8", "replace")
-    except OSError:
-        return ""
+    """The last few thousand bytes of the worker's stderr, however much it wrote (never more in memory)."""
+    return (read_regular(path, _STDERR_TAIL, tail=True) or b"").decode("utf-8", "replace")

@@ -10,8 +10,12 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from ..models import Phase
 from .curve import TrainingCurve
-from .workspace import StudentFailure, Workspace
+from .workspace import StudentFailure, Workspace, type_name
+
+_OWNERS = {"pytorch": "PyTorch myModel", "tensorflow": "TensorFlow myModel"}
+_LOGITS = "returning (N, 10) logits"
 
 
 def framework_train(ws: Workspace) -> None:
@@ -37,6 +41,61 @@ def _check_logits(shape: tuple[int, ...], batch: int) -> None:
         raise StudentFailure("exception", "forward", msg)
 
 
+def new_model(ws: Workspace, framework: str) -> Any:
+    """A fresh myModel (made with no arguments) that the grader can call as model(x), or the failure that says
+    what is missing."""
+    model = ws.construct(_OWNERS[framework], "myModel", ws.require("myModel"))
+    ws.call("import", "myModel", _require_forward, model, framework)
+    return model
+
+
+def _require_forward(model: Any, framework: str) -> None:
+    """A StudentFailure when calling the model cannot reach a forward of the student's."""
+    method, fix = _missing_forward(model) if framework == "pytorch" else _missing_call(model)
+    if method:
+        raise StudentFailure("missing", "import", f"missing: your {_OWNERS[framework]} has no {method} method; {fix}")
+
+
+def _missing_forward(model: Any) -> tuple[str, str]:
+    import torch
+
+    if isinstance(model, torch.nn.Module):
+        return ("forward", f"define forward(self, x) {_LOGITS}") if type(model).forward is torch.nn.Module.forward else ("", "")
+    return ("", "") if callable(model) else ("__call__", f"subclass nn.Module and define forward(self, x) {_LOGITS}")
+
+
+def _missing_call(model: Any) -> tuple[str, str]:
+    import tensorflow as tf
+
+    keras_calls = (tf.keras.Model.call, tf.keras.layers.Layer.call)
+    if isinstance(model, tf.keras.layers.Layer) and getattr(type(model), "call", None) in keras_calls:
+        return "call", f"define call(self, x) {_LOGITS}"
+    fix = f"define __call__(self, x) {_LOGITS} (or subclass tf.keras.Model and define call(self, x))"
+    return ("", "") if callable(model) else ("__call__", fix)
+
+
+def logits(ws: Workspace, phase: Phase, out: Any, batch: int, framework: str) -> Any:
+    """`out`, what the model returned for `batch` images, if it is one (batch, 10) tensor; else a failure naming it."""
+    return ws.call(phase, "the output of myModel", _checked_logits, out, batch, framework, phase)
+
+
+def _checked_logits(out: Any, batch: int, framework: str, phase: Phase) -> Any:
+    if framework == "pytorch":
+        import torch
+
+        tensor = isinstance(out, torch.Tensor)
+    else:
+        import tensorflow as tf
+
+        tensor = bool(tf.is_tensor(out))
+    if not tensor:
+        method = "forward" if framework == "pytorch" else "__call__"
+        msg = f"your {_OWNERS[framework]}'s {method} returned {type_name(out)}; it must return one ({batch}, 10) tensor of logits"
+        raise StudentFailure("exception", phase, msg)
+    _check_logits(tuple(int(n) for n in out.shape), batch)
+    return out
+
+
 # --------------------------------------------------------------------------- PyTorch
 
 
@@ -46,31 +105,45 @@ def _train_torch(ws: Workspace, x: np.ndarray, y: np.ndarray, curve: TrainingCur
     torch.manual_seed(ws.params["seed"])
     np.random.seed(ws.params["seed"])
     torch.set_num_threads(ws.params.get("threads", 1))
-    model = ws.call("import", "myModel()", ws.require("myModel"))
-    params = _torch_parameters(model)
-    ws.values["n_parameters"] = int(sum(p.numel() for p in params))
+    model = new_model(ws, "pytorch")
+    params = ws.call("train", "finding the trainable parameters of myModel", _torch_parameters, model)
+    ws.values["n_parameters"] = ws.call("train", "counting the parameters of myModel", _count, params)
     opt_cls = torch.optim.Adam if ws.params["optimizer"] == "adam" else torch.optim.SGD
-    opt = opt_cls(params, lr=ws.params["lr"])
+    opt = ws.call("train", "the optimiser for the parameters of myModel", opt_cls, params, ws.params["lr"])
     xt, yt = torch.from_numpy(x), torch.from_numpy(y)
     steps_per_epoch = -(-len(x) // ws.params["batch_size"])
     losses, total = [], 0.0
     for step, idx in enumerate(_batches(ws, len(x)), start=1):
-        logits = ws.call("train", "myModel forward", model, xt[idx])
-        _check_logits(tuple(logits.shape), len(idx))
-        loss = torch.nn.functional.cross_entropy(logits.float(), yt[idx])
+        out = logits(ws, "train", ws.call("train", "myModel forward", model, xt[idx]), len(idx), "pytorch")
+        loss = ws.call("train", "the loss of the output of myModel", _torch_loss, out, yt[idx])
         opt.zero_grad()
         ws.call("train", "loss.backward", loss.backward)
-        opt.step()
+        ws.call("train", "the optimiser step on the parameters of myModel", opt.step)
         batch_loss = float(loss.detach()) * len(idx)
         total += batch_loss
-        curve.add(batch_loss, logits.detach().argmax(dim=1).numpy(), y[idx])
+        curve.add(batch_loss, ws.call("train", "the output of myModel", _torch_numpy, out).argmax(axis=1), y[idx])
         if step % steps_per_epoch == 0:
             losses.append(total / len(x))
             total = 0.0
     with torch.no_grad():
         test = torch.from_numpy(ws.inputs["test_x"].astype(np.float32) / 255.0)
-        ws.arrays["test_out"] = ws.call("forward", "myModel forward", model, test).double().numpy()
+        out = logits(ws, "forward", ws.call("forward", "myModel forward", model, test), len(test), "pytorch")
+        ws.arrays["test_out"] = ws.call("forward", "the output of myModel", _torch_numpy, out)
     return losses
+
+
+def _torch_loss(out: Any, labels: Any) -> Any:
+    import torch
+
+    return torch.nn.functional.cross_entropy(out.float(), labels)
+
+
+def _torch_numpy(tensor: Any) -> np.ndarray:
+    return np.asarray(tensor.detach().cpu().double().numpy())
+
+
+def _count(params: list[Any]) -> int:
+    return int(sum(int(np.prod(tuple(p.shape))) for p in params))
 
 
 def _torch_parameters(model: Any) -> list[Any]:
@@ -79,7 +152,7 @@ def _torch_parameters(model: Any) -> list[Any]:
 
     params: list[Any] = []
     if isinstance(model, torch.nn.Module):
-        params = [p for p in model.parameters() if p.requires_grad]
+        params = [p for p in model.parameters() if isinstance(p, torch.Tensor) and p.requires_grad]
     else:
         for value in _attribute_values(model):
             if isinstance(value, torch.nn.Module):
@@ -92,7 +165,11 @@ def _torch_parameters(model: Any) -> list[Any]:
 
 
 def _attribute_values(model: Any) -> Iterator[Any]:
-    for value in vars(model).values():
+    try:
+        attributes = list(vars(model).values())
+    except TypeError:  # no __dict__ (slots): no attributes to look through
+        return
+    for value in attributes:
         if isinstance(value, (list, tuple)):
             yield from value
         elif isinstance(value, dict):
@@ -109,29 +186,41 @@ def _train_tensorflow(ws: Workspace, x: np.ndarray, y: np.ndarray, curve: Traini
 
     tf.random.set_seed(ws.params["seed"])
     np.random.seed(ws.params["seed"])
-    model = ws.call("import", "myModel()", ws.require("myModel"))
+    model = new_model(ws, "tensorflow")
     # A Keras model creates its weights on its first call: build it before looking for them.
-    _check_logits(tuple(ws.call("train", "myModel.__call__", model, tf.constant(x[:1])).shape), 1)
-    variables = _tf_variables(model)
-    ws.values["n_parameters"] = int(sum(int(np.prod(v.shape)) for v in variables))
-    update = _TfUpdate(tf, variables, ws.params["optimizer"], ws.params["lr"])
+    logits(ws, "train", ws.call("train", "myModel.__call__", model, tf.constant(x[:1])), 1, "tensorflow")
+    variables = ws.call("train", "finding the trainable variables of myModel", _tf_variables, model)
+    ws.values["n_parameters"] = ws.call("train", "counting the variables of myModel", _count, variables)
+    optimiser = ws.params["optimizer"], ws.params["lr"]
+    update = ws.call("train", "the optimiser for the variables of myModel", _TfUpdate, tf, variables, *optimiser)
     steps_per_epoch = -(-len(x) // ws.params["batch_size"])
     losses, total = [], 0.0
     for step, idx in enumerate(_batches(ws, len(x)), start=1):
         with tf.GradientTape() as tape:
-            logits = ws.call("train", "myModel.__call__", model, tf.constant(x[idx]))
-            _check_logits(tuple(logits.shape), len(idx))
-            loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y[idx], logits=tf.cast(logits, tf.float32)))
-        update.apply(tape.gradient(loss, variables))
+            out = logits(ws, "train", ws.call("train", "myModel.__call__", model, tf.constant(x[idx])), len(idx), "tensorflow")
+            loss = ws.call("train", "the loss of the output of myModel", _tf_loss, tf, out, y[idx])
+        grads = ws.call("train", "the gradients of the loss", tape.gradient, loss, variables)
+        if all(g is None for g in grads):
+            raise StudentFailure("exception", "train", _UNCONNECTED)
+        ws.call("train", "the optimiser step on the variables of myModel", update.apply, grads)
         batch_loss = float(loss) * len(idx)
         total += batch_loss
-        curve.add(batch_loss, np.argmax(np.asarray(logits), axis=1), y[idx])
+        curve.add(batch_loss, np.argmax(np.asarray(out), axis=1), y[idx])
         if step % steps_per_epoch == 0:
             losses.append(total / len(x))
             total = 0.0
     test = tf.constant(ws.inputs["test_x"].astype(np.float32) / 255.0)
-    ws.arrays["test_out"] = np.asarray(ws.call("forward", "myModel.__call__", model, test), dtype=np.float64)
+    out = logits(ws, "forward", ws.call("forward", "myModel.__call__", model, test), len(test), "tensorflow")
+    ws.arrays["test_out"] = np.asarray(out, dtype=np.float64)
     return losses
+
+
+_UNCONNECTED = ("the loss does not depend on any trainable variable of myModel: compute its output from its tf.Variables "
+                "with TensorFlow operations (no .numpy() or numpy functions inside __call__)")
+
+
+def _tf_loss(tf: Any, out: Any, labels: np.ndarray) -> Any:
+    return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=tf.cast(out, tf.float32)))
 
 
 class _TfUpdate:

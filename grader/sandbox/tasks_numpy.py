@@ -1,7 +1,11 @@
 """Worker tasks for the numpy part: call the student's layers and model, return raw arrays.
 
 These functions only *compute*.  Judging (autograd references, finite-difference
-quotients, tolerances, accuracy) happens in the grader's own process.
+quotients, tolerances, accuracy) happens in the grader's own process.  Every
+touch of a student object (creating it, looking up a method, calling it,
+reading or setting an attribute, converting what it returned) goes through the
+Workspace, so whatever the student's code does becomes a failure with their
+class and method in its message.
 """
 
 from __future__ import annotations
@@ -10,26 +14,52 @@ from typing import Any
 
 import numpy as np
 
+from ..models import Phase
 from .curve import TrainingCurve
-from .workspace import StudentFailure, Workspace
+from .workspace import StudentFailure, Workspace, safe_str, type_name
+
+_MODEL = "numpy myModel"
+_FIXES = {
+    ("Matmul", "forward"): "define forward(self, x, W) returning x @ W",
+    ("Matmul", "backward"): "define backward(self, grad_y) returning the tuple (grad_x, grad_W)",
+    ("layer", "forward"): "define forward(self, x) returning the layer's output",
+    ("layer", "backward"): "define backward(self, grad_y) returning the gradient with respect to x",
+    ("myModel", "forward"): "define forward(self, x) that sets self.h2_log",
+    ("myModel", "backward"): "define backward(self, label) that sets self.W1_grad and self.W2_grad",
+}
+"""How to define a method the grader calls, for the message when it is missing."""
 
 
-def to_array(value: Any, what: str) -> np.ndarray:
+def _method(ws: Workspace, phase: Phase, name: str, obj: Any, method: str) -> Any:
+    """The student's `name.method` of `obj`, or a failure saying how to define it."""
+    fix = _FIXES.get((name, method)) or _FIXES[("layer", method)]
+    return ws.method(phase, _MODEL if name == "myModel" else name, obj, method, fix)
+
+
+def to_array(ws: Workspace, value: Any, what: str, phase: Phase = "backward") -> np.ndarray:
     """A plain numeric ndarray copy of a student's return value, or a failure saying what it was."""
+    arr: np.ndarray = ws.call(phase, what, _plain_copy, value, what, phase)
+    return arr
+
+
+def _plain_copy(value: Any, what: str, phase: Phase) -> np.ndarray:
     try:
         arr = np.array(value, copy=True, subok=False)
     except Exception as exc:  # noqa: BLE001 - arbitrary student objects
-        raise StudentFailure("exception", "backward", f"`{what}` returned {type(value).__name__}, not an array: {exc}") from None
+        raise StudentFailure("exception", phase, f"`{what}` returned {type_name(value)}, not an array: {safe_str(exc)}") from None
     if arr.dtype.kind not in "fiub":
-        msg = f"`{what}` returned {type(value).__name__} with dtype {arr.dtype}; it must return a numeric numpy array"
-        raise StudentFailure("exception", "backward", msg)
+        msg = f"`{what}` returned {type_name(value)} with dtype {arr.dtype}; it must return a numeric numpy array"
+        raise StudentFailure("exception", phase, msg)
     return arr
 
 
 def describe(value: Any) -> dict[str, Any]:
-    """What a student function returned, before conversion: type, exact ndarray or not, dtype."""
-    dtype = str(value.dtype) if isinstance(value, np.ndarray) else None
-    return {"type": type(value).__name__, "ndarray": type(value) is np.ndarray, "dtype": dtype}
+    """What a student function returned, before conversion: type, exact ndarray or not, dtype.
+
+    Read without running student code: an ndarray subclass may redefine `dtype`.
+    """
+    dtype = str(np.ndarray.dtype.__get__(value)) if issubclass(type(value), np.ndarray) else None
+    return {"type": type_name(value), "ndarray": type(value) is np.ndarray, "dtype": dtype}
 
 
 def layer_gradient(ws: Workspace) -> None:
@@ -51,91 +81,122 @@ def layer_gradient(ws: Workspace) -> None:
             _finite_difference_forwards(ws, cls, name, f"p{k}_", args, i, steps)
 
 
-def _fresh_pass(ws: Workspace, cls: type, name: str, prefix: str, args: list[np.ndarray], grad_y: np.ndarray) -> None:
+def _forward(ws: Workspace, layer: Any, name: str, args: list[np.ndarray]) -> np.ndarray:
+    """The layer's forward on `args`, as a plain array."""
+    out = ws.call("forward", f"{name}.forward", _method(ws, "forward", name, layer, "forward"), *args)
+    return to_array(ws, out, f"{name}.forward", "forward")
+
+
+def _backward(ws: Workspace, layer: Any, name: str, grad_y: np.ndarray, n_args: int) -> tuple[Any, ...]:
+    """What the layer's backward returned, one object per forward argument (not yet converted)."""
+    grads = ws.call("backward", f"{name}.backward", _method(ws, "backward", name, layer, "backward"), grad_y)
+    return _as_tuple(ws, name, grads, n_args)
+
+
+def _fresh_pass(ws: Workspace, cls: Any, name: str, prefix: str, args: list[np.ndarray], grad_y: np.ndarray) -> None:
     """forward(x) then backward(grad_y) on a new layer; keeps what the calls left in their inputs."""
-    layer = ws.call("import", f"{name}()", cls)
+    layer = ws.construct(name, name, cls)
     passed = [a.copy() for a in args]
-    out = ws.call("forward", f"{name}.forward", layer.forward, *passed)
-    ws.arrays[prefix + "out"] = to_array(out, f"{name}.forward")
+    ws.arrays[prefix + "out"] = _forward(ws, layer, name, passed)
     for i, arg in enumerate(passed):
         ws.arrays[f"{prefix}arg_after{i}"] = arg.copy()
     upstream = grad_y.copy()
-    grads = _as_tuple(name, ws.call("backward", f"{name}.backward", layer.backward, upstream), len(args))
+    grads = _backward(ws, layer, name, upstream, len(args))
     ws.values[prefix + "grad_types"] = [describe(g) for g in grads]
     for i, grad in enumerate(grads):
-        ws.arrays[f"{prefix}grad{i}"] = to_array(grad, f"{name}.backward")
+        ws.arrays[f"{prefix}grad{i}"] = to_array(ws, grad, f"{name}.backward")
     ws.arrays[prefix + "gy_after"] = upstream
 
 
-def _state_passes(ws: Workspace, cls: type, name: str, args: list[np.ndarray], grad_y: np.ndarray) -> None:
+def _state_passes(ws: Workspace, cls: Any, name: str, args: list[np.ndarray], grad_y: np.ndarray) -> None:
     """forward(A), forward(B), backward, backward: the gradients must be those of B, twice."""
-    layer = ws.call("import", f"{name}()", cls)
-    stale = [ws.inputs[f"stale_arg{i}"].copy() for i in range(len(args))]
-    ws.call("forward", f"{name}.forward", layer.forward, *stale)
-    ws.call("forward", f"{name}.forward", layer.forward, *[a.copy() for a in args])
+    layer = ws.construct(name, name, cls)
+    _forward(ws, layer, name, [ws.inputs[f"stale_arg{i}"].copy() for i in range(len(args))])
+    _forward(ws, layer, name, [a.copy() for a in args])
     for label in ("seq", "again"):
-        grads = _as_tuple(name, ws.call("backward", f"{name}.backward", layer.backward, grad_y.copy()), len(args))
-        for i, grad in enumerate(grads):
-            ws.arrays[f"p0_{label}_grad{i}"] = to_array(grad, f"{name}.backward")
+        for i, grad in enumerate(_backward(ws, layer, name, grad_y.copy(), len(args))):
+            ws.arrays[f"p0_{label}_grad{i}"] = to_array(ws, grad, f"{name}.backward")
 
 
-def _as_tuple(name: str, grads: Any, n_args: int) -> tuple[Any, ...]:
+def _as_tuple(ws: Workspace, name: str, grads: Any, n_args: int) -> tuple[Any, ...]:
     if n_args == 1:
         return (grads,)
-    if not isinstance(grads, (tuple, list)) or len(grads) != n_args:
-        msg = f"`{name}.backward` returned {type(grads).__name__}; it must return a tuple of {n_args} arrays (grad_x, grad_W)"
+    # type(), not isinstance(); tuple() runs a list subclass's own __iter__: inside ws.call.
+    items = ws.call("backward", f"{name}.backward", tuple, grads) if issubclass(type(grads), (tuple, list)) else None
+    if items is None or len(items) != n_args:
+        msg = f"`{name}.backward` returned {type_name(grads)}; it must return a tuple of {n_args} arrays (grad_x, grad_W)"
         raise StudentFailure("exception", "backward", msg)
-    return tuple(grads)
+    return items  # type: ignore[no-any-return]
 
 
 def _finite_difference_forwards(
-    ws: Workspace, cls: type, name: str, prefix: str, args: list[np.ndarray], i: int, steps: np.ndarray
+    ws: Workspace, cls: Any, name: str, prefix: str, args: list[np.ndarray], i: int, steps: np.ndarray
 ) -> None:
     """Forward outputs with entry j of argument i moved by +h_j and -h_j (a fresh layer each time)."""
+    shape = ws.arrays[prefix + "out"].shape
     plus: list[np.ndarray] = []
     minus: list[np.ndarray] = []
     for j in range(args[i].size):
         for sign, bucket in ((1.0, plus), (-1.0, minus)):
             moved = [a.copy() for a in args]
             moved[i].flat[j] += sign * steps.flat[j]
-            layer = ws.call("import", f"{name}()", cls)
-            bucket.append(to_array(ws.call("forward", f"{name}.forward", layer.forward, *moved), f"{name}.forward"))
+            out = _forward(ws, ws.construct(name, name, cls), name, moved)
+            if out.shape != shape:
+                msg = (f"`{name}.forward` returned shape {out.shape} for one input and shape {shape} for another of the same "
+                       "shape; it must return the same shape every time")
+                raise StudentFailure("exception", "forward", msg)
+            bucket.append(out)
     ws.arrays[f"{prefix}fd_plus{i}"] = np.stack(plus)
     ws.arrays[f"{prefix}fd_minus{i}"] = np.stack(minus)
 
 
 def softmax_stability(ws: Workspace) -> None:
     """The student's Softmax forward on large logits (the template's overflows)."""
-    cls = ws.require("Softmax")
-    out = ws.call("forward", "Softmax.forward", cls().forward, ws.inputs["x"].copy())
-    ws.arrays["out"] = to_array(out, "Softmax.forward")
+    layer = ws.construct("Softmax", "Softmax", ws.require("Softmax"))
+    ws.arrays["out"] = _forward(ws, layer, "Softmax", [ws.inputs["x"].copy()])
 
 
 def _model(ws: Workspace) -> Any:
     """A fresh myModel, with the global numpy RNG seeded as the template's init uses it."""
     cls = ws.require("myModel")
     np.random.seed(ws.params["seed"])
-    model = ws.call("import", "myModel()", cls)
-    ws.values["W1_shape"] = list(np.shape(getattr(model, "W1", ())))
-    ws.values["W2_shape"] = list(np.shape(getattr(model, "W2", ())))
+    model = ws.construct(_MODEL, "myModel", cls)
+    for name in ("W1", "W2"):
+        ws.values[f"{name}_shape"] = list(ws.call("import", f"myModel.{name}", _shape_of, model, name))
     return model
 
 
-def _attr(model: Any, name: str, method: str) -> np.ndarray:
-    if not hasattr(model, name):
-        raise StudentFailure("exception", "backward", f"`myModel.{method}` did not set `self.{name}`; the grader reads it after the call")
-    return to_array(getattr(model, name), f"myModel.{name}")
+def _shape_of(model: Any, name: str) -> tuple[int, ...]:
+    return tuple(int(n) for n in np.shape(getattr(model, name, ())))
+
+
+def _attr(ws: Workspace, model: Any, name: str, method: str, phase: Phase = "backward") -> np.ndarray:
+    """The model's attribute `name`, set by `method`, as a plain array."""
+    value = ws.call(phase, f"myModel.{name}", getattr, model, name, None)
+    if value is None:
+        raise StudentFailure("exception", phase, f"`myModel.{method}` did not set `self.{name}`; the grader reads it after the call")
+    return to_array(ws, value, f"myModel.{name}", phase)
+
+
+def _set(ws: Workspace, phase: Phase, model: Any, name: str, value: np.ndarray) -> None:
+    ws.call(phase, f"myModel.{name} = ...", setattr, model, name, value)
+
+
+def _run(ws: Workspace, phase: Phase, model: Any, method: str, arg: np.ndarray) -> None:
+    """Call the model's `method` (forward or backward) on `arg`."""
+    ws.call(phase, f"myModel.{method}", _method(ws, phase, "myModel", model, method), arg)
 
 
 def model_backward(ws: Workspace) -> None:
     """W1_grad, W2_grad of the student's model at the grader's weights and batch."""
     model = _model(ws)
-    model.W1, model.W2 = ws.inputs["W1"].copy(), ws.inputs["W2"].copy()
-    ws.call("forward", "myModel.forward", model.forward, ws.inputs["x"].copy())
-    ws.arrays["h2_log"] = _attr(model, "h2_log", "forward")
-    ws.call("backward", "myModel.backward", model.backward, ws.inputs["label"].copy())
-    ws.arrays["W1_grad"] = _attr(model, "W1_grad", "backward")
-    ws.arrays["W2_grad"] = _attr(model, "W2_grad", "backward")
+    _set(ws, "forward", model, "W1", ws.inputs["W1"].copy())
+    _set(ws, "forward", model, "W2", ws.inputs["W2"].copy())
+    _run(ws, "forward", model, "forward", ws.inputs["x"].copy())
+    ws.arrays["h2_log"] = _attr(ws, model, "h2_log", "forward", "forward")
+    _run(ws, "backward", model, "backward", ws.inputs["label"].copy())
+    ws.arrays["W1_grad"] = _attr(ws, model, "W1_grad", "backward")
+    ws.arrays["W2_grad"] = _attr(ws, model, "W2_grad", "backward")
     _directional_forwards(ws, model)
 
 
@@ -144,10 +205,10 @@ def _directional_forwards(ws: Workspace, model: Any) -> None:
     for kind in ("64", "32"):
         step = float(ws.params[f"fd_step{kind}"])
         for sign, label in ((1.0, "plus"), (-1.0, "minus")):
-            model.W1 = ws.inputs["W1"] + sign * step * ws.inputs["D1"]
-            model.W2 = ws.inputs["W2"] + sign * step * ws.inputs["D2"]
-            ws.call("forward", "myModel.forward", model.forward, ws.inputs["x"].copy())
-            ws.arrays[f"h2_log_{label}{kind}"] = _attr(model, "h2_log", "forward")
+            _set(ws, "forward", model, "W1", ws.inputs["W1"] + sign * step * ws.inputs["D1"])
+            _set(ws, "forward", model, "W2", ws.inputs["W2"] + sign * step * ws.inputs["D2"])
+            _run(ws, "forward", model, "forward", ws.inputs["x"].copy())
+            ws.arrays[f"h2_log_{label}{kind}"] = _attr(ws, model, "h2_log", "forward", "forward")
 
 
 def numpy_train(ws: Workspace) -> None:
@@ -173,27 +234,37 @@ def numpy_train(ws: Workspace) -> None:
     ws.arrays["test_out"] = _predict(ws, model, ws.inputs["test_x"] / 255.0)
 
 
+def _log_probs(ws: Workspace, model: Any, phase: Phase, batch: int) -> np.ndarray:
+    """self.h2_log after a forward on `batch` images, which must be (batch, 10)."""
+    log_probs = _attr(ws, model, "h2_log", "forward", phase)
+    if log_probs.shape != (batch, 10):
+        msg = f"`myModel.forward` set h2_log of shape {log_probs.shape} for a batch of {batch} images; it must be ({batch}, 10)"
+        raise StudentFailure("exception", phase, msg)
+    return log_probs
+
+
 def _sgd_step(ws: Workspace, model: Any, xb: np.ndarray, yb: np.ndarray, lr: float) -> tuple[float, np.ndarray]:
     """One template step: forward, backward(label), W -= lr * W_grad (gradients summed over the batch).
 
     Returns the batch's summed loss and the forward's log-probabilities.
     """
-    ws.call("train", "myModel.forward", model.forward, xb)
-    log_probs = _attr(model, "h2_log", "forward")
+    _run(ws, "train", model, "forward", xb)
+    log_probs = _log_probs(ws, model, "train", len(xb))
     loss = float(-np.sum(yb * log_probs))
-    ws.call("train", "myModel.backward", model.backward, yb)
+    _run(ws, "train", model, "backward", yb)
     for name in ("W1", "W2"):
-        weight, grad = np.asarray(getattr(model, name)), _attr(model, f"{name}_grad", "backward")
+        weight, grad = _attr(ws, model, name, "__init__", "train"), _attr(ws, model, f"{name}_grad", "backward", "train")
         if grad.shape != weight.shape:
             msg = f"`myModel.backward` set {name}_grad of shape {grad.shape}, but {name} has shape {weight.shape}"
             raise StudentFailure("exception", "train", msg)
-        setattr(model, name, weight - lr * grad)
+        _set(ws, "train", model, name, weight - lr * grad)
     return loss, log_probs
 
 
 def _predict(ws: Workspace, model: Any, x: np.ndarray, chunk: int = 2000) -> np.ndarray:
     outs = []
     for start in range(0, len(x), chunk):
-        ws.call("forward", "myModel.forward", model.forward, x[start : start + chunk])
-        outs.append(_attr(model, "h2_log", "forward"))
+        batch = x[start : start + chunk]
+        _run(ws, "forward", model, "forward", batch)
+        outs.append(_log_probs(ws, model, "forward", len(batch)))
     return np.concatenate(outs).astype(np.float64)

@@ -18,8 +18,8 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from .tasks_framework import _tf_variables, _torch_parameters
-from .workspace import StudentFailure, Workspace
+from .tasks_framework import _tf_variables, _torch_parameters, new_model
+from .workspace import StudentFailure, Workspace, type_name
 
 
 def framework_probe(ws: Workspace) -> None:
@@ -41,7 +41,7 @@ def _forward(ws: Workspace, label: str, model: Any, batch: Any) -> None:
         return
     ws.arrays[f"out_{label}"] = arr
     ws.values[f"shape_{label}"] = list(arr.shape)
-    ws.values[f"type_{label}"] = type(out).__name__
+    ws.values[f"type_{label}"] = type_name(out)
 
 
 def _as_float64(value: Any) -> np.ndarray:
@@ -51,7 +51,7 @@ def _as_float64(value: Any) -> np.ndarray:
     try:
         return np.array(value, dtype=np.float64)
     except (TypeError, ValueError) as exc:
-        msg = f"`myModel` returned {type(value).__name__}, not a tensor of numbers ({exc}); return the (N, 10) logits tensor"
+        msg = f"`myModel` returned {type_name(value)}, not a tensor of numbers ({exc}); return the (N, 10) logits tensor"
         raise StudentFailure("exception", "forward", msg) from None
 
 
@@ -92,15 +92,16 @@ def _parameters(ws: Workspace, find: Callable[[Any], list[Any]], model: Any) -> 
 
 
 def _named(
-    params: list[Any], model: Any, namer: Callable[[Any], dict[int, str]], to_array: Callable[[Any], np.ndarray]
+    ws: Workspace, params: list[Any], model: Any, namer: Callable[[Any], dict[int, str]], to_array: Callable[[Any], np.ndarray]
 ) -> list[tuple[str, np.ndarray]]:
     """(name, float64 array) per parameter; 'param{i}' when its attribute path is not knowable."""
     try:
-        names = namer(model)
-    except Exception:  # noqa: BLE001 - names are cosmetic; a student property that raises must not cost the probe
+        names = ws.call("forward", "naming the parameters of myModel", namer, model)
+    except StudentFailure:  # names are cosmetic; a student property that raises must not cost the probe
         names = {}
+    arrays = ws.call("forward", "reading the parameters of myModel", lambda: [to_array(p) for p in params])
     # Matched by identity: tensors compare elementwise, not by ==.
-    return [(names.get(id(p), f"param{i}"), to_array(p)) for i, p in enumerate(params)]
+    return [(names.get(id(p), f"param{i}"), arr) for i, (p, arr) in enumerate(zip(params, arrays))]
 
 
 # --------------------------------------------------------------------------- PyTorch
@@ -112,15 +113,21 @@ def _probe_torch(ws: Workspace, x: np.ndarray) -> None:
     torch.manual_seed(ws.params["seed"])
     np.random.seed(ws.params["seed"])
     torch.set_num_threads(ws.params.get("threads", 1))
-    model = ws.call("import", "myModel()", ws.require("myModel"))
+    model = new_model(ws, "pytorch")
     params = _parameters(ws, _torch_parameters, model)
     rng = np.random.default_rng(ws.params["seed"])
     with torch.no_grad():
-        for p in params:
-            p.copy_(torch.from_numpy(_random_like(rng, tuple(p.shape))))
+        ws.call("forward", "setting the parameters of myModel to random values", _randomise_torch, params, rng)
         _forward(ws, "3d", model, torch.from_numpy(x))
         _forward(ws, "2d", model, torch.from_numpy(x.reshape(len(x), -1)))
-    _record_parameters(ws, _named(params, model, _torch_names, lambda p: p.detach().cpu().double().numpy()))
+    _record_parameters(ws, _named(ws, params, model, _torch_names, lambda p: p.detach().cpu().double().numpy()))
+
+
+def _randomise_torch(params: list[Any], rng: np.random.Generator) -> None:
+    import torch
+
+    for p in params:
+        p.copy_(torch.from_numpy(_random_like(rng, tuple(p.shape))))
 
 
 def _torch_names(model: Any) -> dict[int, str]:
@@ -147,16 +154,20 @@ def _probe_tensorflow(ws: Workspace, x: np.ndarray) -> None:
 
     tf.random.set_seed(ws.params["seed"])
     np.random.seed(ws.params["seed"])
-    model = ws.call("import", "myModel()", ws.require("myModel"))
+    model = new_model(ws, "tensorflow")
     # TensorFlow records gradients only inside a GradientTape: a plain call is its no-grad mode.
     _forward(ws, "2d", model, tf.constant(x.reshape(len(x), -1)))  # builds Keras layers' lazy variables
     variables = _parameters(ws, _tf_variables, model)
     rng = np.random.default_rng(ws.params["seed"])
-    for v in variables:
-        v.assign(_random_like(rng, tuple(v.shape)).astype(getattr(v.dtype, "as_numpy_dtype", v.dtype)))  # Keras 3: a str
+    ws.call("forward", "setting the variables of myModel to random values", _randomise_tf, variables, rng)
     _forward(ws, "3d", model, tf.constant(x))
     _forward(ws, "2d", model, tf.constant(x.reshape(len(x), -1)))
-    _record_parameters(ws, _named(variables, model, _tf_names, lambda v: np.array(v.numpy(), dtype=np.float64)))
+    _record_parameters(ws, _named(ws, variables, model, _tf_names, lambda v: np.array(v.numpy(), dtype=np.float64)))
+
+
+def _randomise_tf(variables: list[Any], rng: np.random.Generator) -> None:
+    for v in variables:
+        v.assign(_random_like(rng, tuple(v.shape)).astype(getattr(v.dtype, "as_numpy_dtype", v.dtype)))  # Keras 3: a str
 
 
 def _tf_names(model: Any) -> dict[int, str]:
