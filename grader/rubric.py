@@ -13,7 +13,7 @@ import zlib
 from pathlib import Path
 from typing import Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .errors import RubricError
 from .models import Visibility
@@ -148,6 +148,38 @@ class Checks(_Strict):
         return spec
 
 
+class SimilaritySettings(_Strict):
+    """[similarity]: how `grade --similarity` compares the students of a class (grader/similarity/).
+
+    A pair's score is the larger of its two coverages: the share of one side's own
+    lines (neither template code nor code the class has in common) that the other
+    side holds too, over at least `min_lines` lines, so that a few short lines
+    alike can never reach the threshold.  Changing this table changes the rubric's
+    hash, so the next run regrades the class.
+    """
+
+    method: Literal["tokens", "copydetect"] = Field(
+        "tokens", description="tokens: Python's tokenizer, normalised for this homework; copydetect: copydetect's Pygments filter.")
+    threshold: float = Field(0.6, gt=0, le=1, description="Pairs scoring at least this are flagged for a person to look at.")
+    report_floor: float = Field(0.3, ge=0, le=1, description="Pairs scoring below this are left out of similarity.csv and .html.")
+    min_lines: int = Field(12, ge=1, description="A side counts as having at least this many own lines (the score's denominator).")
+    common_fraction: float = Field(0.05, gt=0, le=1, description="Code at least this share of the class holds is common, not evidence ...")
+    common_min: int = Field(5, ge=2, description="... and at least this many students (in a small class).")
+    k: int | None = Field(None, ge=2, le=200, description="Symbols per k-gram; default 12 tokens, or 25 characters for copydetect.")
+    window: int = Field(1, ge=1, le=100, description="Winnowing window; 1 keeps every k-gram (copydetect's default).")
+
+    @model_validator(mode="after")
+    def _check_floor_below_threshold(self) -> Self:
+        if self.report_floor > self.threshold:
+            raise ValueError(f"report_floor {self.report_floor} is above threshold {self.threshold}; lower it")
+        return self
+
+    @property
+    def kgram(self) -> int:
+        """Symbols per k-gram: `k`, else the method's default."""
+        return self.k if self.k is not None else (12 if self.method == "tokens" else 25)
+
+
 class Rubric(_Strict):
     """A whole rubric file."""
 
@@ -155,6 +187,7 @@ class Rubric(_Strict):
     calibration: str = Field("", description="How the thresholds were set, in words.")
     limits: Limits = Limits()
     checks: Checks
+    similarity: SimilaritySettings = SimilaritySettings()
 
     def limits_for(self, check_id: str) -> Limits:
         """Resource limits for one check: the rubric's, with the check's own timeout if it sets one."""

@@ -44,9 +44,9 @@ def test_gradebook_has_one_row_per_student_one_column_per_check_and_the_total(tm
     write_gradebook([_report("s2", "failed", "passed", "error"), _report("s1", "passed", "passed", "passed")], path)
 
     assert _read_csv(path) == [
-        ["student", "score", "max_score", "framework", "a", "b", "c", "d", "errors"],
-        ["s1", "30", "30", "pytorch", "10", "10", "10", "0", "0"],
-        ["s2", "10", "30", "pytorch", "0", "10", "0", "0", "1"],
+        ["student", "name", "score", "max_score", "framework", "late", "a", "b", "c", "d", "errors", "missing"],
+        ["s1", "", "30", "30", "pytorch", "", "10", "10", "10", "0", "0", ""],
+        ["s2", "", "10", "30", "pytorch", "", "0", "10", "0", "0", "1", ""],
     ]
 
 

@@ -403,7 +403,7 @@ def test_setup_installs_the_packages_torch_pin_grader_and_mnist_run_autograder_e
     pinned = [d for d in tomllib.loads((SOURCE_ROOT / "pyproject.toml").read_text())["project"]["dependencies"] if d.startswith("torch")]
 
     assert re.search(r"apt-get install .*\bbubblewrap\b.*\bpython3-venv\b", setup)
-    assert f'--index-url "$TORCH_INDEX" "{pinned[0]}"' in setup and 'TORCH_INDEX="https://download.pytorch.org/whl/cpu"' in setup
+    assert f'--index-url "$TORCH_INDEX" "{pinned[0]}"' in setup and 'TORCH_INDEX="${TORCH_INDEX:-https://download.pytorch.org/whl/cpu}"' in setup
     assert '"$VENV/bin/pip" install "$SOURCE"' in setup and "pyproject.toml" in _names(autograder_zip)
     assert 'VENV="$ROOT/venv"' in setup and 'GRADE="${GRADE:-$ROOT/venv/bin/grade}"' in run
     assert 'MNIST_CACHE="$ROOT/cache"' in setup and "from grader.mnist import load_mnist" in setup

@@ -12,7 +12,9 @@ ROOT="${AUTOGRADER_ROOT:-/autograder}"
 SOURCE="$ROOT/source"
 VENV="$ROOT/venv"
 MNIST_CACHE="$ROOT/cache"
-TORCH_INDEX="https://download.pytorch.org/whl/cpu"
+# TORCH_INDEX: where the CPU build of torch comes from; a mirror, or (with PIP_FIND_LINKS naming a
+# folder of wheels) a machine without download.pytorch.org, may override it.
+TORCH_INDEX="${TORCH_INDEX:-https://download.pytorch.org/whl/cpu}"
 
 export DEBIAN_FRONTEND=noninteractive
 apt-get update

@@ -1,8 +1,10 @@
 """CSV exports of a batch: the grader's own gradebook.csv and a Canvas grade import.
 
-gradebook.csv columns: student, score, max_score, framework, then one column per
-check id holding that check's points (blank when the student's report lacks the
-check), then errors, the number of checks that ended in status "error".
+gradebook.csv columns: student, name (from the roster or the course site's download),
+score, max_score, framework, late ("yes" when the site marked the submission late), then
+one column per check id holding that check's points (blank when the student's report
+lacks the check), then errors, the number of checks that ended in status "error", and
+missing ("yes" on the row of a roster student who handed nothing in; its scores are blank).
 
 The Canvas file follows the Gradebook import format (Grades > Import):
 
@@ -33,15 +35,16 @@ from grader.errors import UsageError
 from grader.models import GradeReport
 from grader.reports.json_ import write_text_atomic
 
-_LEADING = ("student", "score", "max_score", "framework")
-_TRAILING = ("errors",)
+_LEADING = ("student", "name", "score", "max_score", "framework", "late")
+_TRAILING = ("errors", "missing")
+_YES = "yes"
 _CANVAS_IDENTITY = ("Student", "ID", "SIS User ID", "SIS Login ID", "Section")
 _CANVAS_POINTS_ROW = "Points Possible"
 # OWASP's list of characters that make Excel, LibreOffice or Google Sheets evaluate a cell.
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
-def write_gradebook(reports: Sequence[GradeReport], path: Path) -> None:
+def write_gradebook(reports: Sequence[GradeReport], path: Path, *, missing: Sequence[tuple[str, str]] = ()) -> None:
     """Write the gradebook of `reports` to `path` atomically, as UTF-8 CSV without BOM.
 
     Rows are sorted by student; check columns are the union of all check ids, in
@@ -50,11 +53,14 @@ def write_gradebook(reports: Sequence[GradeReport], path: Path) -> None:
     Args:
         reports: One report per graded submission.
         path: Where the CSV goes; its directory must exist.
+        missing: (student, name) of each roster student without a submission: a row marked missing.
     """
     ordered = _by_student(reports)
     check_ids = _get_check_ids(ordered)
     header = [*_LEADING, *check_ids, *_TRAILING]
-    write_text_atomic(path, _csv_text([header, *(_get_row(report, check_ids) for report in ordered)]))
+    rows = [_get_row(report, check_ids) for report in ordered]
+    rows += [_missing_row(student, name, len(check_ids)) for student, name in sorted(missing)]
+    write_text_atomic(path, _csv_text([header, *sorted(rows, key=lambda row: row[0])]))
 
 
 def write_canvas_csv(reports: Sequence[GradeReport], path: Path, *, assignment: str, points_possible: float) -> None:
@@ -119,12 +125,20 @@ def _get_row(report: GradeReport, check_ids: list[str]) -> list[str]:
     errors = sum(check.status == "error" for check in report.checks)
     return [
         report.student,
+        report.display_name or "",
         _number(report.score),
         _number(report.max_score),
         report.framework or "",
+        _YES if report.late else "",
         *(points.get(check_id, "") for check_id in check_ids),
         str(errors),
+        "",
     ]
+
+
+def _missing_row(student: str, name: str, checks: int) -> list[str]:
+    # Blank scores, not 0: whether no submission costs the points is the course's rule, not the grader's.
+    return [student, name, "", "", "", "", *([""] * checks), "", _YES]
 
 
 def _get_canvas_row(report: GradeReport, points_possible: float) -> list[str]:

@@ -24,6 +24,7 @@ from grader.reports.charts import histogram_svg
 from grader.reports.html import load_template, percent, points_text, status_counts
 from grader.reports.i18n import Lang, text, translate
 from grader.reports.json_ import write_text_atomic
+from grader.reports.similarity import SimilarityLinks
 
 _TEMPLATE = "summary.html.j2"
 _BINS = 10
@@ -47,6 +48,9 @@ class _Row:
     percent: float
     framework: str
     counts: dict[str, int]
+    name: str = ""
+    """The student's name from the roster or the course site, if known."""
+    late: bool = False
 
 
 @dataclass(frozen=True)
@@ -55,12 +59,16 @@ class _Errored:
     checks: tuple[CheckResult, ...]
 
 
-def render_summary(reports: Sequence[GradeReport], *, lang: Lang = "en") -> str:
+def render_summary(reports: Sequence[GradeReport], *, lang: Lang = "en", missing: Sequence[tuple[str, str]] = (),
+                   unknown: Sequence[str] = (), similarity: SimilarityLinks | None = None) -> str:
     """The complete summary.html page for a graded class.
 
     Args:
         reports: One report per graded submission, in any order.
         lang: "en" or "zh".
+        missing: (student, name) of the roster's students without a submission.
+        unknown: Students graded whom the roster does not know.
+        similarity: The flagged pairs of `grade --similarity`, linked to similarity.html (staff only).
     """
     rows = {report.student: _get_row(report) for report in reports}
     by_student = sorted(rows.values(), key=lambda row: row.student)
@@ -77,18 +85,25 @@ def render_summary(reports: Sequence[GradeReport], *, lang: Lang = "en") -> str:
         errored=[_Errored(rows[r.student], errored_checks(r)) for r in sorted(reports, key=lambda r: r.student) if is_errored(r)],
         by_student=by_student,
         by_score=sorted(by_student, key=lambda row: (row.percent, row.student)),
+        missing=sorted(missing),
+        unknown=[rows[s] for s in sorted(unknown) if s in rows],
+        similarity=similarity,
     )
 
 
-def write_summary(reports: Sequence[GradeReport], path: Path, *, lang: Lang = "en") -> None:
-    """Write `render_summary(reports, lang=lang)` to `path` atomically, as UTF-8.
+def write_summary(reports: Sequence[GradeReport], path: Path, *, lang: Lang = "en", missing: Sequence[tuple[str, str]] = (),
+                  unknown: Sequence[str] = (), similarity: SimilarityLinks | None = None) -> None:
+    """Write `render_summary(reports, lang=lang, ...)` to `path` atomically, as UTF-8.
 
     Args:
         reports: One report per graded submission.
         path: Where summary.html goes, beside the students' folders (its links are `<student>/report.html`).
         lang: "en" or "zh".
+        missing: (student, name) of the roster's students without a submission.
+        unknown: Students graded whom the roster does not know.
+        similarity: The flagged pairs of `grade --similarity`, linked to similarity.html (staff only).
     """
-    write_text_atomic(path, render_summary(reports, lang=lang))
+    write_text_atomic(path, render_summary(reports, lang=lang, missing=missing, unknown=unknown, similarity=similarity))
 
 
 def score_histogram(reports: Sequence[GradeReport]) -> list[int]:
@@ -150,4 +165,6 @@ def _get_row(report: GradeReport) -> _Row:
         percent=percent(report.score, report.max_score),
         framework=report.framework or "-",
         counts=status_counts(report.checks),
+        name=report.display_name or "",
+        late=report.late,
     )

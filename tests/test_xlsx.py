@@ -1,0 +1,66 @@
+"""gradebook.xlsx: the gradebook and per-check sheets, numbers as numbers, formulas neutralised, Chinese headers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from grader.models import CheckResult, GradeReport
+from grader.reports.xlsx import write_gradebook_xlsx
+
+FORMULAS = ["=HYPERLINK(\"http://x\")", "+1+1", "-2+3", "@SUM(A1:A2)", "\t=1", "\r=1"]
+
+
+def _report(student: str, *, name: str | None = None, late: bool = False, message: str = "ok") -> GradeReport:
+    check = CheckResult(id="numpy.relu.backward", status="failed", score=2.5, max_score=10, message=message,
+                        diagnosis="the first layer has no bias b1")
+    return GradeReport(student=student, submission=student, score=2.5, max_score=10, framework="pytorch", checks=(check,),
+                       display_name=name, late=late)
+
+
+def test_gradebook_sheet_holds_numbers_names_late_and_missing_rows(tmp_path: Path) -> None:
+    path = tmp_path / "gradebook.xlsx"
+
+    write_gradebook_xlsx([_report("2151131", name="朱沙桐", late=True)], path, missing=[("2151133", "王五")])
+
+    sheet = openpyxl.load_workbook(path)["gradebook"]
+    assert [[c.value for c in row] for row in sheet.iter_rows()] == [
+        ["student", "name", "score", "max_score", "framework", "late", "numpy.relu.backward", "errors", "missing"],
+        ["2151131", "朱沙桐", 2.5, 10, "pytorch", "yes", 2.5, 0, None],
+        ["2151133", "王五", None, None, None, None, None, None, "yes"],
+    ]
+
+
+def test_checks_sheet_in_chinese_translates_headers_statuses_and_diagnoses(tmp_path: Path) -> None:
+    path = tmp_path / "gradebook.xlsx"
+
+    write_gradebook_xlsx([_report("2151131")], path, lang="zh")
+
+    book = openpyxl.load_workbook(path)
+    assert book.sheetnames == ["成绩册", "检查结果"]
+    rows = [[c.value for c in row] for row in book["检查结果"].iter_rows()]
+    assert rows[0] == ["学号", "姓名", "检查项", "状态", "得分", "满分", "说明", "诊断"]
+    assert rows[1][3] == "未通过" and rows[1][4] == 2.5 and rows[1][7] == "第一层没有偏置 b1"
+
+
+@pytest.mark.parametrize("text", FORMULAS, ids=["equals", "plus", "minus", "at", "tab", "carriage-return"])
+def test_text_a_spreadsheet_would_run_is_stored_as_quoted_text(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "gradebook.xlsx"
+
+    write_gradebook_xlsx([_report(text, name=text, message=text)], path)
+
+    book = openpyxl.load_workbook(path)
+    want = "'" + text.replace("\r", "\n")  # XML reads a carriage return back as a line feed
+    row = [c for c in book["gradebook"][2]]
+    assert (row[0].value, row[0].data_type) == (want, "s") and row[1].value == want
+    assert book["checks"][2][6].value == want
+
+
+def test_control_characters_from_student_messages_do_not_break_the_workbook(tmp_path: Path) -> None:
+    path = tmp_path / "gradebook.xlsx"
+
+    write_gradebook_xlsx([_report("s", message="bad\x00\x07 bytes")], path)
+
+    assert openpyxl.load_workbook(path)["checks"][2][6].value == "bad bytes"
