@@ -1,7 +1,7 @@
 """Batch grading speed and memory: a synthetic class of N submissions, graded through `grade`.
 
     .venv/bin/python bench/batch.py [--n 100] [--framework pytorch|tensorflow] [--jobs 2]
-                                    [--baseline 10] [--mnist DIR]
+                                    [--baseline 10] [--mnist DIR] [--scheduler ADDR]
 
 The class is a realistic mix built from tests/corpus: 60 % correct (Markdown and notebook
 hand-ins), 25 % with one bug (a wrong layer gradient, a sign-flipped model, a missing ReLU),
@@ -143,6 +143,8 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--baseline", type=int, default=10, help="submissions timed for the naive baseline (0: skip)")
     parser.add_argument("--mnist", type=Path, default=None)
+    parser.add_argument("--scheduler", default=None, metavar="ADDR",
+                        help="instead: the class on this Dask scheduler's workers against local --jobs (bench/cluster.py)")
     args = parser.parse_args()
     mnist = ["--mnist", str(args.mnist)] if args.mnist else []
     with tempfile.TemporaryDirectory(prefix="nn-grader-bench-") as tmp:
@@ -151,6 +153,12 @@ def main() -> None:
         counts = build_class(klass, args.n, args.framework)
         print(f"class: {args.n} submissions ({', '.join(f'{v} {k}' for k, v in counts.items())}), "
               f"framework {args.framework}, --jobs {args.jobs}, {os.cpu_count()} CPUs")
+        if args.scheduler:
+            from cluster import cluster_figures  # bench/cluster.py, beside this script
+
+            cluster_figures(klass, Path(tmp), scheduler=args.scheduler, jobs=args.jobs, mnist=mnist, n=args.n,
+                            timed_grade=timed_grade)
+            return
         wall, peak = timed_grade([str(klass), "--out", str(out), "--jobs", str(args.jobs), *mnist])
         print(f"batch:      {wall:6.1f} s wall, {args.n / wall:5.2f} submissions/s, {wall / args.n:5.2f} s per submission, "
               f"peak RSS {peak / 2**20:,.0f} MiB (grader + workers)")

@@ -22,17 +22,25 @@ from . import __version__
 from .errors import DataError, UsageError
 from .intake.layout import class_members, is_class_folder
 from .gradebook_db import Gradebook, GradeKey, content_hash, options_key
+from .identity import refresh_identities, with_identity
+from .roster import ClassMember, ClassRoll
 from .models import CheckResult, GradeReport
 from .settings import GradeSettings
 from .reports import write_gradebook, write_html, write_result_json, write_summary
 from .reports.i18n import Lang, text
-from .reports.csv_ import write_canvas_csv
+from .reports.similarity import summary_links, write_similarity_outputs
+from .similarity import SimilarityOptions, SimilarityResult, find_similarity
+from .reports.course_site import write_site_files
+from .reports.xlsx import write_gradebook_xlsx
 from .rubric import AdvisoryCheck
 from .versions import library_versions
 
 def grade_one(path: Path, settings: GradeSettings, *, out: Path | None, student: str | None = None,
-              lang: Lang = "en") -> GradeReport:
-    """Grade one submission and, when `out` is given, write out/<student>/{result.json,report.html} in `lang`."""
+              lang: Lang = "en", identity: ClassMember | None = None) -> GradeReport:
+    """Grade one submission and, when `out` is given, write out/<student>/{result.json,report.html} in `lang`.
+
+    `identity` (from the class roll) gives the report the student's name and late mark.
+    """
     from .pipeline import grade_submission  # imports PyTorch: paid only when something is graded
 
     try:
@@ -44,6 +52,7 @@ def grade_one(path: Path, settings: GradeSettings, *, out: Path | None, student:
     except Exception as exc:  # noqa: BLE001 - a grader bug must not cost the rest of the class their reports
         detail = "".join(traceback.format_exception(exc))
         report = unreadable_report(student or path.stem, path, f"internal grader error: {type(exc).__name__}: {exc}", settings, detail)
+    report = with_identity(report, identity)
     if out is not None:
         write_student_files(report, out, lang=lang)
     return report
@@ -60,6 +69,8 @@ class BatchResult:
     unchanged: list[str] = field(default_factory=list)
     """Students skipped because their stored result is current."""
     gradebook: Path = Path()
+    similarity: SimilarityResult | None = None
+    """What `--similarity` found (similarity.csv, similarity.html), when it was asked for."""
 
     @property
     def errored(self) -> list[GradeReport]:
@@ -68,14 +79,17 @@ class BatchResult:
 
 
 def grade_class(folder: Path, settings: GradeSettings, *, out: Path, jobs: int = 1, force: bool = False, lang: Lang = "en",
-                on_done: Callable[[GradeReport, int, int], None] = lambda report, done, total: None) -> BatchResult:
+                on_done: Callable[[GradeReport, int, int], None] = lambda report, done, total: None,
+                roll: ClassRoll | None = None, similarity: SimilarityOptions | None = None) -> BatchResult:
     """Grade every submission of `folder` that is not graded yet, `jobs` at a time, into `out`.
 
     Each result is stored in out/gradebook.sqlite the moment it is done, so a run
     that is killed loses only the submissions in progress.  A submission whose
     content, rubric, grader version and check selection match its stored result
     is skipped unless `force`.  `on_done(report, done, total)` is called in this
-    thread after each graded submission.
+    thread after each graded submission.  `roll` says who each folder belongs to
+    (names, late marks, the roster for missing students and the site's import file).
+    `similarity` compares the class's code afterwards (grader/similarity/): staff-only files, no score changes.
     """
     members = class_members(folder)
     book = Gradebook(out)
@@ -85,13 +99,15 @@ def grade_class(folder: Path, settings: GradeSettings, *, out: Path, jobs: int =
         keys = {sub.name: GradeKey(content_hash(sub), settings.rubric.sha256, __version__, options) for sub in members}
         todo = [sub for sub in members if force or not book.is_current(sub.name, keys[sub.name])]
         result = BatchResult(reports=[], unchanged=[s.name for s in members if s not in todo], gradebook=book.path)
+        refresh_identities(book, result.unchanged, roll, keys, run_id, write=lambda r: write_student_files(r, out, lang=lang))
         _restore_files(book, result.unchanged, out, lang)
         if todo:
             # PyTorch's first import, here in this thread: two grading threads importing it at once
             # can see a half-initialised module.
             import_module(".pipeline", __package__)
         with ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="grade") as pool:
-            futures = {pool.submit(grade_one, sub, settings, out=out, student=sub.name, lang=lang): sub for sub in todo}
+            futures = {pool.submit(grade_one, sub, settings, out=out, student=sub.name, lang=lang,
+                                   identity=roll.member(sub.name) if roll else None): sub for sub in todo}
             try:
                 for done, future in enumerate(as_completed(futures), start=1):
                     report = future.result()
@@ -104,17 +120,29 @@ def grade_class(folder: Path, settings: GradeSettings, *, out: Path, jobs: int =
         result.reports = book.reports([sub.name for sub in members])
     finally:
         book.close()
-    write_class_outputs(result.reports, out, assignment=settings.rubric.rubric.name, lang=lang)
+    if similarity is not None:
+        result.similarity = find_similarity(result.reports, similarity, settings=settings.rubric.rubric.similarity,
+                                            runner=settings.runner, jobs=jobs)
+    write_class_outputs(result.reports, out, assignment=settings.rubric.rubric.name, lang=lang, roll=roll,
+                        similarity=result.similarity)
     return result
 
 
-def write_class_outputs(reports: list[GradeReport], out: Path, *, assignment: str, lang: Lang = "en") -> None:
-    """summary.html, gradebook.csv and the Canvas grade import (canvas.csv), from the gradebook's reports."""
-    write_summary(reports, out / "summary.html", lang=lang)
-    write_gradebook(reports, out / "gradebook.csv")
+def write_class_outputs(reports: list[GradeReport], out: Path, *, assignment: str, lang: Lang = "en",
+                        roll: ClassRoll | None = None, similarity: SimilarityResult | None = None) -> None:
+    """summary.html, gradebook.csv and .xlsx, and the course site's import file (canvas.csv, moodle.csv),
+    from the gradebook's reports; `roll` adds the roster's students without a submission."""
+    missing = [(e.student, e.name) for e in roll.missing] if roll else []
+    unknown = [m.student for m in roll.unknown] if roll else []
+    if similarity is not None:
+        write_similarity_outputs(reports, similarity, out, lang=lang)
+    write_summary(reports, out / "summary.html", lang=lang, missing=missing, unknown=unknown,
+                  similarity=summary_links(similarity) if similarity is not None else None)
+    write_gradebook(reports, out / "gradebook.csv", missing=missing)
+    write_gradebook_xlsx(reports, out / "gradebook.xlsx", lang=lang, missing=missing)
     points = max((r.max_score for r in reports), default=0.0)
     if points > 0:
-        write_canvas_csv(reports, out / "canvas.csv", assignment=assignment, points_possible=points)
+        write_site_files(reports, out, roll=roll, assignment=assignment, points_possible=points)
 
 
 def _restore_files(book: Gradebook, students: list[str], out: Path, lang: Lang) -> None:

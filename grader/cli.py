@@ -3,6 +3,7 @@
     grade submissions/2151131          one submission -> grades/2151131/{report.html,result.json}
     grade submissions/                 every submission folder inside, plus grades/gradebook.csv
     grade class.zip                    the same, for a class archive as downloaded from the course site
+    grade submissions/ --similarity    also similarity.csv and similarity.html: copies found, for staff
     grade --self-check hw.ipynb        public checks only; exit 1 when one fails
 
 Exit codes: 0 graded (self-check: all public checks passed), 1 self-check found a
@@ -20,10 +21,11 @@ from pathlib import Path
 from typing import ContextManager, Sequence
 
 from .checks.training import tensorflow_installed
-from .batch import grade_class, grade_one
+from .batch import BatchResult, grade_class, grade_one
 from .errors import GraderError, UsageError
 from .intake import load_submission
-from .intake.archive import unpack_class
+from .intake.archive import unpack_download
+from .intake.course_site import roll_for_folder
 from .intake.layout import class_members, is_class_folder
 from .rubric import Limits, load_rubric
 from .sandbox import Runner, SubprocessRunner
@@ -31,8 +33,11 @@ from .mnist import load_mnist
 from .progress import BatchProgress
 from .reports import format_batch_table, format_summary
 from .reports.i18n import LANGS
+from .reports.similarity import format_similarity
+from .roster import ClassRoll, load_roster
 from .sandbox.pool import FRAMEWORK_MODULES, WarmRunner
 from .settings import GradeSettings, MnistCache
+from .similarity import similarity_options
 
 # Light imports only: grading itself (pipeline.py) imports PyTorch, about 2 s, when the first
 # submission is graded, after the warm workers have started.
@@ -40,7 +45,12 @@ from .settings import GradeSettings, MnistCache
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="grade", description="Grade the chap4 simple neural network homework.")
-    parser.add_argument("path", type=Path, help="a submission (folder, .ipynb, .py or .md) or a folder of submissions")
+    # Optional only for --doctor: _run refuses a missing path otherwise.
+    parser.add_argument("path", type=Path, nargs="?", default=None,
+                        help="a submission (folder, .ipynb, .py or .md) or a folder of submissions")
+    parser.add_argument("--doctor", action="store_true",
+                        help="print which sandbox layers hold on this machine, why any does not and the fix; "
+                             "exit 0 when grading would use the strongest isolation, 1 otherwise")
     parser.add_argument("--self-check", action="store_true", help="run the public checks only and print what failed")
     parser.add_argument("--out", type=Path, default=Path("grades"), help="where reports are written (default: grades/)")
     parser.add_argument("--rubric", type=Path, default=None, help="rubric TOML file (default: rubrics/default.toml)")
@@ -55,7 +65,21 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--force", action="store_true", help="class mode: regrade submissions whose stored result is current")
     parser.add_argument("--cold-workers", action="store_true",
                         help="start a fresh Python per check instead of forking warm workers (slower; for comparison)")
+    parser.add_argument("--scheduler", default=os.environ.get("GRADER_SCHEDULER") or None, metavar="ADDR",
+                        help="class mode: grade on the Dask cluster of this scheduler, e.g. tcp://host:8786 (or env GRADER_SCHEDULER)")
     parser.add_argument("--no-color", action="store_true", help="plain output even on a terminal")
+    parser.add_argument("--roster", type=Path, default=None, metavar="FILE",
+                        help="class mode: the Canvas gradebook export or Moodle grading worksheet (CSV): names students, "
+                             "lists who handed nothing in, and canvas.csv / moodle.csv are written for it to upload")
+    parser.add_argument("--assignment", default=None, metavar="ID",
+                        help="with a Canvas --roster of several assignments: the Canvas id (or title) of the one graded")
+    parser.add_argument("--similarity", action="store_true",
+                        help="class mode: compare the students' code with each other and with --known-solutions; writes "
+                             "similarity.csv and similarity.html (staff only; no score changes)")
+    parser.add_argument("--template", type=Path, default=None, metavar="DIR",
+                        help="with --similarity: the course's blank notebooks or files; code they hold is never evidence")
+    parser.add_argument("--known-solutions", type=Path, default=None, metavar="DIR",
+                        help="with --similarity: published or earlier solutions (.ipynb, .py, .md), each compared with every student")
     return parser
 
 
@@ -78,16 +102,40 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace, color: bool) -> int:
+    if args.doctor:
+        if args.path is not None:
+            raise UsageError(f"--doctor checks this machine and grades nothing; run `grade --doctor` without {args.path}")
+        from .doctor import diagnose, format_diagnosis
+
+        diagnosis = diagnose(args.mnist)
+        print(format_diagnosis(diagnosis))
+        return 0 if diagnosis.strongest else 1
+    if args.path is None:
+        raise UsageError("no PATH given; pass a submission folder, .ipynb, .py or .md file, a class folder or .zip "
+                         "(or --doctor to check this machine's sandbox)")
     if not args.path.exists():
         raise UsageError(f"{args.path}: no such file or folder; pass a submission folder, .ipynb, .py or .md file, or a class .zip")
     if args.jobs < 1:
         raise UsageError(f"--jobs {args.jobs}: pass a number of parallel submissions of at least 1")
+    if args.scheduler and args.cold_workers:
+        raise UsageError("--cold-workers starts workers on this machine, --scheduler grades on Dask workers; drop one of them")
     rubric = load_rubric(args.rubric)
     # Gradescope hands over one student's upload, whatever folders it holds.
     is_class = args.format != "gradescope" and (args.path.suffix.lower() == ".zip" or is_class_folder(args.path))
+    roster = load_roster(args.roster, assignment=args.assignment) if args.roster is not None else None
+    if roster is not None and not is_class:
+        raise UsageError(f"--roster {args.roster}: a roster belongs to a class; pass the class's folder or .zip, not one submission")
+    roll: ClassRoll | None = None
     if is_class and args.path.suffix.lower() == ".zip":
-        archive, args.path = args.path, unpack_class(args.path, args.out / ".unpacked" / args.path.stem)
+        archive, unpacked = args.path, unpack_download(args.path, args.out / ".unpacked" / args.path.stem, roster=roster)
+        args.path, roll = unpacked.folder, unpacked.roll
         print(f"unpacked {archive} into {args.path}/ ({len(class_members(args.path))} submissions)")
+    elif is_class:
+        roll = roll_for_folder(args.path, roster)
+    args.roll = roll
+    args.similarity_options = similarity_options(
+        args.similarity, template=args.template, known=args.known_solutions, is_class=is_class, self_check=args.self_check,
+        scheduler=bool(args.scheduler), settings=rubric.rubric.similarity)
     with _runner(args, rubric.rubric.limits, is_class) as runner:
         settings = GradeSettings(
             rubric=rubric,
@@ -118,50 +166,80 @@ def _grade_class(args: argparse.Namespace, settings: GradeSettings, color: bool)
     folder = args.path
     todo = len(class_members(folder))
     with BatchProgress(todo, color=color) as progress:
-        result = grade_class(folder, settings, out=args.out, jobs=args.jobs, force=args.force, lang=args.lang,
-                             on_done=progress.update)
+        if args.scheduler:
+            result = _grade_on_cluster(args, settings, progress)
+        else:
+            result = grade_class(folder, settings, out=args.out, jobs=args.jobs, force=args.force, lang=args.lang,
+                                 on_done=progress.update, roll=args.roll, similarity=args.similarity_options)
     print(format_batch_table(result.reports, color=color))
     if result.unchanged:
         print(f"{len(result.unchanged)} unchanged since they were graded, not regraded (--force regrades them)")
     for report in result.errored:
         first = next(c for c in report.checks if c.status == "error")
         print(f"errored: {report.student}: {first.id}: {first.message[:150]}")
+    if args.roll is not None and format_roll(args.roll):
+        print(format_roll(args.roll))
+    if result.similarity is not None:
+        print(format_similarity(result.similarity, args.out))
+    site_file = "moodle.csv" if args.roll and args.roll.roster and args.roll.roster.kind == "moodle" else "canvas.csv"
     print(f"reports in {args.out}/, class summary {args.out / 'summary.html'}, gradebook {args.out / 'gradebook.csv'} "
-          f"(Canvas import: canvas.csv), results database {result.gradebook}")
+          f"and gradebook.xlsx (grade import: {site_file}), results database {result.gradebook}")
     return 0
+
+
+def format_roll(roll: ClassRoll) -> str:
+    """The closing lines about who is who: late submissions, roster students with none, submissions the roster lacks."""
+    lines = [f"late: {m.student}{f' ({m.name})' if m.name else ''}" for m in roll.members if m.late]
+    lines += [f"missing: {e.student}{f' ({e.name})' if e.name else ''}: in the roster, no submission" for e in roll.missing]
+    lines += [f"not in the roster: {m.student}{f' ({m.name})' if m.name else ''}: graded, but left out of the site's import file"
+              for m in roll.unknown]
+    return "\n".join(lines)
 
 
 def _runner(args: argparse.Namespace, limits: Limits, is_class: bool) -> ContextManager[Runner]:
     """Warm workers, or a fresh process per check with --cold-workers.
 
-    A class gets --jobs templates, each importing from the start the framework of
-    the class's first submission (a guess: the others import theirs on first use),
-    and one more that imports none, for numpy checks.
-    One submission gets one template for its numpy checks and, when it has a
-    framework part, a second that imports that framework meanwhile.
+    A class gets --jobs templates plus one that never imports a framework, for
+    numpy checks (forks of it are cheapest); one submission gets two.  The first
+    submission is read through the pool (its intake worker forks the numpy
+    template), and the other templates then import its framework in the
+    background: a guess for a class, whose other students import theirs on first use.
     """
     if args.cold_workers:
         return contextlib.nullcontext(SubprocessRunner())
-    if is_class:
-        members = class_members(args.path)
-        first = _framework_of(members[0]) if members else None
-        preload = [FRAMEWORK_MODULES[first]] if first and (first != "tensorflow" or tensorflow_installed()) else []
-        # Plus one template without a framework, for the numpy checks: forks of it are cheapest.
-        # Still at most --jobs checks run at once: one per grading thread.
-        return WarmRunner(args.jobs + 1, limits=limits, preload=[[]] + [preload] * args.jobs)
-    framework = _framework_of(args.path)
-    if framework is None or (framework == "tensorflow" and not tensorflow_installed()):
-        return WarmRunner(1, limits=limits)
-    return WarmRunner(2, limits=limits, preload=[[], [FRAMEWORK_MODULES[framework]]])
+    if is_class and args.scheduler:
+        from .cluster.nolocal import NoLocalRunner  # the workers grade: no templates here
+
+        return contextlib.nullcontext(NoLocalRunner())
+    # Still at most --jobs checks run at once: one per grading thread.
+    runner = WarmRunner(args.jobs + 1 if is_class else 2, limits=limits)
+    sample = class_members(args.path)[:1] if is_class else [args.path]
+    framework = _framework_of(sample[0], runner) if sample else None
+    if framework is not None and (framework != "tensorflow" or tensorflow_installed()):
+        runner.preload({FRAMEWORK_MODULES[framework]})
+    return runner
 
 
-def _framework_of(path: Path) -> str | None:
-    """The framework of a single submission's framework part, read ahead of grading (intake is cheap)."""
+def _framework_of(path: Path, runner: Runner) -> str | None:
+    """The framework of a submission's framework part, read ahead of grading (intake costs tens of ms)."""
     try:
-        part = load_submission(path).framework_part
+        part = load_submission(path, runner=runner).framework_part
     except GraderError:
         return None  # grading will report it
     return part.framework if part else None
+
+
+def _grade_on_cluster(args: argparse.Namespace, settings: GradeSettings, progress: BatchProgress) -> BatchResult:
+    """--scheduler: the class is graded by Dask workers (grader/cluster/); the gradebook stays here."""
+    import importlib.util
+
+    if importlib.util.find_spec("distributed") is None:
+        raise UsageError("--scheduler needs Dask's distributed, which is not installed here; pip install 'nn-grader[cluster]'")
+    from .cluster.client import ClusterOptions, format_cluster_info, grade_class_on_cluster
+
+    return grade_class_on_cluster(args.path, settings, cluster=ClusterOptions(args.scheduler), out=args.out, force=args.force,
+                                  lang=args.lang, on_done=progress.update, on_connected=lambda info: print(format_cluster_info(info)),
+                                  roll=args.roll)
 
 
 if __name__ == "__main__":
