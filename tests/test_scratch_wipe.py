@@ -101,6 +101,19 @@ def make_tree(root: Path, files: int) -> None:
     (root / "bin" / "python").symlink_to(sys.executable)
 
 
+def installation_mounts() -> set[str]:
+    """Where the sandbox binds the grader's own installation below /tmp (a checkout or venv under /tmp, as in CI)."""
+    args = isolation._bwrap_args([], [], Path("/"), None)
+    dests = {args[i + 2] for i, a in enumerate(args) if a in ("--ro-bind", "--bind") and i + 2 < len(args)}
+    dests |= {args[i + 1] for i, a in enumerate(args) if a == "--tmpfs" and i + 1 < len(args)}
+    return {d for d in dests if d.startswith("/tmp/")}
+
+
+def installation_tops() -> list[str]:
+    """The /tmp entries that hold the installation's mount points: a wipe keeps them."""
+    return sorted({d.split("/")[2] for d in installation_mounts()})
+
+
 def snapshot(root: Path) -> dict[str, str]:
     """Every entry below `root`: a file's content, a symlink's target, or 'dir'."""
     found: dict[str, str] = {}
@@ -155,13 +168,13 @@ def test_wipe_removes_student_junk_and_never_enters_a_mount(host: dict[str, Path
     inside = [v for v in result["visited"] if any(v.startswith(m + "/") for m in MOUNTS)]
     assert inside == [], "the wipe looked inside a mount point"
     assert len(result["visited"]) < 40, "the wipe walked far more than the student's few entries"
-    assert set(result["skipped"]) == set(MOUNTS)
+    assert set(result["skipped"]) == set(MOUNTS) | installation_mounts()
     # Directories that hold a mount point stay, emptied of everything else.
-    assert result["tmp"] == ["co", "nn-grader-pool-1-test", "shared", "venvhome"]
+    assert result["tmp"] == sorted({"co", "nn-grader-pool-1-test", "shared", "venvhome", *installation_tops()})
     assert result["venvhome"] == [".venv"]
     assert {"/tmp/venvhome", "/tmp/co", "/tmp/shared", "/tmp/nn-grader-pool-1-test"} <= set(result["kept"])
     if use_table:
-        assert set(result["table"]) == set(MOUNTS)
+        assert set(result["table"]) == set(MOUNTS) | installation_mounts()
 
 
 def test_mount_table_entries_below_the_scratch_folders(tmp_path: Path) -> None:
@@ -242,6 +255,7 @@ def test_a_pool_whose_venv_lies_below_tmp_keeps_it(below_tmp: Path, tmp_path: Pa
     assert seen.error is not None and "<<" in seen.error.message, seen.error
     left = json.loads(seen.error.message.split("<<")[1].split(">>")[0])
     pool_dirs = [name for name in left["tmp"] if name.startswith("nn-grader-pool-")]  # the slot's own mount point
-    assert left == {"tmp": sorted([below_tmp.name, *pool_dirs]), "beside": ["data", "venv"], "shm": [], "venv": 20}
+    tops = sorted({below_tmp.name, *pool_dirs, *installation_tops()})
+    assert left == {"tmp": tops, "beside": ["data", "venv"], "shm": [], "venv": 20}
     assert starts == 1, "the template was restarted: its wipe failed"
     assert snapshot(below_tmp) == before, "a host file below /tmp was changed or removed"
