@@ -94,13 +94,7 @@ def grade_class(folder: Path, settings: GradeSettings, *, out: Path, jobs: int =
     members = class_members(folder)
     book = Gradebook(out)
     try:
-        run_id = book.start_run(str(folder))
-        options = options_key(only=sorted(settings.only), self_check=settings.self_check)
-        keys = {sub.name: GradeKey(content_hash(sub), settings.rubric.sha256, __version__, options) for sub in members}
-        todo = [sub for sub in members if force or not book.is_current(sub.name, keys[sub.name])]
-        result = BatchResult(reports=[], unchanged=[s.name for s in members if s not in todo], gradebook=book.path)
-        refresh_identities(book, result.unchanged, roll, keys, run_id, write=lambda r: write_student_files(r, out, lang=lang))
-        _restore_files(book, result.unchanged, out, lang)
+        run_id, keys, todo, result = start_class_run(book, folder, members, settings, out=out, force=force, lang=lang, roll=roll)
         if todo:
             # PyTorch's first import, here in this thread: two grading threads importing it at once
             # can see a half-initialised module.
@@ -126,6 +120,22 @@ def grade_class(folder: Path, settings: GradeSettings, *, out: Path, jobs: int =
     write_class_outputs(result.reports, out, assignment=settings.rubric.rubric.name, lang=lang, roll=roll,
                         similarity=result.similarity)
     return result
+
+
+def start_class_run(book: Gradebook, folder: Path, members: list[Path], settings: GradeSettings, *, out: Path,
+                    force: bool, lang: Lang, roll: ClassRoll | None
+                    ) -> tuple[int, dict[str, GradeKey], list[Path], BatchResult]:
+    """Record a class run in `book` and find what to grade: (run id, each member's key, the members to grade,
+    the result so far).  Unchanged members are skipped unless `force`; their identities and files are brought
+    up to date from the gradebook.  Shared by local and cluster runs (grader/cluster/client.py)."""
+    run_id = book.start_run(str(folder))
+    options = options_key(only=sorted(settings.only), self_check=settings.self_check)
+    keys = {sub.name: GradeKey(content_hash(sub), settings.rubric.sha256, __version__, options) for sub in members}
+    todo = [sub for sub in members if force or not book.is_current(sub.name, keys[sub.name])]
+    result = BatchResult(reports=[], unchanged=[s.name for s in members if s not in todo], gradebook=book.path)
+    refresh_identities(book, result.unchanged, roll, keys, run_id, write=lambda r: write_student_files(r, out, lang=lang))
+    _restore_files(book, result.unchanged, out, lang)
+    return run_id, keys, todo, result
 
 
 def write_class_outputs(reports: list[GradeReport], out: Path, *, assignment: str, lang: Lang = "en",

@@ -31,10 +31,10 @@ from distributed import Client, Future, KilledWorker, as_completed
 from distributed.comm.addressing import parse_address, parse_host_port
 
 from .. import __version__
-from ..batch import BatchResult, _restore_files, unreadable_report, write_class_outputs, write_student_files
+from ..batch import BatchResult, start_class_run, unreadable_report, write_class_outputs, write_student_files
 from ..errors import UsageError
-from ..gradebook_db import Gradebook, GradeKey, content_hash, options_key
-from ..identity import refresh_identities, with_identity
+from ..gradebook_db import Gradebook
+from ..identity import with_identity
 from ..intake.layout import class_members
 from ..models import GradeReport
 from ..reports.i18n import Lang
@@ -187,13 +187,7 @@ def grade_class_on_cluster(folder: Path, settings: GradeSettings, *, cluster: Cl
     members = class_members(folder)
     book = Gradebook(out)
     try:
-        run_id = book.start_run(str(folder))
-        options = options_key(only=sorted(settings.only), self_check=settings.self_check)
-        keys = {sub.name: GradeKey(content_hash(sub), settings.rubric.sha256, __version__, options) for sub in members}
-        todo = [sub for sub in members if force or not book.is_current(sub.name, keys[sub.name])]
-        result = BatchResult(reports=[], unchanged=[s.name for s in members if s not in todo], gradebook=book.path)
-        refresh_identities(book, result.unchanged, roll, keys, run_id, write=lambda r: write_student_files(r, out, lang=lang))
-        _restore_files(book, result.unchanged, out, lang)
+        run_id, keys, todo, result = start_class_run(book, folder, members, settings, out=out, force=force, lang=lang, roll=roll)
         if todo:  # an unchanged class is finished without the cluster
             with open_session(cluster, settings) as (session, info):
                 on_connected(info)
