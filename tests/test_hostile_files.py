@@ -275,3 +275,14 @@ def test_links_out_pipes_and_undecodable_names_are_one_finding_each(tmp_path: Pa
     assert "not a regular file" in errors["pipe.py"] and "not valid UTF-8" in errors["\ufffd\ufffd.py"]
     assert submission.numpy_part is not None and submission.numpy_part.file == "homework.py"
     assert all("root:" not in u.source for u in submission.numpy_part.units)
+
+
+@pytest.mark.parametrize("name", sorted(n for n, c in CASES.items() if c.finding is not None))
+def test_hostile_file_finding_reads_in_chinese(graded: ClassRun, name: str) -> None:
+    from grader.reports.i18n import translate
+
+    [error] = [f for f in graded.results[name]["findings"] if f["severity"] == "error"]
+    chinese = translate(error["message"], "zh")
+    # Python's and json's own wording, and the block's location, are quoted as they are.
+    prose = re.sub(r"(SyntaxError）：|JSON 错误：)[^；]*|code block at line \d+", "", chinese)
+    assert re.search(r"[\u4e00-\u9fff]", chinese) and not re.search(r"\b[a-z]{3,} [a-z]{3,}\b", prose), chinese
