@@ -13,10 +13,10 @@ import argparse
 import time
 from pathlib import Path
 
-from grader.checks.training import check_framework_training, check_numpy_training
 from grader.intake import load_submission
 from grader.mnist import load_mnist
-from grader.rubric import load_rubric
+from grader.pipeline import GradeSettings, MnistCache, run_checks
+from grader.rubric import LoadedRubric, field_name, load_rubric
 from grader.sandbox.pool import WarmRunner
 
 REPO = Path(__file__).resolve().parents[1]
@@ -37,24 +37,29 @@ def main() -> None:
     parser.add_argument("--mnist", type=Path, default=None)
     parser.add_argument("--rubric", type=Path, default=None, help="a candidate rubric (default: rubrics/default.toml)")
     args = parser.parse_args()
-    rubric = load_rubric(args.rubric).rubric
+    loaded = load_rubric(args.rubric)
+    rubric = loaded.rubric
     mnist, runner = load_mnist(args.mnist), WarmRunner(1, limits=rubric.limits)
     print(f"MNIST: {mnist.source}; train {len(mnist.train_images)}, test {len(mnist.test_images)}")
     for path in SOLUTIONS:
         sub = load_submission(path)
-        for part, check, spec in (
-            (sub.numpy_part, check_numpy_training, rubric.checks.numpy_model_train),
-            (sub.framework_part, check_framework_training, rubric.checks.framework_model_train),
-        ):
+        for part, check_id in ((sub.numpy_part, "numpy.model.train"), (sub.framework_part, "framework.model.train")):
             if part is None:
                 continue
+            spec = rubric.checks.get(check_id)
             start, accs = time.monotonic(), []
             for seed in args.seeds:
-                outcome = check(part, spec.model_copy(update={"seed": seed}), rubric.limits, runner, mnist)
-                accs.append(outcome.evidence.get("accuracy", float("nan")))
+                # The rubric with this check's seed pinned to `seed`, graded by the pipeline like any run.
+                checks = rubric.checks.model_copy(update={field_name(check_id): spec.model_copy(update={"seed": seed})})
+                seeded = LoadedRubric(rubric=rubric.model_copy(update={"checks": checks}), path=loaded.path, sha256=loaded.sha256)
+                settings = GradeSettings(rubric=seeded, mnist=MnistCache(lambda: mnist), runner=runner, only=(check_id,))
+                outcome = run_checks(sub, settings)[0]
+                accuracy = getattr(outcome.evidence, "accuracy", None)
+                accs.append(float("nan") if accuracy is None else accuracy)
             per_run = (time.monotonic() - start) / len(args.seeds)
             label = f"{path.relative_to(REPO)} [{part.framework or 'numpy'}]"
-            print(f"{label:55s} min {min(accs):.3f} max {max(accs):.3f} threshold {spec.threshold:.2f}  {per_run:.1f} s/run")
+            threshold = getattr(spec, "threshold", float("nan"))
+            print(f"{label:55s} min {min(accs):.3f} max {max(accs):.3f} threshold {threshold:.2f}  {per_run:.1f} s/run")
 
 
 if __name__ == "__main__":

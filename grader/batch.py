@@ -24,7 +24,9 @@ from .intake.layout import class_members, is_class_folder
 from .gradebook_db import Gradebook, GradeKey, content_hash, options_key
 from .identity import refresh_identities, with_identity
 from .roster import ClassMember, ClassRoll
-from .models import CheckResult, GradeReport
+from .evidence import ErrorEvidence
+from .models import CheckResult, FailureKind, GradeReport
+from .text import Message, msg, verbatim
 from .settings import GradeSettings
 from .reports import write_gradebook, write_html, write_result_json, write_summary
 from .reports.i18n import Lang, text
@@ -48,10 +50,12 @@ def grade_one(path: Path, settings: GradeSettings, *, out: Path | None, student:
     except DataError:
         raise  # no student can be graded without MNIST: stop and say how to fix it
     except UsageError as exc:
-        report = unreadable_report(student or path.stem, path, str(exc), settings)
+        report = unreadable_report(student or path.stem, path, msg("intake.not_gradable", error=verbatim(str(exc))), settings,
+                                   failure="missing")
     except Exception as exc:  # noqa: BLE001 - a grader bug must not cost the rest of the class their reports
         detail = "".join(traceback.format_exception(exc))
-        report = unreadable_report(student or path.stem, path, f"internal grader error: {type(exc).__name__}: {exc}", settings, detail)
+        message = msg("grader.internal_error", error=verbatim(f"{type(exc).__name__}: {exc}"))
+        report = unreadable_report(student or path.stem, path, message, settings, detail)
     report = with_identity(report, identity)
     if out is not None:
         write_student_files(report, out, lang=lang)
@@ -185,19 +189,20 @@ def write_student_files(report: GradeReport, out: Path, *, lang: Lang = "en") ->
     write_html(report, folder / "report.html", lang=lang)
 
 
-def unreadable_report(student: str, path: Path, message: str, settings: GradeSettings, detail: str = "") -> GradeReport:
+def unreadable_report(student: str, path: Path, message: Message, settings: GradeSettings, detail: str = "",
+                      failure: FailureKind = "internal") -> GradeReport:
     """A report for a submission that could not be graded at all: every check errored, with the reason."""
     rubric = settings.rubric.rubric
     checks = []
-    for check_id, field in type(rubric.checks).model_fields.items():
-        spec = rubric.checks.get(field.alias or check_id)
+    for check_id in rubric.checks.ids():
+        spec = rubric.checks.get(check_id)
         if settings.self_check and spec.visibility != "public":
             continue
-        evidence = {"detail": detail} if detail else {}
-        checks.append(CheckResult(id=field.alias or check_id, status="error", score=0.0, max_score=spec.points,
-                                  message=message, visibility=spec.visibility, advisory=isinstance(spec, AdvisoryCheck), evidence=evidence))
+        checks.append(CheckResult(id=check_id, status="error", score=0.0, max_score=spec.points, message=message,
+                                  visibility=spec.visibility, advisory=isinstance(spec, AdvisoryCheck),
+                                  evidence=ErrorEvidence(failure=failure, detail=detail)))
     return GradeReport(
-        student=student, submission=str(path), score=0.0, max_score=sum(c.max_score for c in checks), framework=None,
+        student=student, submission=str(path),
         checks=tuple(checks), rubric_name=rubric.name, rubric_hash=settings.rubric.sha256[:12], grader_version=__version__,
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"), self_check=settings.self_check,
         versions=library_versions(),

@@ -175,8 +175,8 @@ def _grade_class(args: argparse.Namespace, settings: GradeSettings, color: bool)
     if result.unchanged:
         print(f"{len(result.unchanged)} unchanged since they were graded, not regraded (--force regrades them)")
     for report in result.errored:
-        first = next(c for c in report.checks if c.status == "error")
-        print(f"errored: {report.student}: {first.id}: {first.message[:150]}")
+        first = report.errored[0]
+        print(f"errored: {report.student}: {first.id}: {str(first.message)[:150]}")
     if args.roll is not None and format_roll(args.roll):
         print(format_roll(args.roll))
     if result.similarity is not None:

@@ -15,20 +15,20 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-Framework = Literal["pytorch", "tensorflow"]
-Status = Literal["passed", "failed", "error", "skipped"]
-Visibility = Literal["public", "hidden"]
-Phase = Literal["intake", "import", "forward", "backward", "train"]
-FailureKind = Literal["timeout", "memory", "crash", "exit", "exception", "forbidden", "tampered", "missing"]
-"""Why a worker gave no usable answer: killed at the wall-clock limit, out of
-memory, died on a signal or non-zero status, the student called sys.exit /
-os._exit, student code raised, student code tried what the sandbox denies
-(PermissionError), the worker's answer was forged or malformed, or a class the
-check needs was not in the submission."""
+from .evidence import ErrorEvidence, Evidence, NoEvidence
+from .text import Message
+from .vocabulary import FailureKind, Framework, Location, Phase, Status, Visibility
+
+__all__ = ["ErrorEvidence", "Evidence", "FailureKind", "Framework", "Location", "Message", "NoEvidence", "Phase", "Status",
+           "Visibility"]
+
+
+INTERNAL_ERROR_IDS = frozenset({"grader.internal_error", "sandbox.internal_error", "intake.internal_error"})
+"""Messages that say the grader failed (in the grader's process, the worker, or the intake worker)."""
 
 
 class _Record(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", ser_json_inf_nan="strings")
 
 
 # --------------------------------------------------------------------------- intake
@@ -79,7 +79,7 @@ class Finding(_Record):
     severity: Literal["error", "warning", "info"]
     file: str
     line: int | None = None
-    message: str
+    message: Message
 
 
 class CodePart(_Record):
@@ -123,9 +123,11 @@ class RunError:
 
     kind: FailureKind
     phase: Phase
-    message: str
+    message: Message
     detail: str = ""
-    """Traceback or the tail of the worker's stderr, for the report."""
+    """Traceback or the tail of the worker's stderr, for the report (quoted, never translated)."""
+    location: Location | None = None
+    """Where in the student's files the error was raised, when the traceback says."""
 
 
 @dataclass(frozen=True)
@@ -147,10 +149,15 @@ class CheckOutcome(_Record):
 
     id: str
     status: Status
-    message: str = Field(description="One line: what happened, in words a student understands.")
-    diagnosis: str | None = Field(default=None, description="Most likely cause, when the check failed.")
-    evidence: dict[str, Any] = Field(default_factory=dict, description="JSON-able numbers and excerpts.")
+    message: Message = Field(description="One line: what happened, in words a student understands.")
+    diagnosis: Message | None = Field(default=None, description="Most likely cause, when the check failed.")
+    evidence: Evidence = Field(default_factory=NoEvidence, description="Typed numbers and excerpts.")
     duration_s: float = 0.0
+
+    @property
+    def errored(self) -> bool:
+        """The student's run gave nothing to judge (a worker failure or missing code), or the grader failed."""
+        return self.status == "error"
 
 
 class CheckResult(_Record):
@@ -160,14 +167,24 @@ class CheckResult(_Record):
     status: Status
     score: float
     max_score: float
-    message: str
+    message: Message
     visibility: Visibility = "public"
     released: bool = False
     """For a hidden check: whether reports may show its message, diagnosis and evidence (rubric `release`)."""
     advisory: bool = False
-    diagnosis: str | None = None
-    evidence: dict[str, Any] = Field(default_factory=dict)
+    diagnosis: Message | None = None
+    evidence: Evidence = Field(default_factory=NoEvidence)
     duration_s: float = 0.0
+
+    @property
+    def errored(self) -> bool:
+        """The check ended in an error: the one definition of "errored" (reports, gradebook, summary)."""
+        return self.status == "error"
+
+    @property
+    def internal(self) -> bool:
+        """The grader itself failed on this check (a bug of ours, never something the student did)."""
+        return self.status == "error" and self.message.id in INTERNAL_ERROR_IDS
 
 
 class GradedPart(_Record):
@@ -180,22 +197,29 @@ class GradedPart(_Record):
     supplied_imports: tuple[str, ...] = ()
 
 
+class GradedSource(_Record):
+    """One graded definition as the report shows it: its text, where it came from, its outline."""
+
+    name: str = Field(description="The definition's name; the framework model is `framework:myModel`.")
+    source: str
+    file_label: str = Field(description="'hw.py' or 'hw.ipynb [cell 3]'.")
+    line: int = Field(description="First line of `source` in that file (or cell).")
+    outline: ClassOutline | None = None
+
+
 class GradeReport(_Record):
-    """Everything a reporter needs about one graded submission."""
+    """Everything a reporter needs about one graded submission.
+
+    The score, the maximum and the framework are derived (properties), never stored
+    beside what they come from.
+    """
 
     student: str
     submission: str
-    score: float
-    max_score: float
-    framework: Framework | None
     checks: tuple[CheckResult, ...]
     parts: tuple[GradedPart, ...] = ()
     findings: tuple[Finding, ...] = ()
-    sources: dict[str, str] = Field(default_factory=dict, description="Graded definition name -> source text.")
-    source_origins: dict[str, tuple[str, int]] = Field(
-        default_factory=dict, description="Graded definition name -> (file, or 'file [cell N]', first line number) of its source.")
-    source_outlines: dict[str, ClassOutline] = Field(
-        default_factory=dict, description="Graded class name -> its outline, for marking the line a diagnosis points at.")
+    sources: tuple[GradedSource, ...] = Field(default=(), description="The graded definitions, for the report's code views.")
     rubric_name: str = ""
     rubric_hash: str = ""
     grader_version: str = ""
@@ -207,6 +231,30 @@ class GradeReport(_Record):
     versions: dict[str, str] = Field(default_factory=dict, description="Python and library versions of the grading run, e.g. numpy, torch.")
     display_name: str | None = Field(default=None, description="The student's name from the roster or the course site's download, shown beside `student`.")
     late: bool = Field(default=False, description="The course site marked the submission late (Canvas LATE_, Moodle's status).")
+
+    @property
+    def score(self) -> float:
+        """Points earned over every check."""
+        return sum(c.score for c in self.checks)
+
+    @property
+    def max_score(self) -> float:
+        """Points available over every check."""
+        return sum(c.max_score for c in self.checks)
+
+    @property
+    def framework(self) -> Framework | None:
+        """The framework of the graded framework part, if one was found."""
+        return next((p.framework for p in self.parts if p.kind == "framework"), None)
+
+    @property
+    def errored(self) -> tuple[CheckResult, ...]:
+        """The checks that ended in an error (see CheckResult.errored)."""
+        return tuple(c for c in self.checks if c.errored)
+
+    def source(self, name: str) -> GradedSource | None:
+        """The graded definition `name` (`framework:myModel` for the framework model), if kept."""
+        return next((s for s in self.sources if s.name == name), None)
 
     @property
     def failed(self) -> tuple[CheckResult, ...]:

@@ -1,62 +1,54 @@
 """Grading one submission: intake -> sandbox -> checks -> scoring -> GradeReport.
 
-Each check runs student code in its own worker, so a hang or crash in one
-backward costs that student only the checks that need the broken code.
+The checks are a loop over the registry (grader/checks/registry.py) in its
+dependency order.  Each check runs student code in its own worker, so a hang or
+crash in one backward costs that student only the checks that need the broken
+code, and each check is guarded, so a bug of the grader's costs one check too.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import traceback
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, TypeVar
+from typing import Any
 
-import numpy as np
+from pydantic import ValidationError
 
 from . import __version__
-from .checks.framework_model import ARCHITECTURE_ID, FORWARD_ID, judge_architecture, judge_forward, run_probe
-from .checks.gradients import check_layer
-from .checks.layers import LAYERS, LayerSpec
-from .checks.model_gradient import check_model_backward
-from .checks.outcome import skipped
-from .checks.stability import check_softmax_stability
-from .checks.training import check_framework_training, check_numpy_training
+from .checks import registry
+from .checks.outcome import error_hint, error_outcome, evaluate, invalid_reply, skipped
+from .checks.registry import CheckContext, CheckDef, Planned, Reply
+from .evidence import ErrorEvidence
 from .intake import load_submission
 from .intake.select import narrow_part
-from .models import CheckOutcome, CodePart, GradedPart, GradeReport, RunResult, SourceUnit, Submission
-from .rubric import CheckSpec, Limits, Rubric
-from .sandbox import Runner
+from .models import CheckOutcome, CodePart, GradedPart, GradedSource, GradeReport, RunResult, SourceUnit, Submission
+from .rubric import CheckSpec
+from .sandbox import Job, Runner
+from .scoring import score_outcomes
 from .settings import GradeSettings, MnistCache
+from .text import msg, verbatim
 from .versions import library_versions
-from .scoring import score_outcomes, total
 
-SpecT = TypeVar("SpecT", bound=CheckSpec)
+__all__ = ["GradeSettings", "MnistCache", "grade_submission", "run_checks"]
 
 REFERENCE_NUMPY = Path(__file__).resolve().parent.parent / "reference" / "numpy_model.py"
-NO_NUMPY = "no numpy part was found: no file defines the layers Matmul, Relu, Softmax, Log and a numpy myModel"
-NO_FRAMEWORK = "no framework part was found: no myModel using PyTorch or TensorFlow in any file"
 _REFERENCE: list[tuple[SourceUnit, ...]] = []
-MISSING_HINT = "define the class with exactly this name (names are case-sensitive) in the file you hand in"
+_TRACE_LIMIT = 3000
 
 
 def grade_submission(path: Path, settings: GradeSettings, *, student: str | None = None) -> GradeReport:
     """Grade the submission at `path` (a folder or one file) and return its report."""
     submission = load_submission(path, student=student, runner=settings.runner)
-    outcomes = _Plan(submission, settings).run()
-    results = score_outcomes(outcomes, settings.rubric.rubric)
-    score, max_score = total(results)
+    outcomes = run_checks(submission, settings)
     return GradeReport(
         student=submission.student,
         submission=submission.path,
-        score=score,
-        max_score=max_score,
-        framework=submission.framework_part.framework if submission.framework_part else None,
-        checks=tuple(results),
+        checks=tuple(score_outcomes(outcomes, settings.rubric.rubric)),
         parts=_graded_parts(submission),
         findings=submission.findings,
-        sources={name: unit.source for name, unit in _graded_units(submission).items()},
-        source_origins={name: (unit.file_label, unit.line) for name, unit in _graded_units(submission).items()},
-        source_outlines={name: unit.outline for name, unit in _graded_units(submission).items() if unit.outline},
+        sources=_graded_sources(submission),
         rubric_name=settings.rubric.rubric.name,
         rubric_hash=settings.rubric.sha256[:12],
         grader_version=__version__,
@@ -69,107 +61,112 @@ def grade_submission(path: Path, settings: GradeSettings, *, student: str | None
     )
 
 
-class _Plan:
-    """The checks for one submission, in order, with the layer results the model checks depend on."""
+def run_checks(submission: Submission, settings: GradeSettings) -> list[CheckOutcome]:
+    """Every selected registered check on `submission`, in registry order."""
+    return _Run(submission, settings).all()
+
+
+class _Run:
+    """The checks of one submission: outcomes so far, and worker runs a later check may share."""
 
     def __init__(self, submission: Submission, settings: GradeSettings) -> None:
         self.sub = submission
         self.settings = settings
-        self.rubric: Rubric = settings.rubric.rubric
-        self.outcomes: list[CheckOutcome] = []
+        self.outcomes: dict[str, CheckOutcome] = {}
+        self.runs: dict[str, RunResult] = {}
 
-    def run(self) -> list[CheckOutcome]:
-        numpy_part, fw_part = self.sub.numpy_part, self.sub.framework_part
-        checks, runner, mnist = self.rubric.checks, self.settings.runner, self.settings.mnist
-        for spec in LAYERS:
-            self.add(spec.check_id, numpy_part, spec.name, self._layer_check(spec))
-        stability = self._seeded(checks.numpy_softmax_stability, "numpy.softmax.stability")
-        self.add("numpy.softmax.stability", numpy_part, "Softmax",
-                 lambda p: check_softmax_stability(narrow_part(p, ["Softmax"]), stability, self._limits("numpy.softmax.stability"), runner))
-        model_part, replaced = self._with_reference_layers(numpy_part)
-        backward = self._seeded(checks.numpy_model_backward, "numpy.model.backward")
-        self.add("numpy.model.backward", model_part, "myModel",
-                 lambda p: check_model_backward(p, backward, self._limits("numpy.model.backward"), runner), replaced)
-        numpy_train = self._seeded(checks.numpy_model_train, "numpy.model.train")
-        self.add("numpy.model.train", model_part, "myModel",
-                 lambda p: check_numpy_training(p, numpy_train, self._limits("numpy.model.train"), runner, mnist.get()), replaced)
-        self._framework_model_checks(fw_part)
-        framework_train = self._seeded(checks.framework_model_train, "framework.model.train")
-        self.add("framework.model.train", fw_part, "myModel",
-                 lambda p: check_framework_training(p, framework_train, self._limits("framework.model.train"), runner, mnist.get()))
-        return self.outcomes
+    def all(self) -> list[CheckOutcome]:
+        for check in registry.ordered():
+            if self.selected(check.id):
+                self.outcomes[check.id] = self.guarded(check)
+        return list(self.outcomes.values())
 
-    def _framework_model_checks(self, part: CodePart | None) -> None:
-        """forward and architecture judge one probe of the model: run it once, when either is selected."""
-        rc = self._seeded(self.rubric.checks.framework_model_forward, FORWARD_ID)
-        probe: list[tuple[RunResult, np.ndarray]] = []
-
-        def probed(p: CodePart) -> tuple[RunResult, np.ndarray]:
-            if not probe:
-                probe.append(run_probe(p, rc, self._limits(FORWARD_ID), self.settings.runner))
-            return probe[0]
-
-        arch_rc = self._seeded(self.rubric.checks.framework_model_architecture, ARCHITECTURE_ID)
-        self.add(FORWARD_ID, part, "myModel", lambda p: judge_forward(probed(p)[0]))
-        self.add(ARCHITECTURE_ID, part, "myModel", lambda p: judge_architecture(*probed(p), arch_rc))
-
-    def _seeded(self, spec: SpecT, check_id: str) -> SpecT:
-        return spec.with_seed(self.settings.seed, check_id)
-
-    def _selected(self, check_id: str) -> bool:
+    def selected(self, check_id: str) -> bool:
         """Self-check runs public checks only; --only narrows to matching ids."""
-        if self.settings.self_check and self.rubric.checks.get(check_id).visibility != "public":
+        if self.settings.self_check and self.spec(check_id).visibility != "public":
             return False
         return not self.settings.only or any(fnmatch.fnmatchcase(check_id, pattern) for pattern in self.settings.only)
 
-    def add(self, check_id: str, part: CodePart | None, name: str, run: Callable[[CodePart], CheckOutcome],
-            replaced: tuple[str, ...] = ()) -> None:
-        """Run one check if selected; skip when the part is absent, error when `name` is missing."""
-        if not self._selected(check_id):
-            return
+    def spec(self, check_id: str) -> CheckSpec:
+        """The rubric's spec of `check_id` with its seed resolved."""
+        return self.settings.rubric.rubric.checks.get(check_id).with_seed(self.settings.seed, check_id)
+
+    def guarded(self, check: CheckDef[Any, Any, Any]) -> CheckOutcome:
+        """One check; an exception here is the grader's bug and costs this check only."""
+        try:
+            return self.one(check)
+        except Exception as exc:  # noqa: BLE001 - any bug of ours must cost one check, not the student
+            detail = traceback.format_exc()[-_TRACE_LIMIT:]
+            return CheckOutcome(id=check.id, status="error", evidence=ErrorEvidence(failure="internal", detail=detail),
+                                message=msg("grader.internal_error", error=verbatim(f"{type(exc).__name__}: {exc}")))
+
+    def one(self, check: CheckDef[Any, Any, Any]) -> CheckOutcome:
+        part = self.sub.numpy_part if check.part == "numpy" else self.sub.framework_part
         if part is None:
-            outcome = skipped(check_id, NO_FRAMEWORK if check_id.startswith("framework") else NO_NUMPY)
-        elif part.unit(name) is None:
-            outcome = CheckOutcome(id=check_id, status="error", evidence={"failure": "missing"},
-                                   message=f"missing: class `{name}` is not defined in {part.file}", diagnosis=MISSING_HINT)
-        else:
-            outcome = _note_reference_layers(run(part), replaced)
-        self.outcomes.append(outcome)
+            return skipped(check.id, msg("pipeline.no_numpy") if check.part == "numpy" else msg("pipeline.no_framework"))
+        missing = next((name for name in check.needs if part.unit(name) is None), None)
+        if missing is not None:
+            return CheckOutcome(id=check.id, status="error", evidence=ErrorEvidence(failure="missing"),
+                                message=msg("pipeline.missing_class", name=missing, file=part.file), diagnosis=error_hint("missing"))
+        part, replaced = self.with_staff_layers(check, part)
+        if check.narrow:
+            part = narrow_part(part, check.needs)
+        return _note_staff_layers(self.judged(check, part), replaced)
 
-    def _layer_check(self, spec: LayerSpec) -> Callable[[CodePart], CheckOutcome]:
-        rubric_check = self._seeded(self.rubric.checks.gradient(spec.check_id), spec.check_id)
-        limits, runner = self._limits(spec.check_id), self.settings.runner
-        return lambda part: check_layer(spec, narrow_part(part, [spec.name]), rubric_check, limits, runner)
+    def judged(self, check: CheckDef[Any, Any, Any], part: CodePart) -> CheckOutcome:
+        rubric = self.settings.rubric.rubric
+        ctx: CheckContext[Any] = CheckContext(check_id=check.id, part=part, spec=self.spec(check.id), limits=rubric.limits_for(check.id),
+                                              mnist=self.settings.mnist.get, earlier=dict(self.outcomes), specs=self.spec)
+        planned = check.plan(ctx)
+        if isinstance(planned, CheckOutcome):
+            return planned
+        result = self.run(check, part, planned, ctx)
+        if result.error:
+            return error_outcome(check.id, result)
+        try:
+            values = check.result.model_validate(result.values)
+        except ValidationError as exc:
+            return invalid_reply(check.id, exc, result)
+        reply = Reply(values=values, arrays=result.arrays, result=result)
+        return evaluate(check.id, result, lambda: check.judge(ctx, planned.state, reply))
 
-    def _limits(self, check_id: str) -> Limits:
-        return self.rubric.limits_for(check_id)
+    def run(self, check: CheckDef[Any, Any, Any], part: CodePart, planned: Planned[Any], ctx: CheckContext[Any]) -> RunResult:
+        """The worker run of `planned`, or the run of the check this one shares it with."""
+        key = check.share_run or check.id
+        if key not in self.runs:
+            job = Job(units=part.units, supplied_imports=part.supplied_imports, params=planned.params)
+            self.runs[key] = self.settings.runner.run(job, planned.arrays, ctx.limits, phase=planned.phase)
+        return self.runs[key]
 
-    def _with_reference_layers(self, part: CodePart | None) -> tuple[CodePart | None, tuple[str, ...]]:
-        """The numpy part with each layer that failed its own check replaced by the staff solution's.
-
-        A wrong Relu.backward then costs the student numpy.relu.backward only, not
-        the model checks that build on it too.
-        """
-        failed = tuple(s.name for s in LAYERS for o in self.outcomes if o.id == s.check_id and o.status != "passed")
-        if part is None or not failed:
+    def with_staff_layers(self, check: CheckDef[Any, Any, Any], part: CodePart) -> tuple[CodePart, tuple[str, ...]]:
+        """For a check with `staff_layers`: the part with each layer that failed its own check replaced by the
+        staff solution's, so a wrong Relu.backward costs numpy.relu.backward only, not the model checks too."""
+        if not check.staff_layers:
+            return part, ()
+        failed = tuple(name for dep in check.after if dep in self.outcomes and self.outcomes[dep].status != "passed"
+                       for name in registry.get(dep).needs)
+        staff = _reference_units(set(failed), self.settings.runner)
+        failed = tuple(name for name in failed if any(u.name == name for u in staff))
+        if not failed:
             return part, ()
         kept = [u for u in part.units if u.name not in failed]
         imports = tuple(u for u in kept if u.kind == "import")
-        units = imports + _reference_units(set(failed), self.settings.runner) + tuple(u for u in kept if u.kind != "import")
+        units = imports + staff + tuple(u for u in kept if u.kind != "import")
         # The staff layers say `np` even where the student imported numpy under another name.
         supplied = tuple(dict.fromkeys((*part.supplied_imports, "import numpy as np")))
         return part.model_copy(update={"units": units, "supplied_imports": supplied}), failed
 
 
-def _note_reference_layers(outcome: CheckOutcome, replaced: tuple[str, ...]) -> CheckOutcome:
+def _note_staff_layers(outcome: CheckOutcome, replaced: tuple[str, ...]) -> CheckOutcome:
     if not replaced:
         return outcome
-    names = ", ".join(replaced)
-    note = f" (graded with the staff solution's {names}, because yours did not pass its own check)"
-    return outcome.model_copy(update={"message": outcome.message + note, "evidence": outcome.evidence | {"reference_layers": list(replaced)}})
+    message = msg("pipeline.staff_layers", message=outcome.message, names=", ".join(replaced))
+    return outcome.model_copy(update={"message": message, "evidence": outcome.evidence.model_copy(update={"reference_layers": replaced})})
 
 
 def _reference_units(names: set[str], runner: Runner) -> tuple[SourceUnit, ...]:
+    if not names:
+        return ()
     if not _REFERENCE:
         # Read once per process, through the same intake worker as a student's file.
         part = load_submission(REFERENCE_NUMPY, runner=runner).numpy_part
@@ -184,9 +181,11 @@ def _graded_parts(sub: Submission) -> tuple[GradedPart, ...]:
                             supplied_imports=p.supplied_imports) for p in parts)
 
 
-def _graded_units(sub: Submission) -> dict[str, SourceUnit]:
-    """Each graded definition by name; the framework model is keyed `framework:myModel`."""
-    units = {u.name: u for u in (sub.numpy_part.units if sub.numpy_part else ()) if u.name and u.kind != "import"}
+def _graded_sources(sub: Submission) -> tuple[GradedSource, ...]:
+    """Each graded definition; the framework model is named `framework:myModel`."""
+    units = [(u.name, u) for u in (sub.numpy_part.units if sub.numpy_part else ()) if u.name and u.kind != "import"]
     if sub.framework_part and (model := sub.framework_part.unit("myModel")):
-        units["framework:myModel"] = model
-    return units
+        units.append(("framework:myModel", model))
+    return tuple(GradedSource(name=name, source=u.source, file_label=u.file_label, line=u.line, outline=u.outline) for name, u in units)
+
+

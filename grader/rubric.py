@@ -7,13 +7,14 @@ names the file, the key and what is allowed.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import tomllib
 import zlib
 from pathlib import Path
-from typing import Literal, Self
+from typing import Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
 
 from .errors import RubricError
 from .models import Visibility
@@ -122,23 +123,19 @@ class FrameworkCheck(CheckSpec):
 
 
 class Checks(_Strict):
-    """Every check the grader knows, by its stable id."""
-
-    numpy_matmul_backward: GradientCheck = Field(alias="numpy.matmul.backward")
-    numpy_relu_backward: GradientCheck = Field(alias="numpy.relu.backward")
-    numpy_softmax_backward: GradientCheck = Field(alias="numpy.softmax.backward")
-    numpy_log_backward: GradientCheck = Field(alias="numpy.log.backward")
-    numpy_model_backward: GradientCheck = Field(alias="numpy.model.backward")
-    numpy_model_train: TrainingCheck = Field(alias="numpy.model.train")
-    framework_model_forward: FrameworkCheck = Field(alias="framework.model.forward")
-    framework_model_architecture: FrameworkCheck = Field(alias="framework.model.architecture")
-    framework_model_train: TrainingCheck = Field(alias="framework.model.train")
-    numpy_softmax_stability: AdvisoryCheck = Field(AdvisoryCheck(), alias="numpy.softmax.stability")
+    """Every check the grader knows, by its stable id: the fields are derived from the check registry
+    (grader/checks/registry.py) by `checks_model`, one per registered check, aliased by its id."""
 
     def get(self, check_id: str) -> CheckSpec:
-        """The spec of the check with stable id `check_id`."""
-        spec = getattr(self, check_id.replace(".", "_"))
-        assert isinstance(spec, CheckSpec), check_id  # the fields above are all check specs
+        """The spec of the check with stable id `check_id` (a check registered after this rubric was read: its default)."""
+        spec = getattr(self, field_name(check_id), None)
+        if spec is None:
+            from .checks import registry  # the registry imports this module
+
+            spec = registry.get(check_id).default
+            if spec is None:
+                raise RubricError(f"the rubric has no [checks.\"{check_id}\"] table, and that check has no default: add the table")
+        assert isinstance(spec, CheckSpec), check_id  # every derived field is a check spec
         return spec
 
     def gradient(self, check_id: str) -> GradientCheck:
@@ -146,6 +143,45 @@ class Checks(_Strict):
         spec = self.get(check_id)
         assert isinstance(spec, GradientCheck), f"{check_id} is not a gradient check"
         return spec
+
+    def ids(self) -> tuple[str, ...]:
+        """The ids of every check this rubric has a spec for, in registry order."""
+        return tuple(f.alias or n for n, f in type(self).model_fields.items())
+
+
+def field_name(check_id: str) -> str:
+    """The Checks field of a check id: 'numpy.relu.backward' -> 'numpy_relu_backward'."""
+    return check_id.replace(".", "_")
+
+
+@functools.cache
+def _checks_model(version: int) -> type[Checks]:
+    from .checks import registry  # the registry imports this module
+
+    fields: dict[str, Any] = {}
+    for check in registry.ordered():
+        default = check.default if check.default is not None else ...
+        fields[field_name(check.id)] = (check.spec, Field(default, alias=check.id))
+    model: type[Checks] = create_model("Checks", __base__=Checks, **fields)
+    return model
+
+
+def checks_model() -> type[Checks]:
+    """The [checks] table's model: one field per registered check, its rubric model, its default (or required)."""
+    from .checks import registry
+
+    return _checks_model(registry.version())
+
+
+@functools.cache
+def _rubric_model(checks: type[Checks]) -> type[Rubric]:
+    model: type[Rubric] = create_model("Rubric", __base__=Rubric, checks=(checks, ...))
+    return model
+
+
+def rubric_model() -> type[Rubric]:
+    """The whole rubric file's model, with the [checks] table of the current registry."""
+    return _rubric_model(checks_model())
 
 
 class SimilaritySettings(_Strict):
@@ -218,7 +254,7 @@ def load_rubric(path: Path | None = None) -> LoadedRubric:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise RubricError(f"{path}: not valid TOML: {exc}") from exc
     try:
-        rubric = Rubric.model_validate(data)
+        rubric = rubric_model().model_validate(data)
     except ValidationError as exc:
         raise RubricError(f"{path}: {_first_error_msg(exc)}") from exc
     return LoadedRubric(rubric=rubric, path=str(path), sha256=hashlib.sha256(raw).hexdigest())
@@ -242,7 +278,7 @@ def _first_error_msg(exc: ValidationError) -> str:
 
 def _allowed_keys(loc: tuple[int | str, ...]) -> list[str]:
     """The keys the rubric allows in the table that holds `loc`."""
-    model: type[BaseModel] = Rubric
+    model: type[BaseModel] = rubric_model()
     for part in loc[:-1]:
         field = next((f for n, f in model.model_fields.items() if part in (n, f.alias)), None)
         sub = getattr(field, "annotation", None) if field else None

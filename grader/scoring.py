@@ -11,11 +11,15 @@ def score_outcomes(outcomes: list[CheckOutcome], rubric: Rubric) -> list[CheckRe
     results = []
     for outcome in outcomes:
         spec = rubric.checks.get(outcome.id)
-        earned = spec.points if outcome.status == "passed" else 0.0
         results.append(
             CheckResult(
-                **outcome.model_dump(),
-                score=earned,
+                id=outcome.id,
+                status=outcome.status,
+                message=outcome.message,
+                diagnosis=outcome.diagnosis,
+                evidence=outcome.evidence,
+                duration_s=outcome.duration_s,
+                score=spec.points if outcome.status == "passed" else 0.0,
                 max_score=spec.points,
                 visibility=spec.visibility,
                 released=spec.release,
@@ -23,8 +27,3 @@ def score_outcomes(outcomes: list[CheckOutcome], rubric: Rubric) -> list[CheckRe
             )
         )
     return results
-
-
-def total(results: list[CheckResult]) -> tuple[float, float]:
-    """(score, max_score) over all results."""
-    return sum(r.score for r in results), sum(r.max_score for r in results)

@@ -24,7 +24,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from grader.models import CheckResult, GradedPart, GradeReport
+from grader.models import CheckResult, GradedPart, GradedSource, GradeReport
+from grader.text import msg
 
 Blocks = tuple[tuple[str, str], ...]
 """(definition name, source) in file order."""
@@ -686,15 +687,13 @@ def write_folder(files: dict[str, str], folder: Path) -> Path:
 def as_report(student: Student) -> GradeReport:
     """The report grading would keep of `student`: each definition's source and where it is (no grading run)."""
     file = f"hw4{student.suffix}"
-    sources: dict[str, str] = {}
-    origins: dict[str, tuple[str, int]] = {}
-    for cell, (name, source) in enumerate(student.numpy, start=2):
-        sources[name] = source
-        origins[name] = (f"{file} [cell {cell}]" if student.suffix == ".ipynb" else file, 1 if student.suffix == ".ipynb" else cell * 40)
+    notebook = student.suffix == ".ipynb"
+    sources = [GradedSource(name=name, source=source, file_label=f"{file} [cell {cell}]" if notebook else file, line=1 if notebook else cell * 40)
+               for cell, (name, source) in enumerate(student.numpy, start=2)]
     if student.framework:
-        sources["framework:myModel"] = student.framework
-        origins["framework:myModel"] = (f"{file} [cell 9]" if student.suffix == ".ipynb" else file, 1 if student.suffix == ".ipynb" else 400)
-    check = CheckResult(id="numpy.relu.backward", status="passed", score=10, max_score=10, message="ok")
-    parts = (GradedPart(kind="numpy", file=file, definitions=tuple(n for n, _ in student.numpy)),)
-    return GradeReport(student=student.name, submission=f"class/{student.name}", score=10, max_score=10, framework="pytorch",
-                       checks=(check,), parts=parts, sources=sources, source_origins=origins)
+        sources.append(GradedSource(name="framework:myModel", source=student.framework, file_label=f"{file} [cell 9]" if notebook else file,
+                                    line=1 if notebook else 400))
+    check = CheckResult(id="numpy.relu.backward", status="passed", score=10, max_score=10, message=msg("layers.passed", name="Relu", n=2))
+    parts = (GradedPart(kind="numpy", file=file, definitions=tuple(n for n, _ in student.numpy)),
+             *([GradedPart(kind="framework", file=file, framework="pytorch", definitions=("myModel",))] if student.framework else []))
+    return GradeReport(student=student.name, submission=f"class/{student.name}", checks=(check,), parts=parts, sources=tuple(sources))

@@ -23,11 +23,14 @@ from typing import Any
 
 import pytest
 
-from grader.models import CheckResult, Finding, GradedPart, GradeReport
+from grader.evidence import ArrayComparison, Curve, ErrorEvidence, GradientComparison, GradientEvidence, TrainingEvidence
+from grader.models import CheckResult, Finding, GradedPart, GradedSource, GradeReport, Location, Status
 from grader.reports import write_html, write_summary
 from grader.reports.i18n import LANGS, Lang
+from grader.text import Message, msg, verbatim
 
-from .conftest import REPO, outlines_of, require_or_skip
+from .conftest import REPO, outline_of, require_or_skip
+from .report_messages import m
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 SHOTS = REPO / "artifacts" / "screenshots"
@@ -46,20 +49,20 @@ def chromium_on_path() -> None:
 # --------------------------------------------------------------------------- the reports
 
 
-def _check(check_id: str, status: str, points: float, message: str, **extra: Any) -> CheckResult:
-    return CheckResult(id=check_id, status=status, score=points if status == "passed" else 0, max_score=points,  # type: ignore[arg-type]
+def _check(check_id: str, status: Status, points: float, message: Message, **extra: Any) -> CheckResult:
+    return CheckResult(id=check_id, status=status, score=points if status == "passed" else 0, max_score=points,
                        message=message, **extra)
 
 
-def _gradient(name: str, wrong: bool) -> dict[str, Any]:
+def _gradient(name: str, wrong: bool) -> GradientComparison:
     expected = [[0.0155, -0.0868, -0.0107, 0.0475, 0.0344], [-0.0364, 0.2154, 0.0161, -0.2106, 0.0155], [-0.0014, 0.0137, -0.0016, -0.0089, 0.0011]]
     got = [[-v if wrong and (i + j) % 2 else v for j, v in enumerate(row)] for i, row in enumerate(expected)]
-    rel = [[2.0 if a != b else 1e-13 for a, b in zip(r1, r2)] for r1, r2 in zip(expected, got)]
-    rel[0][0] = "inf" if wrong else rel[0][0]  # type: ignore[call-overload]
-    compare = {"max_rel_err": 2.0 if wrong else 1e-13, "mismatched": 8 if wrong else 0, "total": 15, "worst_index": [0, 1],
-               "expected_at_worst": -0.0868, "got_at_worst": 0.0868 if wrong else -0.0868}
-    return {"vs_autograd": compare, "vs_finite_difference": compare, "kink_entries_skipped": 0, "expected_excerpt": expected,
-            "got_excerpt": got, "rel_err_map": rel, "rel_err_tol": 1e-6}
+    rel: list[list[float | str]] = [[2.0 if a != b else 1e-13 for a, b in zip(r1, r2)] for r1, r2 in zip(expected, got)]
+    rel[0][0] = "inf" if wrong else rel[0][0]
+    compare = ArrayComparison(max_rel_err=2.0 if wrong else 1e-13, mismatched=8 if wrong else 0, total=15, worst_index=(0, 1),
+                              expected_at_worst=-0.0868, got_at_worst=0.0868 if wrong else -0.0868)
+    return GradientComparison(name=name, vs_autograd=compare, vs_finite_difference=compare, expected_excerpt=expected,
+                              got_excerpt=got, rel_err_map=rel, rel_err_tol=1e-6)
 
 
 SOFTMAX = '''class Softmax:
@@ -77,83 +80,92 @@ SOFTMAX = '''class Softmax:
         # softmax 的导数 s * (1 - s)
         return grad_y * s * (1 - s)
 '''
-DIAGONAL = ("only the diagonal of the softmax Jacobian is used (grad_y * s * (1 - s)); "
-            "the off-diagonal terms -s_i * s_j are missing")
-TRAIN = {"threshold": 0.75, "epochs": 10, "batch_size": 100, "lr": 0.003, "optimizer": "sgd", "seed": 0,
-         "train_images": 5000, "test_images": 10000, "train_seconds": 1.3}
+DIAGONAL = m("test.diagonal")
+TRAIN: dict[str, Any] = {"threshold": 0.75, "epochs": 10, "batch_size": 100, "lr": 0.003, "optimizer": "sgd", "seed": 0,
+                         "train_images": 5000, "test_images": 10000, "train_seconds": 1.3}
 
 
-def _report(student: str, checks: tuple[CheckResult, ...], **changes: Any) -> GradeReport:
+def _sources(sources: dict[str, str], origins: dict[str, tuple[str, int]]) -> tuple[GradedSource, ...]:
+    return tuple(GradedSource(name=name, source=source, file_label=origins.get(name, ("", 1))[0], line=origins.get(name, ("", 1))[1],
+                              outline=outline_of(source)) for name, source in sources.items())
+
+
+def _report(student: str, checks: tuple[CheckResult, ...], *, sources: dict[str, str] | None = None,
+            origins: dict[str, tuple[str, int]] | None = None, **changes: Any) -> GradeReport:
     fields: dict[str, Any] = {
-        "student": student, "submission": f"class/{student}", "score": sum(c.score for c in checks),
-        "max_score": sum(c.max_score for c in checks), "framework": "pytorch", "checks": checks,
+        "student": student, "submission": f"class/{student}", "checks": checks,
         "parts": (GradedPart(kind="numpy", file="hw4.ipynb", definitions=("Matmul", "Relu", "Softmax", "Log", "myModel")),
                   GradedPart(kind="framework", file="hw4.ipynb", framework="pytorch", definitions=("myModel",))),
-        "sources": {"Softmax": SOFTMAX}, "source_origins": {"Softmax": ("hw4.ipynb [cell 3]", 12)},
         "rubric_name": "chap4-simple-nn (default)", "rubric_hash": "463d77922597", "grader_version": "0.1.0",
         "mnist_source": "/data/mnist (IDX)", "created": "2026-11-27T08:00:00+00:00", "seed": 1234,
         "isolation": ("bwrap", "seccomp", "rlimits", "timeout"),
         "versions": {"grader": "0.1.0", "python": "3.11.7", "numpy": "2.4.6", "torch": "2.13.0+cpu"},
     }
     fields |= changes
-    fields.setdefault("source_outlines", outlines_of(fields["sources"]))
+    fields["sources"] = _sources(sources or {"Softmax": SOFTMAX}, origins or {"Softmax": ("hw4.ipynb [cell 3]", 12)})
     return GradeReport(**fields)
 
 
 def passing() -> GradeReport:
-    curve = {"step": list(range(0, 500, 25)), "loss": [2.3 * math.exp(-i / 6) + 0.2 for i in range(20)],
-             "accuracy": [min(0.1 + i * 0.05, 0.93) for i in range(20)]}
+    curve = Curve(step=tuple(range(0, 500, 25)), loss=tuple(2.3 * math.exp(-i / 6) + 0.2 for i in range(20)),
+                  accuracy=tuple(min(0.1 + i * 0.05, 0.93) for i in range(20)))
     return _report("2151131", (
-        _check("numpy.softmax.backward", "passed", 10, "Softmax.backward matches autograd and finite differences of your "
-               "forward at 2 input points, and keeps no stale state", evidence={"seed": 5, "grad_x (unit)": _gradient("grad_x", False)}),
-        _check("numpy.softmax.stability", "passed", 0, "Softmax.forward is stable for logits of magnitude 1000", advisory=True),
-        _check("numpy.model.train", "passed", 20, "test accuracy 0.880 >= 0.75 after 10 epochs of the grader's training",
-               evidence=TRAIN | {"losses": [14.4, 6.9, 3.5, 2.6, 2.1, 1.7, 1.5, 1.3, 1.2, 1.0], "accuracy": 0.88}),
-        _check("framework.model.train", "passed", 15, "test accuracy 0.941 >= 0.75 after 5 epochs of the grader's training",
-               evidence=TRAIN | {"epochs": 5, "curve": curve, "losses": [0.57, 0.22, 0.13, 0.08, 0.05], "accuracy": 0.941}),
+        _check("numpy.softmax.backward", "passed", 10, m("test.layer_passed", name="Softmax"),
+               evidence=GradientEvidence(seed=5, gradients=(_gradient("grad_x (unit)", False),))),
+        _check("numpy.softmax.stability", "passed", 0, m("test.stable", value=1000), advisory=True),
+        _check("numpy.model.train", "passed", 20, m("test.accuracy", accuracy=0.88, epochs=10),
+               evidence=TrainingEvidence(**(TRAIN | {"losses": (14.4, 6.9, 3.5, 2.6, 2.1, 1.7, 1.5, 1.3, 1.2, 1.0), "accuracy": 0.88}))),
+        _check("framework.model.train", "passed", 15, m("test.accuracy", accuracy=0.941, epochs=5),
+               evidence=TrainingEvidence(**(TRAIN | {"epochs": 5, "curve": curve, "losses": (0.57, 0.22, 0.13, 0.08, 0.05),
+                                                     "accuracy": 0.941}))),
     ))
 
 
 def failing() -> GradeReport:
     return _report("softmax_diagonal", (
-        _check("numpy.softmax.backward", "failed", 10, "Softmax.backward: grad_x at the unit input point is wrong: 8 / 15 "
-               "entries differ; worst at [0, 1]: expected -0.0868, got 0.0868 (relative error 2, allowed 1e-06)",
-               diagnosis=DIAGONAL, evidence={"seed": 5, "points": ["unit", "typical"], "grad_x (unit)": _gradient("grad_x", True)}),
-        _check("numpy.model.train", "failed", 20, "test accuracy 0.098 is below the threshold 0.75 after 10 epochs",
-               diagnosis="training diverged: the loss became NaN or infinite at epoch 4; an overflowing softmax or a "
-                         "wrong gradient scale are the usual causes",
-               evidence=TRAIN | {"losses": [2.3, 2.2, 9.7, "nan", "nan", "nan", "nan", "nan", "nan", "nan"], "accuracy": 0.098}),
-        _check("framework.model.architecture", "failed", 5, "the first layer has no bias b1: it computes relu(x W1) W2 + b2",
-               diagnosis="declare a bias of shape (H,) for the first layer and add it (nn.Linear has one unless bias=False): "
-                         "relu(x W1 + b1) W2 + b2", visibility="hidden", released=True),
-        _check("numpy.log.backward", "failed", 10, "a hidden message", visibility="hidden", diagnosis="hidden"),
+        _check("numpy.softmax.backward", "failed", 10, m("test.grad_failed", name="Softmax", wrt="x", bad=8, total=15),
+               diagnosis=DIAGONAL, evidence=GradientEvidence(seed=5, points=("unit", "typical"), gradients=(_gradient("grad_x (unit)", True),),
+                                                             notes=(m("test.float32", grad="grad_x"),))),
+        _check("numpy.model.train", "failed", 20, m("test.below", accuracy=0.098, threshold=0.75, epochs=10),
+               diagnosis=m("test.diverged", epoch=4),
+               evidence=TrainingEvidence(**(TRAIN | {"losses": (2.3, 2.2, 9.7, "nan", "nan", "nan", "nan", "nan", "nan", "nan"),
+                                                     "accuracy": 0.098}))),
+        _check("framework.model.architecture", "failed", 5, m("test.bias_missing", formula="relu(x W1) W2 + b2"),
+               diagnosis=m("test.add_bias", formula="relu(x W1 + b1) W2 + b2"), visibility="hidden", released=True),
+        _check("numpy.log.backward", "failed", 10, m("test.secret"), visibility="hidden", diagnosis=m("test.secret")),
     ))
 
 
 def erroring() -> GradeReport:
-    traceback = ('Traceback (most recent call last):\n  File "hw4.ipynb [cell 3]", line 14, in backward\n'
+    traceback = ('Traceback (most recent call last):\n  File "hw4.ipynb [cell 3]", line 25, in backward\n'
                  "ValueError: operands could not be broadcast together with shapes (3,5) (5,3)")
     return _report("syntax_error", (
-        _check("numpy.softmax.backward", "error", 10, "`Softmax.backward` raised ValueError: operands could not be broadcast "
-               "together with shapes (3,5) (5,3) (hw4.ipynb [cell 3], line 14)",
-               evidence={"failure": "exception", "phase": "backward", "detail": traceback}),
-        _check("numpy.model.train", "error", 20, "timeout: your code did not finish within 60 s (an endless loop, or far too slow)",
-               diagnosis="look for a loop that never ends (while True, a condition that never changes) or work repeated far too often",
-               evidence={"failure": "timeout", "phase": "train"}),
-        _check("framework.model.train", "skipped", 15, "no framework part was found: no myModel using PyTorch or TensorFlow in any file"),
-    ), framework=None, findings=(Finding(severity="error", file="hw4.ipynb", line=16,
-                                         message="SyntaxError: '(' was never closed (cell 3); this cell was skipped, the other cells are still used"),))
+        _check("numpy.softmax.backward", "error", 10,
+               m("test.raised", where="Softmax.backward",
+                 error=verbatim("ValueError: operands could not be broadcast together with shapes (3,5) (5,3)")),
+               evidence=ErrorEvidence(failure="exception", phase="backward", detail=traceback,
+                                      location=Location(file="hw4.ipynb", cell=3, line=25))),
+        _check("numpy.model.train", "error", 20, m("test.timeout", seconds=60), diagnosis=msg("error_hint.timeout"),
+               evidence=ErrorEvidence(failure="timeout", phase="train")),
+        _check("framework.model.train", "skipped", 15, msg("pipeline.no_framework")),
+    ), parts=(GradedPart(kind="numpy", file="hw4.ipynb", definitions=("Matmul", "Relu", "Softmax", "Log", "myModel")),),
+        findings=(Finding(severity="error", file="hw4.ipynb", line=16,
+                          message=m("test.syntax", error=verbatim("SyntaxError: '(' was never closed"), cell=3)),))
 
 
 def hostile() -> GradeReport:
     bad = SCRIPT + IMG
     return _report(bad, (
-        _check("numpy.softmax.backward", "failed", 10, f"`Softmax.backward` raised ValueError: {bad}", diagnosis=bad,
-               evidence={bad: bad, "printed": f"{bad}\n" * 5, f"grad_{bad}": _gradient(bad, True)}),
-        _check("numpy.model.train", "failed", 20, bad, diagnosis=DIAGONAL,
-               evidence=TRAIN | {"losses": [bad, 1.0, IMG], "accuracy": bad, "curve": {"step": [bad], "loss": [bad]}}),
+        _check("numpy.softmax.backward", "failed", 10, m("test.raised", where="Softmax.backward", error=verbatim(bad)),
+               diagnosis=m("test.student_said", text=verbatim(bad)),
+               evidence=GradientEvidence(gradients=(_gradient(f"grad_{bad}", True),), import_warnings=(bad,) * 5,
+                                         details={bad: bad, "printed": f"{bad}\n" * 5},
+                                         notes=(m("test.student_said", text=verbatim(bad)),))),
+        _check("numpy.model.train", "failed", 20, m("test.student_said", text=verbatim(bad)), diagnosis=DIAGONAL,
+               evidence=TrainingEvidence(**(TRAIN | {"losses": (bad, 1.0, IMG), "accuracy": None, "optimizer": bad,
+                                                     "curve": Curve(step=(bad,), loss=(bad,), accuracy=())}))),
     ), submission=bad, sources={"Softmax": f"class Softmax:\n    doc = '{bad}'\n    def backward(self, grad_y):\n        return '{IMG}'\n"},
-        source_origins={"Softmax": (bad, 3)}, findings=(Finding(severity="warning", file=bad, message=bad),),
+        origins={"Softmax": (bad, 3)}, findings=(Finding(severity="warning", file=bad, message=m("test.student_said", text=verbatim(bad))),),
         parts=(GradedPart(kind="numpy", file=bad, definitions=(bad,), supplied_imports=(bad,)),), mnist_source=bad)
 
 
@@ -211,7 +223,11 @@ def visit(browser: Any, path: Path, shot: str, *, viewport: dict[str, int] = DES
     page.on("request", lambda request: seen.requests.append(request.url))
     page.on("console", lambda message: seen.console_errors.append(message.text) if message.type == "error" else None)
     page.on("pageerror", lambda error: seen.console_errors.append(str(error)))
-    page.on("dialog", lambda dialog: (seen.dialogs.append(dialog.message), dialog.dismiss()))
+    def on_dialog(dialog: Any) -> None:
+        seen.dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", on_dialog)
     page.route("**/*", lambda route: route.continue_() if route.request.url == seen.url else route.abort())
     page.emulate_media(media=media)
     page.goto(seen.url, wait_until="load")

@@ -6,13 +6,14 @@ import numpy as np
 import pytest
 import torch
 
-from grader.checks.compare import compare, diagnose, locate, relative_error
+from grader.checks.compare import Mistake, compare, diagnose, locate, relative_error
 from grader.checks.gradients import autograd_grads, kinks, numerical_grad
 from grader.checks.layers import LAYERS
 from grader.checks.model_gradient import model_inputs, reference_grads
 from grader.models import CheckOutcome
 from grader.rubric import load_rubric
-from grader.scoring import score_outcomes, total
+from grader.scoring import score_outcomes
+from grader.text import msg, render
 
 RNG = np.random.default_rng(0)
 WANT = RNG.normal(size=(3, 4))
@@ -32,7 +33,10 @@ def test_compare_reports_worst_index_and_count() -> None:
     cmp = compare(got, WANT, rtol=1e-6, floor=1e-6)
     assert not cmp.ok
     assert (cmp.mismatched, cmp.total, cmp.worst) == (1, 12, (1, 2))
-    assert cmp.summary(1e-6).startswith("1 / 12 entries differ; worst at [1, 2]: expected ")
+    summary = cmp.summary(1e-6)
+    assert summary.id == "compare.summary"
+    assert str(summary).startswith("1 / 12 entries differ; worst at [1, 2]: expected ")
+    assert render(summary, "zh").startswith("12 个元素中有 1 个不一致；误差最大处 [1, 2]：正确值 ")
 
 
 def test_nan_in_a_gradient_never_passes() -> None:
@@ -42,24 +46,25 @@ def test_nan_in_a_gradient_never_passes() -> None:
 
 
 @pytest.mark.parametrize(
-    ("got", "mistakes", "want_start"),
+    ("got", "mistakes", "want_id", "want_start"),
     [
-        (-WANT, {}, "the sign is flipped"),
-        (WANT / 7.0, {}, "your gradient is the correct one scaled by 0.1429"),
-        (np.zeros_like(WANT), {}, "your gradient is all zeros"),
-        (WANT.T.copy(), {}, "your gradient is transposed"),
-        (np.ones((2, 2)), {}, "wrong shape: expected (3, 4)"),
-        (WANT + 1.0, {"the mask is missing": WANT + 1.0}, "the mask is missing"),
-        (WANT + RNG.normal(size=(3, 4)), {}, None),
+        (-WANT, [], "compare.diag.sign_flipped", "the sign is flipped"),
+        (WANT / 7.0, [], "compare.diag.scaled", "your gradient is the correct one scaled by 0.1429"),
+        (np.zeros_like(WANT), [], "compare.diag.all_zeros", "your gradient is all zeros"),
+        (WANT.T.copy(), [], "compare.diag.transposed", "your gradient is transposed"),
+        (np.ones((2, 2)), [], "compare.diag.wrong_shape", "wrong shape: expected (3, 4)"),
+        (np.where(WANT > 0, np.inf, WANT), [], "compare.diag.not_finite", "your gradient contains "),
+        (WANT + 1.0, [(msg("layers.diag.relu_mask_missing"), WANT + 1.0)], "layers.diag.relu_mask_missing", "the ReLU mask is missing"),
+        (WANT + RNG.normal(size=(3, 4)), [], None, None),
     ],
-    ids=["sign", "scale", "zeros", "transposed", "shape", "known-mistake", "unknown"],
+    ids=["sign", "scale", "zeros", "transposed", "shape", "not-finite", "known-mistake", "unknown"],
 )
-def test_diagnose_names_the_likely_mistake(got: np.ndarray, mistakes: dict[str, np.ndarray], want_start: str | None) -> None:
+def test_diagnose_names_the_likely_mistake(got: np.ndarray, mistakes: list[Mistake], want_id: str | None, want_start: str | None) -> None:
     found = diagnose(got, WANT, mistakes, rtol=1e-6, floor=1e-6)
     if want_start is None:
         assert found is None
     else:
-        assert found is not None and found.startswith(want_start)
+        assert found is not None and found.id == want_id and str(found).startswith(want_start)
 
 
 def forwards_at_steps(spec, args: list[np.ndarray], i: int, steps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # type: ignore[no-untyped-def]
@@ -105,7 +110,19 @@ def test_a_step_across_the_relu_kink_is_detected() -> None:
 def test_locate_names_wrong_rows_columns_or_entries(rows, cols, want_start: str) -> None:  # type: ignore[no-untyped-def]
     got = WANT.copy()
     got[np.ix_(np.arange(3)[rows], np.arange(4)[cols])] += 3.0
-    assert locate(got, WANT, rtol=1e-6, floor=1e-6).startswith(want_start)
+    assert str(locate(got, WANT, rtol=1e-6, floor=1e-6)).startswith(want_start)
+
+
+def test_locate_lists_several_wrong_entries_in_each_language() -> None:
+    got = WANT.copy()
+    got[0, 1] += 3.0
+    got[2, 3] += 3.0
+    found = locate(got, WANT, rtol=1e-6, floor=1e-6)
+    want = (f"first wrong entries: [0, 1] expected {WANT[0, 1]:.6g}, got {got[0, 1]:.6g}; "
+            f"[2, 3] expected {WANT[2, 3]:.6g}, got {got[2, 3]:.6g}")
+    assert str(found) == want
+    assert render(found, "zh") == (f"最先出错的几个元素：[0, 1] 正确值 {WANT[0, 1]:.6g}，你的结果 {got[0, 1]:.6g}；"
+                                   f"[2, 3] 正确值 {WANT[2, 3]:.6g}，你的结果 {got[2, 3]:.6g}")
 
 
 def test_relu_inputs_stay_away_from_the_kink() -> None:
@@ -130,11 +147,11 @@ def test_model_reference_is_the_template_loss() -> None:
 def test_scoring_gives_points_only_for_passed_checks_and_marks_advisories() -> None:
     rubric = load_rubric().rubric
     outcomes = [
-        CheckOutcome(id="numpy.relu.backward", status="passed", message="ok"),
-        CheckOutcome(id="numpy.log.backward", status="failed", message="wrong"),
-        CheckOutcome(id="numpy.softmax.stability", status="failed", message="overflow"),
-        CheckOutcome(id="framework.model.train", status="skipped", message="none"),
+        CheckOutcome(id="numpy.relu.backward", status="passed", message=msg("layers.passed", name="Relu", n=2)),
+        CheckOutcome(id="numpy.log.backward", status="failed", message=msg("layers.backward_twice", name="Log", grad="grad_x")),
+        CheckOutcome(id="numpy.softmax.stability", status="failed", message=msg("stability.failed", what=msg("stability.nan_inf"))),
+        CheckOutcome(id="framework.model.train", status="skipped", message=msg("pipeline.no_framework")),
     ]
     results = score_outcomes(outcomes, rubric)
     assert [(r.score, r.max_score, r.advisory) for r in results] == [(10, 10, False), (0, 10, False), (0, 0, True), (0, 15, False)]
-    assert total(results) == (10, 35)
+    assert (sum(r.score for r in results), sum(r.max_score for r in results)) == (10, 35)

@@ -13,6 +13,7 @@ import importlib.util
 import io
 import json
 import os
+import re
 import signal
 import socket
 import sqlite3
@@ -31,7 +32,7 @@ from grader.cli import main
 from grader.gradebook_db import FILENAME
 from grader.intake import load_submission
 from grader.intake.archive import ArchiveCaps
-from grader.reports.i18n import translate
+from grader.text import render, verbatim
 
 from .conftest import CORPUS, REPO, require_or_skip
 
@@ -353,8 +354,19 @@ def test_a_worker_refuses_a_rubric_whose_text_does_not_match_its_hash() -> None:
 def test_the_cluster_messages_in_reports_are_translated() -> None:
     from grader.cluster import messages
 
-    for message in (messages.WORKER_DIED.format(detail="KilledWorker"), messages.NOT_SENT.format(detail="too big"),
-                    messages.WORKER_FAILED.format(worker="tcp://10.0.0.7:4001", detail="UsageError: x"),
-                    messages.BAD_REPLY.format(worker="tcp://10.0.0.7:4001", detail="invalid JSON")):
-        zh = translate(message, "zh")
+    english = [
+        (messages.worker_died("KilledWorker"),
+         "not graded: the Dask workers that took this submission died while grading it (KilledWorker); the next run grades it again"),
+        (messages.not_sent("too big"), "not sent to the cluster: too big; grade this submission without --scheduler"),
+        (messages.worker_failed("tcp://10.0.0.7:4001", "UsageError: x"),
+         "not graded: Dask worker tcp://10.0.0.7:4001 could not grade it (UsageError: x); fix that worker, and the next run grades it again"),
+        (messages.bad_reply("tcp://10.0.0.7:4001", "invalid JSON"),
+         "not graded: the answer of Dask worker tcp://10.0.0.7:4001 was not a valid report (invalid JSON); the next run grades it again"),
+    ]
+    for message, text in english:
+        assert str(message) == text
+        zh = render(message, "zh")
         assert zh.startswith(("未评分", "没有发送到集群")), zh
+        # What Dask or the worker said is quoted verbatim; everything else is Chinese.
+        blanked = message.model_copy(update={"args": {k: verbatim("") for k in message.args}})
+        assert not re.search(r"\b[a-z]{3,} [a-z]{3,}\b", render(blanked, "zh")), zh

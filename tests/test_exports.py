@@ -9,25 +9,27 @@ from pathlib import Path
 import pytest
 
 from grader.errors import UsageError
-from grader.models import CheckResult, GradeReport, Status
+from grader.models import CheckResult, GradedPart, GradeReport, Status
 from grader.reports.csv_ import write_canvas_csv, write_gradebook
 from grader.reports.terminal import format_batch_table
+
+from .report_messages import m
 
 FORMULAS = ["=HYPERLINK(\"http://x\")", "+1+1", "-2+3", "@SUM(A1:A2)", "\t=1", "\r=1"]
 
 
 def _check(check_id: str, status: Status, points: float, *, advisory: bool = False) -> CheckResult:
     earned = points if status == "passed" else 0.0
-    return CheckResult(id=check_id, status=status, score=earned, max_score=points, message=f"{check_id} {status}",
-                       advisory=advisory)
+    return CheckResult(id=check_id, status=status, score=earned, max_score=points, message=m("test.check_was", check=check_id,
+                                                                                            status=status), advisory=advisory)
 
 
 def _report(student: str, *statuses: Status, advisory: Status = "passed") -> GradeReport:
     """A report with checks a, b, c (10 points each, in the order given) and an advisory d."""
     checks = [_check(check_id, status, 10) for check_id, status in zip("abc", statuses)]
     checks.append(_check("d", advisory, 0, advisory=True))
-    return GradeReport(student=student, submission=f"submissions/{student}", score=sum(c.score for c in checks),
-                       max_score=sum(c.max_score for c in checks), framework="pytorch", checks=tuple(checks))
+    return GradeReport(student=student, submission=f"submissions/{student}", checks=tuple(checks),
+                       parts=(GradedPart(kind="framework", file="hw.py", framework="pytorch"),))
 
 
 def _read_csv(path: Path) -> list[list[str]]:

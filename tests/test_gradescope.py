@@ -26,10 +26,13 @@ from pydantic import BaseModel, ConfigDict, NonNegativeFloat, ValidationError, m
 
 from grader.errors import RubricError, UsageError
 from grader.gradescope_autograder import SOURCE_ROOT, build_autograder_zip, main
+from grader.evidence import ErrorEvidence, NoEvidence
 from grader.models import CheckResult, Finding, GradedPart, GradeReport, Status, Visibility
 from grader.reports.gradescope import gradescope_results, write_gradescope_results
+from grader.text import verbatim
 
 from .conftest import CORPUS, REPO
+from .report_messages import m
 
 GRADE = Path(sys.executable).parent / "grade"
 SUBMISSION = CORPUS / "correct_md_torch"
@@ -112,27 +115,26 @@ def _validate(content: dict[str, Any] | str) -> GradescopeResults:
 
 def _check(check_id: str, status: Status, points: float, **changes: Any) -> CheckResult:
     fields: dict[str, Any] = {"id": check_id, "status": status, "score": points if status == "passed" else 0.0,
-                              "max_score": points, "message": f"{check_id} was {status}"}
+                              "max_score": points, "message": m("test.check_was", check=check_id, status=status)}
     return CheckResult(**(fields | changes))
 
 
 def _report(*checks: CheckResult) -> GradeReport:
     checks = checks or (
-        _check("numpy.relu.backward", "passed", 10, evidence={"max_rel_err": 1e-16}, duration_s=0.4),
-        _check("numpy.matmul.backward", "failed", 10, diagnosis="grad_W looks transposed",
-               evidence={"worst_index": [3, 7], "max_rel_err": math.nan}, duration_s=0.5),
-        _check("framework.model.train", "error", 15, evidence={"failure": "exception", "detail": TRACEBACK}, duration_s=2.2),
-        _check("numpy.model.train", "skipped", 20, message="no numpy part was found"),
+        _check("numpy.relu.backward", "passed", 10, evidence=NoEvidence(details={"max_rel_err": 1e-16}), duration_s=0.4),
+        _check("numpy.matmul.backward", "failed", 10, diagnosis=m("test.looks_transposed", grad="grad_W"),
+               evidence=NoEvidence(details={"worst_index": [3, 7], "max_rel_err": math.nan}), duration_s=0.5),
+        _check("framework.model.train", "error", 15, evidence=ErrorEvidence(failure="exception", detail=TRACEBACK), duration_s=2.2),
+        _check("numpy.model.train", "skipped", 20, message=m("test.no_numpy")),
         _check("numpy.softmax.stability", "failed", 0, advisory=True),
         _check("numpy.model.backward", "passed", 15, visibility="hidden", released=True),
         _check("framework.model.forward", "failed", 5, visibility="hidden"),
     )
     return GradeReport(
-        student="2151131", submission="submissions/2151131", score=sum(c.score for c in checks),
-        max_score=sum(c.max_score for c in checks), framework="pytorch", checks=checks,
+        student="2151131", submission="submissions/2151131", checks=checks,
         parts=(GradedPart(kind="numpy", file="hw.ipynb"), GradedPart(kind="framework", file="hw.ipynb", framework="pytorch")),
-        findings=(Finding(severity="warning", file="hw.ipynb", line=3, message="cell 3 is not valid Python"),
-                  Finding(severity="info", file="notes.txt", message="not a code file")),
+        findings=(Finding(severity="warning", file="hw.ipynb", line=3, message=m("test.cell_invalid", cell=3)),
+                  Finding(severity="info", file="notes.txt", message=m("test.not_code"))),
         grader_version="0.1.0", rubric_name="chap4", rubric_hash="3f2a9c", seed=42,
     )
 
@@ -222,6 +224,15 @@ def test_test_output_has_message_likely_cause_and_evidence_excerpt() -> None:
     ]
 
 
+def test_test_output_quotes_student_text_as_it_is_and_adds_the_notes() -> None:
+    check = _check("numpy.relu.backward", "failed", 5, message=m("test.raised", where="Relu.forward", error=verbatim("<b>ValueError</b>")),
+                   evidence=NoEvidence(notes=(m("test.float32", grad="grad_x"),)))
+
+    output = gradescope_results(_report(check))["tests"][0]["output"]
+
+    assert output.splitlines() == ["`Relu.forward` raised <b>ValueError</b>", "Note: grad_x is float32; float64 keeps more digits"]
+
+
 def test_skipped_and_error_outputs_say_so_and_quote_the_end_of_a_traceback() -> None:
     tests = _tests_by_name(gradescope_results(_report()))
 
@@ -244,7 +255,7 @@ def test_advisory_output_says_it_is_worth_no_points_only_when_it_is(points: floa
 
 
 def test_evidence_excerpt_clips_long_values_and_counts_the_keys_left_out() -> None:
-    evidence = {f"key{i}": list(range(100)) for i in range(15)}
+    evidence = NoEvidence(details={f"key{i}": list(range(100)) for i in range(15)})
 
     lines = gradescope_results(_report(_check("numpy.log.backward", "failed", 5, evidence=evidence)))["tests"][0]["output"].splitlines()
 
@@ -260,7 +271,7 @@ def test_top_level_output_names_the_graded_parts_and_intake_problems_only() -> N
         "Framework: pytorch.",
         "Graded the numpy part from hw.ipynb.",
         "Graded the framework part (pytorch) from hw.ipynb.",
-        "Intake warning: hw.ipynb:3: cell 3 is not valid Python",
+        "Intake warning: hw.ipynb:3: cell 3 is not valid Python; skipped",
     ]
 
 

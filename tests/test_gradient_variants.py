@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 
+from grader.text import Message
+
 from .test_gradient_verdicts import JUDGED, grade_folder
 
 VARIANTS = Path(__file__).resolve().parent / "gradient_variants"
@@ -35,4 +37,5 @@ def test_correct_variants_pass_every_check(variant_results: dict[str, dict[str, 
 def test_float32_variant_is_a_finding_not_a_failure(variant_results: dict[str, dict[str, Any]]) -> None:
     relu = next(c for c in variant_results["float32_layers"]["checks"] if c["id"] == "numpy.relu.backward")
     assert relu["status"] == "passed"
-    assert "grad_x is float32: judged with float32 tolerances" in relu["evidence"]["findings"]
+    notes = [Message.model_validate(note) for note in relu["evidence"]["notes"]]
+    assert [(n.id, str(n)) for n in notes] == [("layers.note.low_precision", "grad_x is float32: judged with float32 tolerances")]

@@ -4,6 +4,7 @@ Everything runs through the `grade` command; correct variants are in test_gradie
 from __future__ import annotations
 
 import json
+import re
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -11,12 +12,37 @@ from typing import Any
 import pytest
 
 from grader.cli import main
+from grader.text import Message, render
 
 HERE = Path(__file__).resolve().parent
 MUTANTS = HERE / "gradient_corpus"
 EXPECTED: dict[str, dict[str, dict[str, str]]] = tomllib.loads((MUTANTS / "expected.toml").read_text(encoding="utf-8"))
 # The checks this file is about; training verdicts are covered by tests/test_cli.py.
 JUDGED = ("numpy.*.backward", "numpy.softmax.stability", "framework.model.forward", "framework.model.architecture")
+DIAGNOSIS_IDS = {
+    "matmul_sign": "compare.diag.sign_flipped",
+    "matmul_scaled": "compare.diag.scaled",
+    "matmul_transposed": "compare.diag.transposed",
+    "matmul_swapped": "compare.diag.wrong_shape",
+    "relu_no_mask": "layers.diag.relu_mask_missing",
+    "relu_inverted": "layers.diag.relu_mask_inverted",
+    "relu_value_mask": "layers.diag.relu_masked_by_values",
+    "relu_stale_cache": "layers.diag.stale_input",
+    "relu_inplace": "layers.diag.modified_input",
+    "relu_returns_list": "layers.diag.returned_list",
+    "softmax_diagonal": "layers.diag.softmax_diagonal_only",
+    "softmax_batch_axis": "layers.diag.softmax_batch_axis",
+    "log_inv_square": "layers.diag.log_derivative_neg_sq",
+    "log_square": "layers.diag.log_derivative_sq",
+    "log_times_x": "layers.diag.log_times_x",
+    "log_backward_mutates_cache": "layers.diag.backward_twice",
+}
+"""The diagnosis id of each layer mutant: reports mark source lines and count diagnoses by these ids."""
+NO_MAP_IDS = frozenset({"layers.modified_input", "layers.stale_input", "layers.returned_list", "layers.not_ndarray",
+                        "layers.not_float", "layers.grad_shape"})
+"""Failures with nothing elementwise to compare: no heat map (a wrong shape, a wrong type, a state bug)."""
+ENGLISH_PROSE = re.compile(r"\b[a-z]+(?: [a-z]+){3,}\b")
+"""Four or more lowercase English words in a row: a clause a Chinese report would leave in English."""
 
 pytestmark = pytest.mark.slow
 
@@ -63,16 +89,25 @@ def assert_verdict_names_the_cause(check: dict[str, Any], spec: dict[str, str]) 
         assert any(spec["diagnosis_contains"] in t for t in texts), check
 
 
+@pytest.mark.parametrize("case", sorted(DIAGNOSIS_IDS))
+def test_layer_mutant_diagnosis_has_its_id_and_reads_in_chinese(mutant_results: dict[str, dict[str, Any]], case: str) -> None:
+    failed = [c for c in mutant_results[case]["checks"] if c["status"] == "failed"]
+    assert [c["diagnosis_id"] for c in failed] == [DIAGNOSIS_IDS[case]]
+    for field in ("message", "diagnosis"):
+        message = Message.model_validate({"id": failed[0][f"{field}_id"], "args": failed[0][f"{field}_args"]})
+        assert str(message) == failed[0][field]
+        chinese = render(message, "zh")
+        assert re.search(r"[\u4e00-\u9fff]", chinese) and not ENGLISH_PROSE.search(chinese), chinese
+
+
 @pytest.mark.parametrize("case", sorted(c for c in EXPECTED if any(k.endswith(".backward") for k in EXPECTED[c])))
 def test_failed_gradient_carries_a_heat_map_and_numbers(mutant_results: dict[str, dict[str, Any]], case: str) -> None:
     failed = [c for c in mutant_results[case]["checks"] if c["status"] == "failed" and c["id"].endswith(".backward")]
-    maps = [v for c in failed for v in c["evidence"].values() if isinstance(v, dict) and "rel_err_map" in v]
-    # No map where there is nothing elementwise to compare: a wrong shape, a wrong type, a state bug.
-    no_map = any(c["message"].startswith(("Relu.forward modified", "Relu.backward after", "Relu.backward returned"))
-                 or " has shape " in c["message"] for c in failed)
+    maps = [g for c in failed for g in c["evidence"].get("gradients", []) if g.get("rel_err_map")]
+    no_map = any(c["message_id"] in NO_MAP_IDS or " has shape " in c["message"] for c in failed)
     assert maps or no_map
     for gradient in maps:
-        assert {"expected_excerpt", "got_excerpt", "rel_err_tol"} <= set(gradient)
+        assert gradient["expected_excerpt"] and gradient["got_excerpt"] and gradient["rel_err_tol"]
 
 
 def test_mutant_report_shows_the_diagnosis_and_a_heat_map(mnist_dir: Path, tmp_path: Path) -> None:

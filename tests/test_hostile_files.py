@@ -32,6 +32,8 @@ from grader.intake import _default_runner, load_submission
 from grader.models import Phase, RunError, RunResult
 from grader.rubric import Limits
 from grader.sandbox import Job
+from grader.sandbox.protocol import IntakeParams
+from grader.text import Message, Verbatim, msg, render, verbatim
 
 pytestmark = pytest.mark.slow
 
@@ -43,7 +45,8 @@ NEIGHBOURS = ("aa_correct", "zz_correct")
 
 def notebook(*cells: str, outputs: list[dict[str, Any]] | None = None) -> str:
     """An nbformat-4 notebook with one code cell per text (the last one carrying `outputs`)."""
-    code = [{"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": [], "source": c} for c in cells]
+    code: list[dict[str, Any]] = [{"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": [], "source": c}
+                                  for c in cells]
     if outputs is not None:
         code[-1]["outputs"] = outputs
     return json.dumps({"cells": code, "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
@@ -212,22 +215,25 @@ class FailingOn:
     """A real intake runner, except that any job reading `file` fails as a worker killed by `error` would."""
 
     def __init__(self, file: str, error: RunError) -> None:
-        self.file, self.error, self.jobs = file, error, []
+        self.file, self.error = file, error
+        self.jobs: list[list[str]] = []
         self.isolation = _default_runner().isolation
 
     def run(self, job: Job, arrays: dict[str, np.ndarray], limits: Limits, *, phase: Phase) -> RunResult:
-        self.jobs.append(list(job.params["files"]))
-        if self.file in job.params["files"]:
+        files = job.params_as(IntakeParams).files
+        self.jobs.append(list(files))
+        if self.file in files:
             return RunResult(job.task, error=self.error)
         return _default_runner().run(job, arrays, limits, phase=phase)
 
 
 @pytest.mark.parametrize(
     ("error", "reason"),
-    [(RunError("crash", "intake", "crash: the process running your code died with SIGSEGV"), r"the process reading it stopped \(SIGSEGV\)"),
-     (RunError("timeout", "intake", "timeout"), r"reading it took longer than 30 s"),
-     (RunError("memory", "intake", "memory"), r"reading it needed more than 3072 MiB")],
-    ids=["crash", "timeout", "memory"],
+    [(RunError("crash", "intake", msg("sandbox.died", signal="SIGSEGV")), r"the process reading it stopped \(SIGSEGV\)"),
+     (RunError("exit", "intake", msg("sandbox.exited", status=1)), r"the process reading it stopped \(status 1\)"),
+     (RunError("timeout", "intake", msg("sandbox.timeout", seconds=30.0)), r"reading it took longer than 30 s"),
+     (RunError("memory", "intake", msg("sandbox.memory", mib=3072)), r"reading it needed more than 3072 MiB")],
+    ids=["crash", "exit", "timeout", "memory"],
 )
 def test_a_file_that_kills_the_intake_worker_is_left_out_and_the_rest_is_read_alone(tmp_path: Path, error: RunError, reason: str) -> None:
     (tmp_path / "a_bomb.py").write_text("x = 1\n", encoding="utf-8")
@@ -238,7 +244,8 @@ def test_a_file_that_kills_the_intake_worker_is_left_out_and_the_rest_is_read_al
 
     assert runner.jobs == [["a_bomb.py", "homework.py"], ["a_bomb.py"], ["homework.py"]]
     [finding] = [f for f in submission.findings if f.severity == "error"]
-    assert finding.file == "a_bomb.py" and re.search(f"a_bomb.py was left out: {reason}", finding.message), finding.message
+    assert finding.file == "a_bomb.py" and re.search(f"a_bomb.py was left out: {reason}", str(finding.message)), finding.message
+    assert finding.message.id == "intake.left_out"
     assert submission.numpy_part is not None and submission.numpy_part.file == "homework.py"
     assert submission.framework_part is not None and submission.framework_part.framework == "pytorch"
 
@@ -249,14 +256,14 @@ def test_a_malformed_intake_reply_costs_only_that_file(tmp_path: Path) -> None:
 
     class Forging(FailingOn):
         def run(self, job: Job, arrays: dict[str, np.ndarray], limits: Limits, *, phase: Phase) -> RunResult:
-            if "odd.py" in job.params["files"]:
+            if "odd.py" in job.params_as(IntakeParams).files:
                 return RunResult(job.task, values={"files": [{"file": "odd.py", "findings": "not a list"}]})
             return _default_runner().run(job, arrays, limits, phase=phase)
 
-    submission = load_submission(tmp_path, runner=Forging("odd.py", RunError("crash", "intake", "")))
+    submission = load_submission(tmp_path, runner=Forging("odd.py", RunError("crash", "intake", msg("sandbox.template_died"))))
 
     [finding] = [f for f in submission.findings if f.severity == "error"]
-    assert finding.file == "odd.py" and "returned malformed data" in finding.message
+    assert finding.file == "odd.py" and "returned malformed data" in str(finding.message)
     assert submission.numpy_part is not None and submission.numpy_part.file == "homework.py"
 
 
@@ -269,7 +276,7 @@ def test_links_out_pipes_and_undecodable_names_are_one_finding_each(tmp_path: Pa
 
     submission = load_submission(tmp_path)
 
-    errors = {f.file: f.message for f in submission.findings if f.severity == "error"}
+    errors = {f.file: str(f.message) for f in submission.findings if f.severity == "error"}
     assert sorted(errors) == ["loop.py", "pipe.py", "secret.py", "\ufffd\ufffd.py"]
     assert "link to a file outside the submission" in errors["secret.py"]
     assert "not a regular file" in errors["pipe.py"] and "not valid UTF-8" in errors["\ufffd\ufffd.py"]
@@ -279,10 +286,17 @@ def test_links_out_pipes_and_undecodable_names_are_one_finding_each(tmp_path: Pa
 
 @pytest.mark.parametrize("name", sorted(n for n, c in CASES.items() if c.finding is not None))
 def test_hostile_file_finding_reads_in_chinese(graded: ClassRun, name: str) -> None:
-    from grader.reports.i18n import translate
-
     [error] = [f for f in graded.results[name]["findings"] if f["severity"] == "error"]
-    chinese = translate(error["message"], "zh")
-    # Python's and json's own wording, and the block's location, are quoted as they are.
-    prose = re.sub(r"(SyntaxError）：|JSON 错误：)[^；]*|code block at line \d+", "", chinese)
+    message = Message.model_validate({"id": error["message_id"], "args": error["message_args"]})
+    assert str(message) == error["message"]
+    chinese = render(message, "zh")
+    # Python's and json's own wording is quoted as it is (verbatim): everything else is Chinese.
+    prose = render(quotes_blanked(message), "zh")
     assert re.search(r"[\u4e00-\u9fff]", chinese) and not re.search(r"\b[a-z]{3,} [a-z]{3,}\b", prose), chinese
+
+
+def quotes_blanked(message: Message) -> Message:
+    """`message` with every verbatim argument (Python's or the student's own text) emptied, nested ones too."""
+    args = {key: quotes_blanked(value) if isinstance(value, Message) else verbatim("") if isinstance(value, Verbatim) else value
+            for key, value in message.args.items()}
+    return message.model_copy(update={"args": args})

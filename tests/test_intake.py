@@ -12,6 +12,7 @@ import pytest
 from grader.errors import UsageError
 from grader.intake import load_submission
 from grader.models import CodePart, Finding, SourceUnit, Submission
+from grader.text import msg, verbatim
 
 SEED = Path("/work/shared/seeds/000_0feca84766e8cab4.txt")
 
@@ -140,7 +141,7 @@ def unit(part: CodePart, name: str) -> SourceUnit:
 
 
 def messages(submission: Submission, severity: str) -> list[str]:
-    return [f.message for f in submission.findings if f.severity == severity]
+    return [str(f.message) for f in submission.findings if f.severity == severity]
 
 
 def errors(submission: Submission) -> list[Finding]:
@@ -213,8 +214,9 @@ def test_md_block_with_syntax_error_is_skipped_with_file_line(sub: Path, write: 
     submission = load_submission(sub)
     [error] = errors(submission)
     assert (error.file, error.line) == ("hw.md", 7)
-    assert error.message.startswith("SyntaxError: ")
-    assert "(code block at line 6); this block was skipped" in error.message
+    assert str(error.message).startswith("SyntaxError: ")
+    assert "(code block at line 6); this block was skipped" in str(error.message)
+    assert error.message.id == "intake.block_skipped" and error.message.args["where"] == msg("intake.code_block", line=6)
     assert numpy_part(submission).definitions == ("Matmul", "Relu")
 
 
@@ -284,8 +286,10 @@ def test_notebook_cell_with_syntax_error_is_a_finding_and_other_cells_are_kept(s
     submission = load_submission(sub)
     [error] = errors(submission)
     assert (error.file, error.line) == ("hw.ipynb", 2)
-    assert error.message.startswith("SyntaxError: ")
-    assert "(cell 2); this cell was skipped, the other cells are still used" in error.message
+    assert str(error.message).startswith("SyntaxError: ")
+    assert "(cell 2); this cell was skipped, the other cells are still used" in str(error.message)
+    assert error.message == msg("intake.cell_skipped", problem=msg("intake.syntax_error", error=verbatim("invalid syntax")),
+                                where=msg("intake.cell", cell=2))
     part = numpy_part(submission)
     assert [(u.name, u.cell) for u in part.units] == [(None, 1), ("Matmul", 3)]
 
@@ -294,7 +298,7 @@ def test_py_file_with_syntax_error_gives_its_line(sub: Path, write: Write) -> No
     write("hw.py", "import numpy as np\n\nclass Relu:\n    def f(self)\n        pass\n")
     [error] = errors(load_submission(sub))
     assert (error.file, error.line) == ("hw.py", 4)
-    assert error.message.endswith("; nothing in this file can be used until it parses")
+    assert str(error.message).endswith("; nothing in this file can be used until it parses")
 
 
 def test_notebook_source_may_be_one_string(sub: Path, write: Write) -> None:
@@ -318,9 +322,10 @@ def test_undecodable_file_is_a_finding_and_other_files_still_count(sub: Path, wr
         Finding(
             severity="error",
             file="broken.py",
-            message="could not decode the file as UTF-8 or GBK; save it as UTF-8 and hand it in again",
+            message=msg("intake.undecodable"),
         )
     ]
+    assert str(errors(submission)[0].message) == "could not decode the file as UTF-8 or GBK; save it as UTF-8 and hand it in again"
     assert numpy_part(submission).file == "hw.py"
 
 
@@ -336,7 +341,7 @@ def test_notebook_that_is_not_json_is_a_finding(sub: Path, write: Write) -> None
     write("hw.ipynb", '{"cells": [')
     [error] = errors(load_submission(sub))
     assert error.file == "hw.ipynb"
-    assert error.message.startswith("not a valid notebook: JSON error at line 1")
+    assert str(error.message).startswith("not a valid notebook: JSON error at line 1")
 
 
 # --------------------------------------------------------------------------- choosing files
@@ -450,8 +455,9 @@ def test_missing_framework_part_is_a_warning(sub: Path, write: Write) -> None:
     assert submission.findings[-1] == Finding(
         severity="warning",
         file="student42",
-        message="no framework part found: no myModel using PyTorch or TensorFlow in any file",
+        message=msg("intake.no_framework_part"),
     )
+    assert str(submission.findings[-1].message) == "no framework part found: no myModel using PyTorch or TensorFlow in any file"
 
 
 def test_missing_numpy_part_is_a_warning(sub: Path, write: Write) -> None:

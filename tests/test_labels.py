@@ -3,8 +3,9 @@
 "internal grader error ... (not your fault)" is kept for real grader bugs. Each case below is the correct
 attack-suite base (tests/attacks/zz_correct/homework.py) with one class changed, graded through the CLI:
 the checks that use the broken class end in a labelled error (or fail), and the message names the class or
-method and says how to fix it. A worker reply without the values a judge reads is "tampered", for that
-check alone.
+method and says how to fix it; its Chinese is Chinese but for what Python or the student wrote (quoted
+verbatim). A worker reply without the values a judge reads is "tampered", for that check alone (replies
+are tampered with through the in-process FakeRunner's handler).
 """
 
 from __future__ import annotations
@@ -18,18 +19,16 @@ from typing import Any, Callable
 import numpy as np
 import pytest
 
-from grader.checks import training
-from grader.checks.framework_model import judge_architecture, judge_forward
-from grader.checks.gradients import check_layer
-from grader.checks.layers import LAYERS
-from grader.checks.outcome import evaluate
 from grader.intake import load_submission
-from grader.intake.select import narrow_part
-from grader.models import CheckOutcome, Phase, RunResult
-from grader.reports.i18n import translate
-from grader.rubric import Limits, load_rubric
-from grader.sandbox import Job, SubprocessRunner
-from grader.sandbox.isolation import select_isolation
+from grader.mnist import load_mnist
+from grader.models import CheckOutcome, RunResult, Submission
+from grader.pipeline import run_checks
+from grader.rubric import load_rubric
+from grader.sandbox import FakeRunner, Job
+from grader.sandbox.fake import run_in_process
+from grader.sandbox.protocol import LayerGradientParams
+from grader.settings import GradeSettings, MnistCache
+from grader.text import Message, Verbatim, render, verbatim
 
 BASE = (Path(__file__).resolve().parent / "attacks" / "zz_correct" / "homework.py").read_text(encoding="utf-8")
 CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -60,8 +59,6 @@ class Case:
     """check id -> (status, evidence.failure) of each selected check."""
     names: str
     """A phrase every one of those checks' messages contains: the class or method."""
-    translated: bool = True
-    """Whether the messages are wholly the grader's text (not Python's), so their Chinese must be complete."""
 
 
 FRAMEWORK = ("framework.model.forward", "framework.model.architecture", "framework.model.train")
@@ -81,7 +78,7 @@ CASES = {
     "torch_init_takes_an_argument": Case(
         _changed("    def __init__(self):\n        super(myModel", "    def __init__(self, hidden):\n        super(myModel"),
         "framework.*", {cid: ("error", "exception") for cid in FRAMEWORK},
-        "the grader creates your PyTorch myModel with no arguments", translated=False),
+        "the grader creates your PyTorch myModel with no arguments"),
     "relu_backward_returns_a_string": Case(
         _changed(RELU_BACKWARD_RETURN, "        return 'grad'\n"), "numpy.relu.backward",
         {"numpy.relu.backward": ("error", "exception")}, "`Relu.backward` returned str"),
@@ -123,46 +120,52 @@ def test_a_broken_class_costs_labelled_checks_whose_message_names_it(grade, tmp_
     for cid in case.expect:
         message = checks[cid]["message"]
         assert case.names in message, (cid, message)
-        if case.translated:
-            chinese = translate(message, "zh")
-            assert CJK.search(chinese) and not ENGLISH_PROSE.search(chinese), chinese
+        parsed = Message.model_validate({"id": checks[cid]["message_id"], "args": checks[cid]["message_args"]})
+        assert str(parsed) == message
+        chinese, prose = render(parsed, "zh"), render(quotes_blanked(parsed), "zh")
+        assert CJK.search(chinese) and not ENGLISH_PROSE.search(prose), chinese
+
+
+def quotes_blanked(message: Message) -> Message:
+    """`message` with every verbatim argument (Python's or the student's own text) emptied, nested ones too."""
+    args = {key: quotes_blanked(value) if isinstance(value, Message) else verbatim("") if isinstance(value, Verbatim) else value
+            for key, value in message.args.items()}
+    return message.model_copy(update={"args": args})
 
 
 # --------------------------------------------------------------------------- replies that lack what the judge reads
 
-
-class Canned:
-    """A Runner that runs the first job in a real worker, then answers every job with `reply` when it is set."""
-
-    isolation = select_isolation("rlimits")
-
-    def __init__(self) -> None:
-        self.reply: RunResult | None = None
-
-    def run(self, job: Job, arrays: dict[str, np.ndarray], limits: Limits, *, phase: Phase) -> RunResult:
-        if self.reply is None:
-            self.reply = SubprocessRunner(isolation=self.isolation).run(job, arrays, limits, phase=phase)
-        return self.reply
+Handler = Callable[[Job, dict[str, np.ndarray]], RunResult | None]
+"""FakeRunner's handler: the forged reply to a job (None: run the job in-process, as a worker would)."""
 
 
 @pytest.fixture(scope="module")
-def relu_check(tmp_path_factory: pytest.TempPathFactory) -> tuple[Callable[[RunResult], CheckOutcome], RunResult]:
-    """numpy.relu.backward of the correct base with a fixed seed, judging any reply; and the real reply."""
-    folder = tmp_path_factory.mktemp("relu")
+def correct(tmp_path_factory: pytest.TempPathFactory) -> Submission:
+    folder = tmp_path_factory.mktemp("correct")
     (folder / "hw.py").write_text(BASE, encoding="utf-8")
-    part = load_submission(folder).numpy_part
-    assert part is not None
-    spec = next(s for s in LAYERS if s.name == "Relu")
-    rc = load_rubric().rubric.checks.gradient(spec.check_id).with_seed(1, spec.check_id)
-    runner = Canned()
+    return load_submission(folder, runner=FakeRunner())
 
-    def judge(reply: RunResult) -> CheckOutcome:
-        runner.reply = reply
-        return check_layer(spec, narrow_part(part, ["Relu"]), rc, Limits(timeout_s=20), runner)
 
-    assert check_layer(spec, narrow_part(part, ["Relu"]), rc, Limits(timeout_s=20), runner).status == "passed"
-    assert runner.reply is not None
-    return judge, runner.reply
+def _checks(submission: Submission, mnist_dir: Path, only: tuple[str, ...], handler: Handler | None) -> dict[str, CheckOutcome]:
+    """The outcomes of the checks `only` on `submission`, the worker replies given by `handler`."""
+    settings = GradeSettings(rubric=load_rubric(), mnist=MnistCache(lambda: load_mnist(mnist_dir, download=False)),
+                             runner=FakeRunner(handler=handler), seed=1, only=only)
+    return {o.id: o for o in run_checks(submission, settings)}
+
+
+def _failure(outcome: CheckOutcome) -> str | None:
+    failure = getattr(outcome.evidence, "failure", None)
+    return failure if isinstance(failure, str) else None
+
+
+def _is_tampered(outcome: CheckOutcome) -> None:
+    __tracebackhide__ = True
+    assert (outcome.status, _failure(outcome)) == ("error", "tampered"), outcome
+    assert str(outcome.message).startswith("tampered: the worker's reply has no valid "), outcome.message
+    assert CJK.search(render(outcome.message, "zh")) and not ENGLISH_PROSE.search(render(outcome.message, "zh"))
+
+
+LAYER_CHECKS = ("numpy.relu.backward", "numpy.matmul.backward")
 
 
 @pytest.mark.parametrize(
@@ -178,36 +181,52 @@ def relu_check(tmp_path_factory: pytest.TempPathFactory) -> tuple[Callable[[RunR
     ids=["values-missing", "values-wrong-type", "entry-wrong-type", "dtype-not-a-string", "array-missing", "array-wrong-shape"],
 )
 def test_a_layer_reply_without_its_values_is_tampered_for_that_check_alone(
-    relu_check: tuple[Callable[[RunResult], CheckOutcome], RunResult], malform: Callable[[dict[str, Any], dict[str, np.ndarray]], object]
+    correct: Submission, mnist_dir: Path, malform: Callable[[dict[str, Any], dict[str, np.ndarray]], object]
 ) -> None:
-    judge, reply = relu_check
-    values, arrays = dict(reply.values), dict(reply.arrays)
-    malform(values, arrays)
-    outcome = judge(RunResult(reply.task, values, arrays, None, reply.duration_s))
-    assert (outcome.status, outcome.evidence["failure"]) == ("error", "tampered")
-    assert outcome.message.startswith("tampered: the worker's reply has no valid ")
-    assert CJK.search(translate(outcome.message, "zh"))
+    def tamper(job: Job, inputs: dict[str, np.ndarray]) -> RunResult | None:
+        if not isinstance(job.params, LayerGradientParams) or job.params.layer != "Relu":
+            return None
+        reply = run_in_process(job, inputs, phase="backward")
+        values, arrays = dict(reply.values), dict(reply.arrays)
+        malform(values, arrays)
+        return RunResult(reply.task, values, arrays, None, reply.duration_s)
+
+    outcomes = _checks(correct, mnist_dir, LAYER_CHECKS, tamper)
+    _is_tampered(outcomes["numpy.relu.backward"])
+    assert outcomes["numpy.matmul.backward"].status == "passed", outcomes["numpy.matmul.backward"]
 
 
-def test_a_training_reply_with_malformed_losses_is_tampered() -> None:
-    rc = load_rubric().rubric.checks.numpy_model_train.with_seed(0, training.NUMPY_ID)
-    reply = RunResult("numpy_train", values={"losses": "2.3, 1.1"}, arrays={"test_out": np.zeros((4, 10))})
-    outcome = evaluate(training.NUMPY_ID, reply, lambda: training._judge(training.NUMPY_ID, reply, rc, np.zeros(4), 10))
-    assert (outcome.status, outcome.evidence["failure"]) == ("error", "tampered")
+def test_the_untampered_replies_pass(correct: Submission, mnist_dir: Path) -> None:
+    outcomes = _checks(correct, mnist_dir, (*LAYER_CHECKS, "framework.model.*"), None)
+    assert {cid: o.status for cid, o in outcomes.items()} == {
+        **{cid: "passed" for cid in LAYER_CHECKS}, "framework.model.forward": "passed", "framework.model.architecture": "passed",
+        "framework.model.train": "passed"}
+
+
+def test_a_training_reply_with_malformed_losses_is_tampered(correct: Submission, mnist_dir: Path) -> None:
+    def tamper(job: Job, inputs: dict[str, np.ndarray]) -> RunResult | None:
+        return RunResult("numpy_train", values={"losses": "2.3, 1.1"}, arrays={"test_out": np.zeros((4, 10))})
+
+    outcomes = _checks(correct, mnist_dir, ("numpy.model.train",), tamper)
+    _is_tampered(outcomes["numpy.model.train"])
 
 
 @pytest.mark.parametrize(
-    "values",
-    [{}, {"batch": "6"}, {"batch": 6, "error_3d": 7}, {"batch": 6, "param_names": "fc1.weight"}],
+    ("values", "forward_tampered"),
+    [({}, True), ({"batch": "6"}, True), ({"batch": 6, "error_3d": 7}, True), ({"batch": 6, "param_names": "fc1.weight"}, False)],
     ids=["no-batch", "batch-a-string", "error-not-a-string", "names-not-a-list"],
 )
-def test_a_probe_reply_with_malformed_values_is_tampered(values: dict[str, Any]) -> None:
-    """framework.model.forward and .architecture judge one probe reply; each reads its own values."""
-    x = np.zeros((6, 28, 28), dtype=np.float32)
-    out = np.random.default_rng(0).normal(size=(6, 10))
-    reply = RunResult("framework_probe", values=values, arrays={"out_3d": out, "out_2d": out})
-    rc = load_rubric().rubric.checks.framework_model_architecture.with_seed(0, "framework.model.architecture")
-    outcomes = [judge_forward(reply), judge_architecture(reply, x, rc)]
-    if "batch" in values and isinstance(values["batch"], int) and "error_3d" not in values:
-        outcomes = outcomes[1:]  # the forward judge needs only the batch and the outputs
-    assert {(o.status, o.evidence.get("failure")) for o in outcomes} == {("error", "tampered")}
+def test_a_probe_reply_with_malformed_values_is_tampered(correct: Submission, mnist_dir: Path, values: dict[str, Any],
+                                                         forward_tampered: bool) -> None:
+    """framework.model.forward and .architecture judge one probe reply; each validates what it reads."""
+
+    def tamper(job: Job, inputs: dict[str, np.ndarray]) -> RunResult | None:
+        reply = run_in_process(job, inputs, phase="forward")
+        return RunResult(reply.task, values=values, arrays=reply.arrays, duration_s=reply.duration_s)
+
+    outcomes = _checks(correct, mnist_dir, ("framework.model.forward", "framework.model.architecture"), tamper)
+    _is_tampered(outcomes["framework.model.architecture"])
+    if forward_tampered:
+        _is_tampered(outcomes["framework.model.forward"])
+    else:
+        assert _failure(outcomes["framework.model.forward"]) != "tampered", outcomes["framework.model.forward"]

@@ -12,6 +12,7 @@ from grader.intake import load_submission
 from grader.models import RunResult
 from grader.rubric import Limits
 from grader.sandbox import Job
+from grader.sandbox.protocol import SoftmaxStabilityParams
 from grader.sandbox.isolation import select_isolation
 from grader.sandbox.pool import WarmRunner
 
@@ -29,13 +30,13 @@ def run_class_body(runner: WarmRunner, tmp_path: Path, body: str) -> RunResult:
     (folder / "hw.py").write_text(source, encoding="utf-8")
     part = load_submission(folder).numpy_part
     assert part is not None and part.unit("Softmax") is not None
-    job = Job(task="softmax_stability", units=part.units, supplied_imports=part.supplied_imports)
+    job = Job(units=part.units, supplied_imports=part.supplied_imports, params=SoftmaxStabilityParams())
     return runner.run(job, {"x": np.ones((1, 3))}, LIMITS, phase="forward")
 
 
 def reported(result: RunResult) -> str:
     assert result.error is not None, "the probe class body always raises"
-    return result.error.message
+    return str(result.error.message)
 
 
 @pytest.fixture(params=["auto", "rlimits"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import textwrap
 from pathlib import Path
@@ -11,10 +12,12 @@ import pytest
 
 from grader.errors import UsageError
 from grader.intake import load_submission
-from grader.models import RunResult
+from grader.models import Location, RunResult
 from grader.rubric import Limits
 from grader.sandbox import Job, SubprocessRunner
 from grader.sandbox.isolation import select_isolation
+from grader.sandbox.protocol import SoftmaxStabilityParams
+from grader.text import Verbatim
 
 from .conftest import REPO
 
@@ -30,7 +33,7 @@ def run_softmax(tmp_path: Path, forward_body: str, *, limits: Limits = LIMITS, r
     )
     part = load_submission(tmp_path).numpy_part
     assert part is not None
-    job = Job(task="softmax_stability", units=part.units, supplied_imports=part.supplied_imports)
+    job = Job(units=part.units, supplied_imports=part.supplied_imports, params=SoftmaxStabilityParams())
     return (runner or SubprocessRunner()).run(job, LOGITS, limits, phase="forward")
 
 
@@ -44,7 +47,7 @@ def test_endless_loop_is_killed_at_the_wall_clock_limit(tmp_path: Path) -> None:
     result = run_softmax(tmp_path, "while True:\n    pass", limits=LIMITS.model_copy(update={"timeout_s": 2.0}))
     assert result.error is not None
     assert (result.error.kind, result.error.phase) == ("timeout", "forward")
-    assert result.error.message.startswith("timeout: your code did not finish within 2 s")
+    assert str(result.error.message).startswith("timeout: your code did not finish within 2 s")
     assert result.duration_s < 8
 
 
@@ -52,42 +55,69 @@ def test_memory_bomb_is_labelled_memory(tmp_path: Path) -> None:
     result = run_softmax(tmp_path, "return np.ones((1 << 32,))")
     assert result.error is not None
     assert result.error.kind == "memory"
-    assert result.error.message == "memory: `Softmax.forward` ran out of memory"
+    assert str(result.error.message) == "memory: `Softmax.forward` ran out of memory"
 
 
 def test_segfault_is_labelled_crash(tmp_path: Path) -> None:
     result = run_softmax(tmp_path, "import ctypes\nctypes.string_at(0)")
     assert result.error is not None
     assert result.error.kind == "crash"
-    assert result.error.message == "crash: the process running your code died with SIGSEGV"
+    assert str(result.error.message) == "crash: the process running your code died with SIGSEGV"
 
 
 def test_sys_exit_is_labelled_exit_and_never_read_as_success(tmp_path: Path) -> None:
     result = run_softmax(tmp_path, "sys.exit(0)")
     assert result.error is not None
     assert result.error.kind == "exit"
-    assert result.error.message == "exit: `Softmax.forward` called sys.exit(0); remove that call"
+    assert str(result.error.message) == "exit: `Softmax.forward` called sys.exit(0); remove that call"
 
 
 def test_os_exit_without_a_report_is_labelled_exit(tmp_path: Path) -> None:
     result = run_softmax(tmp_path, "os._exit(0)")
     assert result.error is not None
     assert result.error.kind == "exit"
-    assert result.error.message.startswith("exit: the process running your code exited (status 0) before reporting a result")
+    assert str(result.error.message).startswith("exit: the process running your code exited (status 0) before reporting a result")
 
 
 def test_exception_names_the_student_file_and_line(tmp_path: Path) -> None:
     result = run_softmax(tmp_path, "raise ValueError('bad shape')")
     assert result.error is not None
     assert result.error.kind == "exception"
-    assert result.error.message == "`Softmax.forward` raised ValueError: bad shape (hw.py, line 6)"
+    assert str(result.error.message) == "`Softmax.forward` raised ValueError: bad shape (hw.py, line 6)"
     assert 'File "hw.py", line 6, in forward' in result.error.detail
+    assert result.error.location == Location(file="hw.py", line=6)
+
+
+def test_exception_in_a_notebook_cell_names_the_cell_and_its_line(tmp_path: Path) -> None:
+    cells = ["import numpy as np\n", "class Softmax:\n    def forward(self, x):\n        raise ValueError('bad shape')\n"]
+    notebook = {"nbformat": 4, "cells": [{"cell_type": "code", "source": c, "metadata": {}, "outputs": []} for c in cells]}
+    (tmp_path / "hw.ipynb").write_text(json.dumps(notebook), encoding="utf-8")
+    part = load_submission(tmp_path).numpy_part
+    assert part is not None
+    job = Job(units=part.units, supplied_imports=part.supplied_imports, params=SoftmaxStabilityParams())
+    result = SubprocessRunner().run(job, LOGITS, LIMITS, phase="forward")
+    assert result.error is not None and result.error.kind == "exception"
+    assert str(result.error.message) == "`Softmax.forward` raised ValueError: bad shape (hw.ipynb [cell 2], line 3)"
+    assert result.error.location == Location(file="hw.ipynb", cell=2, line=3)
+    assert isinstance(result.error.message.args["error"], Verbatim) and isinstance(result.error.message.args["type"], Verbatim)
+
+
+def test_a_class_that_does_not_compile_names_its_place(tmp_path: Path) -> None:
+    # ast.parse accepts `return` outside a function; compile refuses it in the worker.
+    (tmp_path / "hw.py").write_text("import numpy as np\n\nclass Softmax:\n    return 1\n", encoding="utf-8")
+    part = load_submission(tmp_path).numpy_part
+    assert part is not None
+    job = Job(units=part.units, supplied_imports=part.supplied_imports, params=SoftmaxStabilityParams())
+    result = SubprocessRunner().run(job, LOGITS, LIMITS, phase="forward")
+    assert result.error is not None and (result.error.kind, result.error.phase) == ("exception", "import")
+    assert str(result.error.message) == "SyntaxError in hw.py, line 3: 'return' outside function"
+    assert result.error.location == Location(file="hw.py", line=4)
 
 
 def test_returning_a_non_numeric_object_is_refused(tmp_path: Path) -> None:
     result = run_softmax(tmp_path, "return {'a': 1}")
     assert result.error is not None
-    assert "it must return a numeric numpy array" in result.error.message
+    assert "it must return a numeric numpy array" in str(result.error.message)
 
 
 def test_processes_the_student_starts_do_not_outlive_the_worker(tmp_path: Path) -> None:
@@ -111,7 +141,7 @@ def test_a_report_without_the_run_token_is_not_accepted(tmp_path: Path) -> None:
     result = run_softmax(tmp_path / "sub", "return x", runner=SubprocessRunner(python=str(fake), isolation=select_isolation("rlimits")))
     assert result.error is not None
     assert result.error.kind == "tampered"
-    assert result.error.message.startswith("tampered: the result file was not the grader's")
+    assert str(result.error.message).startswith("tampered: the result file was not the grader's")
 
 
 @pytest.mark.parametrize("threads", [1, 2])
@@ -152,9 +182,9 @@ def test_network_is_forbidden_inside_bwrap(tmp_path: Path) -> None:
     assert result.error is not None
     if "seccomp" in BWRAP.layers:  # denied by the filter; without it the empty network namespace refuses
         assert result.error.kind == "forbidden"
-        assert result.error.message.startswith("forbidden: `Softmax.forward` tried something the sandbox does not allow")
+        assert str(result.error.message).startswith("forbidden: `Softmax.forward` tried something the sandbox does not allow")
     else:
-        assert "ConnectionRefusedError" in result.error.message
+        assert "ConnectionRefusedError" in str(result.error.message)
 
 
 @needs_bwrap

@@ -26,6 +26,7 @@ from grader.rubric import Limits
 from grader.sandbox import Job, isolation  # isolation: the module, to patch what the template binds
 from grader.sandbox.forkserver import mounts_below
 from grader.sandbox.pool import WarmRunner
+from grader.sandbox.protocol import SoftmaxStabilityParams
 
 LIMITS = Limits(timeout_s=10)
 CI = os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
@@ -197,7 +198,7 @@ def student_job(folder: Path, body: str) -> Job:
     (folder / "hw.py").write_text(source, encoding="utf-8")
     part = load_submission(folder).numpy_part
     assert part is not None
-    return Job(task="softmax_stability", units=part.units, supplied_imports=part.supplied_imports)
+    return Job(units=part.units, supplied_imports=part.supplied_imports, params=SoftmaxStabilityParams())
 
 
 def run_job(pool: WarmRunner, folder: Path, body: str = "") -> RunResult:
@@ -250,10 +251,10 @@ def test_a_pool_whose_venv_lies_below_tmp_keeps_it(below_tmp: Path, tmp_path: Pa
         results = [run_job(pool, tmp_path / f"s{i}") for i in range(1, 5)]
         seen = run_job(pool, tmp_path / "s5", probe)
         starts = pool._servers[0].starts
-    assert made.error is not None and "'dirlink', 'j', 'link'" in made.error.message, made.error
+    assert made.error is not None and "'dirlink', 'j', 'link'" in str(made.error.message), made.error
     assert [r.error for r in results] == [None] * 4
-    assert seen.error is not None and "<<" in seen.error.message, seen.error
-    left = json.loads(seen.error.message.split("<<")[1].split(">>")[0])
+    assert seen.error is not None and "<<" in str(seen.error.message), seen.error
+    left = json.loads(str(seen.error.message).split("<<")[1].split(">>")[0])
     pool_dirs = [name for name in left["tmp"] if name.startswith("nn-grader-pool-")]  # the slot's own mount point
     tops = sorted({below_tmp.name, *pool_dirs, *installation_tops()})
     assert left == {"tmp": tops, "beside": ["data", "venv"], "shm": [], "venv": 20}

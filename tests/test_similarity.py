@@ -22,6 +22,7 @@ import pytest
 
 from grader.errors import RubricError, UsageError
 from grader.models import RunError, RunResult
+from grader.text import msg
 from grader.reports.similarity import CSV_COLUMNS, STAFF_KEY, line_ranges, write_similarity_csv, write_staff_notes
 from grader.reports.json_ import write_result_json
 from grader.rubric import Limits, SimilaritySettings, load_rubric
@@ -250,7 +251,7 @@ class _FailingRunner:
 
     def run(self, job: Job, arrays: dict[str, np.ndarray], limits: Limits, *, phase: str) -> RunResult:
         if job.task == "similarity_fingerprint" and self.poison in arrays["text"].tobytes():
-            return RunResult(job.task, error=RunError("crash", "intake", "crash: SIGSEGV"))
+            return RunResult(job.task, error=RunError("crash", "intake", msg("sandbox.died", signal="SIGSEGV")))
         return self.runner.run(job, arrays, limits, phase=phase)  # type: ignore[arg-type]
 
 
@@ -262,7 +263,7 @@ def test_a_block_that_crashes_its_worker_costs_only_itself(runner: WarmRunner, c
     result = find_similarity(reports, SimilarityOptions(), settings=SimilaritySettings(), runner=_FailingRunner(runner, b"POISON"))
 
     assert [n.split(":")[0] for n in result.notes] == [students[0].name]
-    assert "tokenizer's worker failed on it (crash" in result.notes[0]
+    assert "tokenizer's worker failed on it (crash: crash: the process running your code died with SIGSEGV)" in result.notes[0]
     assert ("numpy", "copy_rename", "orig_a") in flagged(result)
 
 
@@ -283,7 +284,9 @@ def test_csv_has_one_row_per_listed_pair_with_the_documented_columns(found: Simi
 
 def test_matched_lines_are_the_students_own_line_numbers(found: SimilarityResult, corpus: Corpus) -> None:
     pair = next(p for p in found.pairs if (p.student, p.other) == ("copy_known_tf", "known:github_solution.ipynb"))
-    label, first = as_report(next(s for s in corpus.students if s.name == "copy_known_tf")).source_origins["framework:myModel"]
+    kept = as_report(next(s for s in corpus.students if s.name == "copy_known_tf")).source("framework:myModel")
+    assert kept is not None
+    label, first = kept.file_label, kept.line
 
     # The known solution's model is cell 2 of its notebook; line 1 is `class myModel:`, line 2 `def __init__(self):`.
     assert line_ranges(pair.b).startswith("github_solution.ipynb [cell 2]:3-")

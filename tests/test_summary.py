@@ -8,26 +8,32 @@ from typing import Any, Literal
 
 import pytest
 
-from grader.models import CheckResult, GradeReport
+from grader.evidence import ErrorEvidence
+from grader.models import CheckResult, GradedPart, GradeReport
 from grader.reports import render_summary, write_summary
 from grader.reports.summary import common_diagnoses, is_errored, pass_rates, report_link, score_histogram
+from grader.text import add_locale_dir, msg, verbatim
+from grader.text.po_add import add
+
+from .report_messages import m
 
 SCRIPT = "<script>alert(1)</script>"
 IMG = "<img src=x onerror=alert(2)>"
-SIGN = "the sign is flipped: your gradient is exactly minus the correct one"
-MASK = "the ReLU mask is missing: the upstream gradient is passed through unchanged"
+SIGN = m("test.sign_flipped")
+MASK = m("test.mask_missing")
+TIMEOUT = m("test.timeout", seconds=20)
 
 Status = Literal["passed", "failed", "error", "skipped"]
 
 
 def _check(check_id: str, status: Status, *, points: float = 10, **extra: Any) -> CheckResult:
     return CheckResult(id=check_id, status=status, score=points if status == "passed" else 0, max_score=points,
-                       message=extra.pop("message", "ok"), **extra)
+                       message=extra.pop("message", m("test.ok")), **extra)
 
 
 def _report(student: str, *checks: CheckResult, framework: Literal["pytorch", "tensorflow"] | None = "pytorch") -> GradeReport:
-    return GradeReport(student=student, submission=f"class/{student}", score=sum(c.score for c in checks),
-                       max_score=sum(c.max_score for c in checks), framework=framework, checks=checks)
+    parts = () if framework is None else (GradedPart(kind="framework", file="hw.py", framework=framework),)
+    return GradeReport(student=student, submission=f"class/{student}", checks=checks, parts=parts)
 
 
 def _class() -> list[GradeReport]:
@@ -35,8 +41,7 @@ def _class() -> list[GradeReport]:
         _report("s3", _check("numpy.relu.backward", "passed"), _check("numpy.matmul.backward", "passed")),
         _report("s1", _check("numpy.relu.backward", "failed", diagnosis=MASK), _check("numpy.matmul.backward", "failed", diagnosis=SIGN)),
         _report("s2", _check("numpy.relu.backward", "failed", diagnosis=MASK), _check("numpy.matmul.backward", "passed")),
-        _report("s4", _check("numpy.relu.backward", "error", message="timeout: your code did not finish within 20 s "
-                             "(an endless loop, or far too slow)", evidence={"failure": "timeout", "phase": "backward"}),
+        _report("s4", _check("numpy.relu.backward", "error", message=TIMEOUT, evidence=ErrorEvidence(failure="timeout", phase="backward")),
                 _check("numpy.matmul.backward", "passed"), framework=None),
     ]
 
@@ -61,28 +66,40 @@ def test_pass_rate_counts_passed_out_of_students_with_the_check() -> None:
 
 
 def test_common_diagnoses_count_students_most_common_first() -> None:
-    assert common_diagnoses(_class(), lang="en") == [(MASK, 2), (SIGN, 1)]
+    assert common_diagnoses(_class(), lang="en") == [(str(MASK), 2), (str(SIGN), 1)]
 
 
-def test_common_diagnoses_keep_the_top_ten() -> None:
-    reports = [_report(f"s{i}", *(_check(f"numpy.c{j}", "failed", diagnosis=f"cause {j}") for j in range(i + 1))) for i in range(12)]
+def test_common_diagnoses_count_a_diagnosis_by_id_shown_as_its_first_occurrence() -> None:
+    reports = [_report(f"s{i}", _check("numpy.matmul.backward", "failed", diagnosis=m("test.scaled", factor=factor)),
+                       _check("numpy.model.backward", "failed", diagnosis=m("test.scaled", factor=factor * 2)))
+               for i, factor in ((2, 32), (1, 64), (3, 16))]
+
+    assert common_diagnoses(reports, lang="en") == [("your gradient is scaled by 64", 3)]
+    assert common_diagnoses(reports, lang="zh") == [("你的梯度被缩放了 64 倍", 3)]
+
+
+def test_common_diagnoses_keep_the_top_ten(tmp_path: Path) -> None:
+    add("test_causes", {f"test.cause{j}": (f"cause {j}", f"原因 {j}") for j in range(12)}, root=tmp_path)
+    add_locale_dir(tmp_path)
+    reports = [_report(f"s{i}", *(_check(f"numpy.c{j}", "failed", diagnosis=msg(f"test.cause{j}")) for j in range(i + 1)))
+               for i in range(12)]
 
     top = common_diagnoses(reports, lang="en")
 
     assert top == [(f"cause {j}", 12 - j) for j in range(10)]
 
 
-def test_common_diagnoses_are_translated_for_chinese() -> None:
-    assert common_diagnoses(_class(), lang="zh")[1] == ("符号反了：你的梯度正好是正确梯度的相反数", 1)
+def test_common_diagnoses_are_in_chinese_for_chinese() -> None:
+    assert common_diagnoses(_class(), lang="zh") == [("缺少 ReLU 的掩码：上游梯度被原样传了回去", 2), ("符号反了：你的梯度正好是正确梯度的相反数", 1)]
 
 
 @pytest.mark.parametrize(
     ("checks", "errored"),
     [
-        ((_check("a", "error", evidence={"failure": "timeout"}), _check("b", "passed")), True),
-        ((_check("a", "error", message="internal grader error: KeyError: 'x'"), _check("b", "passed")), True),
-        ((_check("a", "error", message="could not read the submission"), _check("b", "error", message="same")), True),
-        ((_check("a", "error", message="a student error without failure evidence"), _check("b", "passed")), False),
+        ((_check("a", "error", evidence=ErrorEvidence(failure="timeout")), _check("b", "passed")), True),
+        ((_check("a", "error", message=msg("grader.internal_error", error=verbatim("KeyError: 'x'"))), _check("b", "passed")), True),
+        ((_check("a", "error", message=m("test.no_numpy")), _check("b", "error", message=m("test.no_numpy"))), True),
+        ((_check("a", "error", message=m("test.wrong")), _check("b", "passed")), False),
         ((_check("a", "failed"), _check("b", "skipped")), False),
         ((), False),
     ],
@@ -135,7 +152,7 @@ def test_summary_shows_pass_rate_bars_and_common_diagnoses() -> None:
     assert re.findall(r"<code>([^<]+)</code><span class=\"num\">([^<]+)</span>.*?width: ([\d.]+)%", rates) == [
         ("numpy.relu.backward", "1 of 4 passed", "25.0"), ("numpy.matmul.backward", "3 of 4 passed", "75.0")]
     diagnoses = _section(page, "Most common diagnoses")
-    assert re.findall(r'<td class="num">(\d+)</td><td>([^<]+)</td>', diagnoses) == [("2", MASK), ("1", SIGN)]
+    assert re.findall(r'<td class="num">(\d+)</td><td>([^<]+)</td>', diagnoses) == [("2", str(MASK)), ("1", str(SIGN))]
 
 
 def test_summary_table_comes_sorted_by_student_and_by_score() -> None:
@@ -166,13 +183,15 @@ def test_summary_in_chinese() -> None:
 
 
 def test_summary_escapes_hostile_student_names_and_messages() -> None:
-    hostile = _report(SCRIPT + IMG, _check("numpy.relu.backward", "error", message=SCRIPT + IMG, diagnosis=IMG,
-                                              evidence={"failure": "exception"}))
+    quoted = m("test.raised", where="Relu.backward", error=verbatim(SCRIPT + IMG))
+    hostile = _report(SCRIPT + IMG, _check("numpy.relu.backward", "error", message=quoted, diagnosis=m("test.student_said", text=verbatim(IMG)),
+                                              evidence=ErrorEvidence(failure="exception")))
 
     page = render_summary([*_class(), hostile])
 
     assert "<script" not in page.lower() and "<img" not in page.lower()
     assert "&lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=x onerror=alert(2)&gt;" in page
+    assert "raised <code>&lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=x onerror=alert(2)&gt;</code>" in page
     assert 'href="%3Cscript%3Ealert%281%29%3C%2Fscript%3E%3Cimg%20src%3Dx%20onerror%3Dalert%282%29%3E/report.html"' in page
 
 

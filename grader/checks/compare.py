@@ -13,11 +13,18 @@ entry gives err ~ 1.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 
+from ..evidence import ArrayComparison
+from ..text import Message, msg
+
 _EXCERPT = 4
+
+Mistake = tuple[Message, np.ndarray]
+"""A known wrong formula: the diagnosis that names it, and what it gives on the check's inputs."""
 
 
 @dataclass(frozen=True)
@@ -32,24 +39,15 @@ class Comparison:
     want_at_worst: float
     got_at_worst: float
 
-    def summary(self, rtol: float) -> str:
+    def summary(self, rtol: float) -> Message:
         """'3 / 12 entries differ; worst at [1, 2]: expected 0.5, got -0.5 (relative error 2, allowed 1e-06)'."""
-        return (
-            f"{self.mismatched} / {self.total} entries differ; worst at {list(self.worst)}: "
-            f"expected {self.want_at_worst:.6g}, got {self.got_at_worst:.6g} "
-            f"(relative error {self.max_err:.2g}, allowed {rtol:g})"
-        )
+        return msg("compare.summary", mismatched=self.mismatched, total=self.total, worst=str(list(self.worst)),
+                   want=self.want_at_worst, got=self.got_at_worst, err=self.max_err, rtol=rtol)
 
-    def evidence(self) -> dict[str, object]:
-        """JSON-able numbers for result.json."""
-        return {
-            "max_rel_err": self.max_err,
-            "mismatched": self.mismatched,
-            "total": self.total,
-            "worst_index": list(self.worst),
-            "expected_at_worst": self.want_at_worst,
-            "got_at_worst": self.got_at_worst,
-        }
+    def evidence(self) -> ArrayComparison:
+        """The numbers for the report and result.json."""
+        return ArrayComparison(max_rel_err=self.max_err, mismatched=self.mismatched, total=self.total, worst_index=self.worst,
+                               expected_at_worst=self.want_at_worst, got_at_worst=self.got_at_worst)
 
 
 def relative_error(got: np.ndarray, want: np.ndarray, floor: float, atol: float | np.ndarray = 0.0) -> np.ndarray:
@@ -93,53 +91,63 @@ def excerpt(arr: np.ndarray) -> list[list[float]] | list[float]:
 
 
 def diagnose(
-    got: np.ndarray, want: np.ndarray, mistakes: dict[str, np.ndarray], *, rtol: float, floor: float
-) -> str | None:
+    got: np.ndarray, want: np.ndarray, mistakes: Iterable[Mistake], *, rtol: float, floor: float
+) -> Message | None:
     """The most likely cause of `got != want`, in a student's words, or None when nothing fits.
 
-    `mistakes` maps a description to what a known wrong formula would give on
-    the same inputs (e.g. "the ReLU mask is missing" -> grad_y); generic
+    `mistakes` pairs a diagnosis with what a known wrong formula would give on
+    the same inputs (e.g. layers.diag.relu_mask_missing -> grad_y); generic
     mistakes (shape, transpose, sign, scale, zeros) are tried first.
     """
     loose = max(rtol, 1e-4)
     if got.shape != want.shape:
         if got.T.shape == want.shape and matches(got.T, want, rtol=loose, floor=floor):
-            return f"your gradient is transposed: it has shape {got.shape}, the transpose of the expected {want.shape}"
-        return f"wrong shape: expected {want.shape} (the shape of the input), got {got.shape}"
+            return msg("compare.diag.transposed", got=str(got.shape), want=str(want.shape))
+        return msg("compare.diag.wrong_shape", want=str(want.shape), got=str(got.shape))
     if not np.all(np.isfinite(got)):
-        return f"your gradient contains {int(np.sum(~np.isfinite(got)))} NaN or infinite entries"
+        return msg("compare.diag.not_finite", n=int(np.sum(~np.isfinite(got))))
     if np.all(got == 0) and np.any(want != 0):
-        return "your gradient is all zeros: nothing was propagated"
+        return msg("compare.diag.all_zeros")
     if matches(-got, want, rtol=loose, floor=floor):
-        return "the sign is flipped: your gradient is exactly minus the correct one"
-    for cause, wrong in mistakes.items():
+        return msg("compare.diag.sign_flipped")
+    for cause, wrong in mistakes:
         if matches(got, wrong, rtol=loose, floor=floor):
             return cause
     return _scale_diagnosis(got, want, loose, floor)
 
 
-def _scale_diagnosis(got: np.ndarray, want: np.ndarray, rtol: float, floor: float) -> str | None:
+def _scale_diagnosis(got: np.ndarray, want: np.ndarray, rtol: float, floor: float) -> Message | None:
     denom = float(np.vdot(want, want))
     if denom == 0.0:
         return None
     c = float(np.vdot(got, want)) / denom
     if c != 0.0 and abs(c - 1.0) > 1e-3 and matches(got / c, want, rtol=rtol, floor=floor):
-        return f"your gradient is the correct one scaled by {c:.4g} (a stray constant factor, e.g. dividing by the batch size)"
+        return msg("compare.diag.scaled", factor=c)
     return None
 
 
-def locate(got: np.ndarray, want: np.ndarray, *, rtol: float, floor: float) -> str:
+def locate(got: np.ndarray, want: np.ndarray, *, rtol: float, floor: float) -> Message:
     """Where a same-shape gradient is wrong: whole rows or columns, else the first wrong entries."""
     err = relative_error(got.astype(np.float64), want.astype(np.float64), floor) > rtol
     if err.ndim == 2:
         rows, cols = np.flatnonzero(err.any(axis=1)), np.flatnonzero(err.any(axis=0))
         if 0 < len(rows) < err.shape[0] and err[rows].all():
-            return f"your gradient is correct except in rows {rows.tolist()} (of {err.shape[0]}), which are wrong in every column"
+            return msg("compare.locate.rows", rows=str(rows.tolist()), n=int(err.shape[0]))
         if 0 < len(cols) < err.shape[1] and err[:, cols].all():
-            return f"your gradient is correct except in columns {cols.tolist()} (of {err.shape[1]}), which are wrong in every row"
-    wrong = np.argwhere(err)[:_EXCERPT]
-    shown = "; ".join(f"{idx.tolist()} expected {want[tuple(idx)]:.6g}, got {got[tuple(idx)]:.6g}" for idx in wrong)
-    return f"first wrong entries: {shown}"
+            return msg("compare.locate.columns", cols=str(cols.tolist()), n=int(err.shape[1]))
+    entries = [msg("compare.locate.entry", index=str(idx.tolist()), want=float(want[tuple(idx)]), got=float(got[tuple(idx)]))
+               for idx in np.argwhere(err)[:_EXCERPT]]
+    return msg("compare.locate.entries", entries=_joined(entries))
+
+
+def _joined(parts: list[Message]) -> Message | str:
+    """'a; b; c' as nested clauses, so each language puts its own separator between them ('' for none)."""
+    if not parts:
+        return ""
+    joined: Message = parts[-1]
+    for part in reversed(parts[:-1]):
+        joined = msg("compare.locate.more", first=part, rest=joined)
+    return joined
 
 
 def error_map(got: np.ndarray, want: np.ndarray, *, floor: float, limit: int = 32) -> list[list[float | str]]:

@@ -3,7 +3,7 @@
 One worker run (task `framework_probe`) calls a fresh, seeded `myModel` on the
 grader's batch as (N, 28, 28) images and as (N, 784) rows, and returns both
 outputs and every trainable parameter as float64 arrays.  Both checks judge
-that one result here:
+that one result here (ARCHITECTURE shares FORWARD's run):
 
 - forward: both shapes accepted, (N, 10) for each, finite, the same for both,
   and not softmax probabilities (logits and log-probabilities both pass).
@@ -18,28 +18,34 @@ The worker gives every parameter fresh random values before the calls, so a
 bias that is all zeros at initialisation (the TensorFlow template's tf.zeros)
 cannot hide whether the forward adds it; if a part still has no effect on the
 output, the check passes and says that part could not be verified.
+
+Messages are catalog domain `framework` (grader/text/locale/*/LC_MESSAGES/framework.po).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from itertools import product
 from typing import Any, Literal
 
 import numpy as np
+from pydantic import JsonValue
 
-from ..models import CheckOutcome, CodePart, RunResult
-from ..rubric import FrameworkCheck, Limits
-from ..sandbox import Job, Runner
-from .outcome import CheckFailed, array, error_outcome, evaluate, expect, skipped, value
-from .training import TF_INSTALL_HINT, tensorflow_installed
+from ..evidence.probe import ProbeEvidence, ProbeParameter
+from ..models import CheckOutcome
+from ..rubric import FrameworkCheck
+from ..sandbox.protocol import ChildError, FrameworkForwardResult, FrameworkProbeParams, FrameworkProbeResult
+from ..text import Arg, Message, msg, verbatim
+from .outcome import CheckFailed, array, expect, skipped
+from .registry import CheckContext, CheckDef, Planned, Reply
+from .training import tensorflow_installed
 
 FORWARD_ID = "framework.model.forward"
 ARCHITECTURE_ID = "framework.model.architecture"
 
 _PIXELS = 784
 _CLASSES = 10
-_SKIPPED = "skipped"  # a RunResult value: the probe did not run, and why
 _MAX_READINGS = 64  # ways to read the parameters as W1, b1, W2, b2; more only with many look-alike extras
 
 # Probability rows sum to 1 up to float32 rounding of 10 terms (~1e-6); 1e-3 also
@@ -50,154 +56,164 @@ _SUM_TOL = 1e-3
 _AGREE_RTOL = 1e-4
 
 FULL = "relu(x W1 + b1) W2 + b2"
-_RESHAPE_HINT = (
-    "flatten inside the model before the first layer with x = x.reshape(-1, 784) "
-    "(tf.reshape(x, (-1, 784)) in TensorFlow), which accepts both (N, 28, 28) and (N, 784)"
-)
-_PROBABILITIES = "return the logits (the loss applies softmax itself)"
-_NOT_FLAT = "the model did not flatten the images: each row of 28 pixels went through the layers separately; " + _RESHAPE_HINT
-_NON_FINITE = (
-    "a log of a softmax that underflows to 0 gives -inf (use log_softmax), and huge initial weights overflow exp; "
-    "check every exp, log and division in the forward"
-)
-_DISAGREE = (
-    "the model must be deterministic and flatten each image in row order (x.reshape(-1, 784)); "
-    "dropout, random noise or a transpose before flattening make the two outputs differ"
-)
-_NO_W1 = "the first layer takes the 784 pixels of a flattened image: W1 of shape 784 x H (nn.Linear(784, H) in PyTorch)"
-_FOLDED_BIAS = "a 785-row W1 folds the bias into the weight as the numpy part does; here use a 784 x H W1 and a separate bias b1"
-_NO_W2 = "the second layer maps the H hidden units to the 10 digit scores: W2 of shape H x 10 (nn.Linear(H, 10) in PyTorch)"
-_NO_RELU_FIX = (
-    "apply the ReLU to the hidden layer, h = relu(x W1 + b1) (torch.relu / tf.nn.relu), before the second layer; "
-    "without it the two layers collapse into one linear map"
-)
-_MATCHES_NONE = (
-    "the forward computes something else with these parameters: check the activation (ReLU, not sigmoid or tanh), "
-    "the order of the layers, and the transposes"
-)
+"""The homework's forward; the catalog's templates spell it out too (it is a formula, the same in every language)."""
+
+_Call = Literal["3d", "2d"]
+"""The probe's two calls: the batch as (N, 28, 28) images and as (N, 784) rows."""
 
 
-# --------------------------------------------------------------------------- running
+# --------------------------------------------------------------------------- plan (both checks)
 
 
-def run_probe(part: CodePart, rc: FrameworkCheck, limits: Limits, runner: Runner) -> tuple[RunResult, np.ndarray]:
-    """Run the student's framework `myModel` once on the grader's batch.
+@dataclass(frozen=True)
+class ProbeBatch:
+    """The judges' state: the batch the worker was sent (the architecture judge recomputes the forward on it)."""
 
-    Args:
-        part: the framework part; `part.framework` picks PyTorch or TensorFlow.
-        rc: the check's spec; `rc.seed` (resolved) seeds the batch and the model, `rc.batch` is N.
-        limits: resource limits of the worker.
-        runner: runs the worker.
+    x: np.ndarray
+    seed: int
 
-    Returns:
-        The worker's result, judged by `judge_forward` and `judge_architecture`, and the
-        batch x of shape (N, 28, 28) it was sent.  Without TensorFlow installed, a
-        TensorFlow part is not run and both judges report the check as skipped.
+
+def plan_probe(ctx: CheckContext[FrameworkCheck]) -> Planned[ProbeBatch] | CheckOutcome:
+    """The probe job, with framework.model.forward's seeded spec for both checks: the same batch and seed, one run.
+
+    Without TensorFlow installed, a TensorFlow part is not run and the check is skipped.
     """
-    x = np.random.default_rng(rc.run_seed).random((rc.batch, 28, 28), dtype=np.float32)  # pixels in [0, 1)
-    if part.framework == "tensorflow" and not tensorflow_installed():
-        reason = f"this submission's framework part is TensorFlow, which is not installed: {TF_INSTALL_HINT}"
-        return RunResult("framework_probe", values={_SKIPPED: reason}), x
-    params = {"framework": part.framework, "seed": rc.run_seed, "threads": limits.threads}
-    job = Job(task="framework_probe", units=part.units, supplied_imports=part.supplied_imports, params=params)
-    return runner.run(job, {"x": x}, limits, phase="forward"), x
+    framework = ctx.part.framework
+    if framework is None:  # intake gives every framework part its framework: a grader bug, costing this check
+        raise ValueError(f"{ctx.check_id}: the framework part has no framework")
+    if framework == "tensorflow" and not tensorflow_installed():
+        # The catalog text holds TF_INSTALL_HINT's command (tests/test_framework_model.py keeps them equal).
+        return skipped(ctx.check_id, msg("framework.tensorflow_missing"))
+    spec = ctx.specs(FORWARD_ID)
+    assert isinstance(spec, FrameworkCheck), f"{FORWARD_ID} has spec {type(spec).__name__}"  # the registry's own entry
+    x = np.random.default_rng(spec.run_seed).random((spec.batch, 28, 28), dtype=np.float32)  # pixels in [0, 1)
+    params = FrameworkProbeParams(framework=framework, seed=spec.run_seed, threads=ctx.limits.threads)
+    return Planned(params=params, arrays={"x": x}, phase="forward", state=ProbeBatch(x, spec.run_seed))
 
 
-def judge_forward(result: RunResult) -> CheckOutcome:
-    """framework.model.forward: both input shapes give the same finite (N, 10) logits or log-probabilities."""
-    return _unusable(FORWARD_ID, result) or evaluate(FORWARD_ID, result, lambda: _judge_forward(result))
+# --------------------------------------------------------------------------- evidence
 
 
-def judge_architecture(result: RunResult, x: np.ndarray, rc: FrameworkCheck) -> CheckOutcome:
-    """framework.model.architecture: the output is relu(x W1 + b1) W2 + b2 of the model's own parameters."""
-    return _unusable(ARCHITECTURE_ID, result) or evaluate(ARCHITECTURE_ID, result, _ArchitectureJudge(result, x, rc).judge)
+@dataclass
+class _Gathered:
+    """Evidence gathered while judging: whatever step fails raises with what is known so far."""
+
+    fields: dict[str, Any]
+    details: dict[str, JsonValue] = field(default_factory=dict)
+
+    def evidence(self) -> ProbeEvidence:
+        return ProbeEvidence(**self.fields, details=dict(self.details))
+
+    def fail(self, message: Message, diagnosis: Message | None) -> CheckFailed:
+        return CheckFailed(message, diagnosis, self.evidence())
 
 
-def _unusable(check_id: str, result: RunResult) -> CheckOutcome | None:
-    """The outcome when the probe did not run or gave no usable answer (the model could not be built)."""
-    if _SKIPPED in result.values:
-        return skipped(check_id, str(result.values[_SKIPPED]))
-    return error_outcome(check_id, result) if result.error else None
+def _clauses(items: Sequence[Arg]) -> Arg:
+    """'a; b; c' (Chinese '；'): clauses said one after the other."""
+    return _fold(items, lambda first, rest: msg("framework.clauses", first=first, rest=rest))
+
+
+def _and(items: Sequence[Arg]) -> Arg:
+    """'a and b and c'."""
+    return _fold(items, lambda first, rest: msg("framework.list_and", first=first, rest=rest))
+
+
+def _or(items: Sequence[Arg]) -> Arg:
+    """'a or b or c'."""
+    return _fold(items, lambda first, rest: msg("framework.list_or", first=first, rest=rest))
+
+
+def _fold(items: Sequence[Arg], join: Callable[[Arg, Arg], Message]) -> Arg:
+    assert items, "nothing to join"  # callers pass at least one item
+    return items[0] if len(items) == 1 else join(items[0], _fold(items[1:], join))
+
+
+def _as_message(arg: Arg) -> Message:
+    assert isinstance(arg, Message), arg  # the folds above are given messages when their result is a message
+    return arg
 
 
 # --------------------------------------------------------------------------- forward
 
 
-def _judge_forward(result: RunResult) -> CheckOutcome:
-    n = value(result, "batch", int)
-    shapes = {"3d": (n, 28, 28), "2d": (n, _PIXELS)}
-    evidence: dict[str, Any] = {"batch": n, "output_shapes": {_shape_text(shapes[k]): result.values.get(f"shape_{k}") for k in shapes}}
-    _check_accepted(result, shapes, evidence)
-    outs = {k: array(result, f"out_{k}") for k in shapes}
+def _judge_forward(ctx: CheckContext[FrameworkCheck], probe: ProbeBatch, reply: Reply[FrameworkForwardResult]) -> CheckOutcome:
+    """framework.model.forward: both input shapes give the same finite (N, 10) logits or log-probabilities."""
+    values = reply.values
+    n = values.batch
+    expect(n == len(probe.x), "value 'batch'")
+    shapes: dict[_Call, tuple[int, ...]] = {"3d": (n, 28, 28), "2d": (n, _PIXELS)}
+    found = {"3d": values.shape_3d, "2d": values.shape_2d}
+    ev = _Gathered({"batch": n, "seed": probe.seed, "output_shapes": {_shape_text(shapes[k]): found[k] for k in shapes}})
+    _check_accepted(values, shapes, ev)
+    outs = {k: array(reply.result, f"out_{k}") for k in shapes}
+    types = {"3d": values.type_3d, "2d": values.type_2d}
     for k, out in outs.items():
-        _check_output(out, shapes[k], str(result.values.get(f"type_{k}", "")), evidence)
-    evidence["relative_difference_between_shapes"] = diff = _rel_diff(outs["3d"], outs["2d"])
-    if diff > _AGREE_RTOL:
-        msg = (f"myModel gives different outputs for the same images as {_shape_text(shapes['3d'])} and as "
-               f"{_shape_text(shapes['2d'])}: max difference {diff:.3g} relative to the largest output (allowed {_AGREE_RTOL:g})")
-        raise CheckFailed(msg, _DISAGREE, evidence)
-    kind = _output_kind(outs["2d"], evidence)
-    return CheckOutcome(id=FORWARD_ID, status="passed", evidence=evidence | {"output_kind": kind},
-                        message=f"myModel accepts {_shape_text(shapes['3d'])} and {_shape_text(shapes['2d'])} input and "
-                                f"returns the same finite ({n}, 10) {_kind_msg(kind)} for both")
+        _check_output(out, shapes[k], types[k] or "", ev)
+    diff = _rel_diff(outs["3d"], outs["2d"])
+    ev.details["relative_difference_between_shapes"] = _number(diff)
+    if not diff <= _AGREE_RTOL:  # also when outputs near the float64 limit make the difference inf
+        raise ev.fail(msg("framework.forward.differs", a=_shape_text(shapes["3d"]), b=_shape_text(shapes["2d"]), diff=_number(diff),
+                          rtol=_AGREE_RTOL), msg("framework.forward.differs_hint"))
+    kind = _output_kind(outs["2d"], ev)
+    ev.fields["output_kind"] = kind
+    kind_msg = msg("framework.forward.kind_logits") if kind == "logits" else msg("framework.forward.kind_log_probabilities")
+    return CheckOutcome(id=FORWARD_ID, status="passed", evidence=ev.evidence(),
+                        message=msg("framework.forward.passed", a=_shape_text(shapes["3d"]), b=_shape_text(shapes["2d"]), n=n,
+                                    kind=kind_msg))
 
 
-def _check_accepted(result: RunResult, shapes: dict[str, tuple[int, ...]], evidence: dict[str, Any]) -> None:
-    errors = {k: value(result, f"error_{k}", str) for k in shapes if f"error_{k}" in result.values}
+def _check_accepted(values: FrameworkForwardResult, shapes: dict[_Call, tuple[int, ...]], ev: _Gathered) -> None:
+    """Fail when a call raised: the message quotes the worker's description of the error."""
+    calls: tuple[tuple[_Call, ChildError | None], ...] = (("3d", values.error_3d), ("2d", values.error_2d))
+    errors = {k: e for k, e in calls if e is not None}
     if not errors:
         return
-    evidence["errors"] = {_shape_text(shapes[k]): e for k, e in errors.items()}
+    first = next(iter(errors.values()))
+    ev.fields |= {"rejected": tuple(_shape_text(shapes[k]) for k in errors), "location": first.location, "detail": first.traceback}
+    a, b = _shape_text(shapes["3d"]), _shape_text(shapes["2d"])
     if len(errors) == len(shapes):
-        msg = f"myModel rejects both {_shape_text(shapes['3d'])} and {_shape_text(shapes['2d'])} input: {errors['3d']}"
-        raise CheckFailed(msg, f"the forward fails before returning; fix the error above, and {_RESHAPE_HINT}", evidence)
-    bad = next(iter(errors))
-    good = "2d" if bad == "3d" else "3d"
-    what = "images" if bad == "3d" else "flattened images"
-    msg = f"myModel rejects a batch of {what} of shape {_shape_text(shapes[bad])} ({_shape_text(shapes[good])} is accepted): {errors[bad]}"
-    raise CheckFailed(msg, _RESHAPE_HINT, evidence)
+        hint = msg("framework.forward.rejects_both_hint", reshape=msg("framework.forward.reshape_hint"))
+        raise ev.fail(msg("framework.forward.rejects_both", a=a, b=b, error=errors["3d"].message), hint)
+    if "3d" in errors:
+        message = msg("framework.forward.rejects_images", shape=a, accepted=b, error=errors["3d"].message)
+    else:
+        message = msg("framework.forward.rejects_flat", shape=b, accepted=a, error=errors["2d"].message)
+    raise ev.fail(message, msg("framework.forward.reshape_hint"))
 
 
-def _check_output(out: np.ndarray, in_shape: tuple[int, ...], type_name: str, evidence: dict[str, Any]) -> None:
-    n = in_shape[0]
+def _check_output(out: np.ndarray, in_shape: tuple[int, ...], type_name: str, ev: _Gathered) -> None:
+    n, a = in_shape[0], _shape_text(in_shape)
     if type_name in ("tuple", "list"):
-        msg = f"myModel returns a {type_name} (read as shape {out.shape}) for input of shape {_shape_text(in_shape)}; expected one ({n}, 10) tensor"
-        raise CheckFailed(msg, "return only the logits tensor, not several values; compute anything else outside the model", evidence)
+        raise ev.fail(msg("framework.forward.returns_several", type=type_name, shape=str(out.shape), a=a, n=n),
+                      msg("framework.forward.returns_several_hint"))
     if out.shape != (n, _CLASSES):
-        msg = f"myModel returns shape {out.shape} for input of shape {_shape_text(in_shape)}; expected ({n}, 10), one row of 10 digit scores per image"
-        raise CheckFailed(msg, _shape_diagnosis(out.shape, n), evidence)
+        raise ev.fail(msg("framework.forward.wrong_shape", shape=str(out.shape), a=a, n=n), _shape_diagnosis(out.shape, n))
     bad = int(np.sum(~np.isfinite(out)))
     if bad:
-        msg = f"myModel's output for input of shape {_shape_text(in_shape)} has {bad} NaN or infinite entries (of {out.size})"
-        raise CheckFailed(msg, _NON_FINITE, evidence)
+        raise ev.fail(msg("framework.forward.non_finite", a=a, bad=bad, size=int(out.size)), msg("framework.forward.non_finite_hint"))
 
 
-def _shape_diagnosis(shape: tuple[int, ...], n: int) -> str:
+def _shape_diagnosis(shape: tuple[int, ...], n: int) -> Message:
     if shape == (n * 28, _CLASSES):
-        return _NOT_FLAT
+        return msg("framework.forward.not_flat", reshape=msg("framework.forward.reshape_hint"))
     if shape == (_CLASSES, n):
-        return "the output is transposed: return (N, 10), one row per image"
+        return msg("framework.forward.transposed")
     if len(shape) <= 1 or shape == (n, 1):
-        return "the model returns one number per batch or per image (a loss or a predicted class?); return the 10 logits of every image"
+        return msg("framework.forward.one_number")
     if len(shape) == 2 and shape[0] == n:
-        return f"the last layer has {shape[1]} outputs; it must have 10, one per digit"
-    return "return one row of 10 logits per image: shape (N, 10)"
+        return msg("framework.forward.last_layer_outputs", k=int(shape[1]))
+    return msg("framework.forward.one_row_hint")
 
 
-def _output_kind(out: np.ndarray, evidence: dict[str, Any]) -> Literal["logits", "log-probabilities"]:
+def _output_kind(out: np.ndarray, ev: _Gathered) -> Literal["logits", "log-probabilities"]:
     """Logits or log-probabilities; softmax probabilities fail (the loss would apply softmax twice)."""
     sums = out.sum(axis=1)
-    evidence["row_sums"] = np.round(sums, 6).tolist()
+    ev.details["row_sums"] = [float(s) for s in np.round(sums, 6)]
     if np.all(np.abs(sums - 1) <= _SUM_TOL) and np.all((out >= 0) & (out <= 1)):
-        raise CheckFailed("myModel returns softmax probabilities: every row is in [0, 1] and sums to 1", _PROBABILITIES, evidence)
+        raise ev.fail(msg("framework.forward.probabilities"), msg("framework.forward.probabilities_hint"))
     with np.errstate(over="ignore"):  # large logits overflow exp to inf: not log-probabilities, as intended
         exp_sums = np.exp(out).sum(axis=1)
     return "log-probabilities" if np.all(np.abs(exp_sums - 1) <= _SUM_TOL) else "logits"
-
-
-def _kind_msg(kind: str) -> str:
-    if kind == "logits":
-        return "logits"
-    return "log-probabilities (log_softmax; accepted: cross-entropy treats them exactly like logits)"
 
 
 def _shape_text(shape: tuple[int, ...]) -> str:
@@ -254,7 +270,12 @@ _HEADS: tuple[_Head, ...] = ("", "log_softmax", "softmax")
 
 @dataclass(frozen=True)
 class _Variant:
-    """relu(x W1 + b1) W2 + b2, or it without some of its parts, optionally followed by log_softmax or softmax."""
+    """relu(x W1 + b1) W2 + b2, or it without some of its parts, optionally followed by log_softmax or softmax.
+
+    What is missing is what differs from the homework's layers.  A softmax on the
+    output is not a mistake here: the layers are right, and framework.model.forward
+    already fails it (one bug, one failed check).
+    """
 
     relu: bool
     b1: bool
@@ -270,15 +291,6 @@ class _Variant:
     @property
     def missing(self) -> list[_Part]:
         return [p for p, present in zip(_PARTS, (self.relu, self.b1, self.b2)) if not present]
-
-    @property
-    def mistakes(self) -> list[str]:
-        """What differs from the homework's layers, in a student's words.
-
-        A softmax on the output is not one: the layers are right, and
-        framework.model.forward already fails it (one bug, one failed check).
-        """
-        return [_MISSING_MSG[p] for p in self.missing]
 
     def without(self, part: _Part) -> _Variant:
         """This variant with `part` left out."""
@@ -299,58 +311,49 @@ class _Variant:
 # Fewest mistakes first, so a model is named by the smallest change that explains it.
 _VARIANTS = sorted((_Variant(relu, b1, b2, head) for relu, b1, b2 in product((True, False), repeat=3) for head in _HEADS),
                    key=lambda v: (len(v.missing), _HEADS.index(v.head)))
-_MISSING_MSG = {
-    "relu": "the model has no ReLU between the two layers",
-    "b1": "the first layer has no bias b1",
-    "b2": "the second layer has no bias b2",
-}
-_UNVERIFIED = {"relu": "the ReLU", "b1": "b1", "b2": "b2"}
 
 
-@dataclass(frozen=True)
-class _ArchitectureJudge:
-    """Reads the parameters by shape and finds the formula the model's output matches."""
+def _judge_architecture(ctx: CheckContext[FrameworkCheck], probe: ProbeBatch, reply: Reply[FrameworkProbeResult]) -> CheckOutcome:
+    """framework.model.architecture: the output is relu(x W1 + b1) W2 + b2 of the model's own parameters.
 
-    result: RunResult
-    x: np.ndarray
-    rc: FrameworkCheck
+    Reads the parameters by shape and finds the simplest formula the output matches
+    within this check's own rtol.
+    """
+    rtol = ctx.spec.rtol
+    expect(reply.values.batch == len(probe.x), "value 'batch'")
+    params = _get_params(reply)
+    ev = _Gathered({"seed": probe.seed, "rtol": rtol,
+                    "parameters": tuple(ProbeParameter(name=p.name, shape=tuple(p.value.shape)) for p in params)})
+    out = _get_output(reply, len(probe.x), ev)
+    if not params and reply.values.params_error is not None:
+        raise ev.fail(reply.values.params_error.message, msg("framework.arch.no_w1_hint"))
+    readings = _get_readings(params, ev)
+    x = probe.x.reshape(len(probe.x), -1).astype(np.float64)
+    diffs = [{v: _rel_diff(out, want) for v in _VARIANTS if (want := v.apply(r, x)) is not None} for r in readings]
+    reading, diff = _best_reading(readings, diffs, rtol)
+    ev.fields |= _reading_evidence(reading, diff, params)
+    match = _first_match(diff, rtol)
+    if match is None:
+        raise ev.fail(_matches_none_msg(diff, rtol), _matches_none_diagnosis(reading, params))
+    variant = _VARIANTS[match]
+    if variant.missing:
+        raise ev.fail(_mistake_msg(variant), _mistake_diagnosis(variant, reading))
+    return CheckOutcome(id=ARCHITECTURE_ID, status="passed", evidence=ev.evidence(),
+                        message=_passed_msg(variant, reading, diff, params, rtol))
 
-    def judge(self) -> CheckOutcome:
-        params = self._get_params()
-        evidence: dict[str, Any] = {"seed": self.rc.seed, "rtol": self.rc.rtol,
-                                    "parameters": [{"name": p.name, "shape": list(p.value.shape)} for p in params]}
-        out = self._get_output(evidence)
-        if not params and "params_error" in self.result.values:
-            raise CheckFailed(value(self.result, "params_error", str), _NO_W1, evidence)
-        readings = _get_readings(params, evidence)
-        x = self.x.reshape(len(self.x), -1).astype(np.float64)
-        diffs = [{v: _rel_diff(out, want) for v in _VARIANTS if (want := v.apply(r, x)) is not None} for r in readings]
-        reading, diff = _best_reading(readings, diffs, self.rc.rtol)
-        evidence |= _reading_evidence(reading, diff, params)
-        match = _first_match(diff, self.rc.rtol)
-        if match is None:
-            raise CheckFailed(_matches_none_msg(diff, self.rc.rtol), _matches_none_diagnosis(reading, params), evidence)
-        variant = _VARIANTS[match]
-        if variant.mistakes:
-            raise CheckFailed(_mistake_msg(variant), _mistake_diagnosis(variant, reading), evidence)
-        return CheckOutcome(id=ARCHITECTURE_ID, status="passed", evidence=evidence,
-                            message=_passed_msg(variant, reading, diff, params, self.rc.rtol))
 
-    def _get_params(self) -> list[_Param]:
-        names = value(self.result, "param_names", list)
-        expect(all(isinstance(name, str) for name in names), "value 'param_names' (names)")
-        return [_Param(name, array(self.result, f"param{i}")) for i, name in enumerate(names)]
+def _get_params(reply: Reply[FrameworkProbeResult]) -> list[_Param]:
+    return [_Param(name, array(reply.result, f"param{i}")) for i, name in enumerate(reply.values.param_names)]
 
-    def _get_output(self, evidence: dict[str, Any]) -> np.ndarray:
-        """The (N, 784) output, else the (N, 28, 28) one: the first that is a finite (N, 10) array."""
-        for key in ("out_2d", "out_3d"):
-            out = self.result.arrays.get(key)
-            if out is not None and out.shape == (len(self.x), _CLASSES) and np.all(np.isfinite(out)):
-                evidence["output_of"] = "(N, 784) input" if key == "out_2d" else "(N, 28, 28) input"
-                return out
-        msg = (f"cannot check the architecture: myModel gave no finite ({len(self.x)}, 10) output for either input shape; "
-               f"see {FORWARD_ID}")
-        raise CheckFailed(msg, None, evidence)
+
+def _get_output(reply: Reply[FrameworkProbeResult], n: int, ev: _Gathered) -> np.ndarray:
+    """The (N, 784) output, else the (N, 28, 28) one: the first that is a finite (N, 10) array."""
+    for key, of in (("out_2d", "(N, 784)"), ("out_3d", "(N, 28, 28)")):
+        out = reply.arrays.get(key)
+        if isinstance(out, np.ndarray) and out.shape == (n, _CLASSES) and np.all(np.isfinite(out)):
+            ev.fields["output_of"] = of
+            return out
+    raise ev.fail(msg("framework.arch.no_output", n=n), None)
 
 
 def _vector(p: _Param) -> np.ndarray:
@@ -367,11 +370,13 @@ def _is_bias(p: _Param, size: int) -> bool:
     return p.value.shape in ((size,), (1, size))
 
 
-def _get_readings(params: list[_Param], evidence: dict[str, Any]) -> list[_Reading]:
+def _get_readings(params: list[_Param], ev: _Gathered) -> list[_Reading]:
     """Every way to read the parameters as W1, b1, W2, b2 by shape; raises when W1 or W2 is missing."""
     firsts = [(p, w, layout) for p in params for w, layout in _first_layouts(p)]
     if not firsts:
-        raise CheckFailed(_no_w1_msg(params), _FOLDED_BIAS if any(785 in p.value.shape for p in params) else _NO_W1, evidence)
+        folded = any(785 in p.value.shape for p in params)
+        raise ev.fail(msg("framework.arch.no_w1", labels=_labels(params)),
+                      msg("framework.arch.folded_bias_hint") if folded else msg("framework.arch.no_w1_hint"))
     readings: list[_Reading] = []
     for W1, w1, layout in firsts:
         rest = [p for p in params if p is not W1]
@@ -382,7 +387,9 @@ def _get_readings(params: list[_Param], evidence: dict[str, Any]) -> list[_Readi
                 b2s: list[_Param | None] = [p for p in left if p is not b1 and _is_bias(p, _CLASSES)]
                 readings.extend(_Reading(W1, w1, b1, W2, w2, b2, layout) for b2 in b2s or [None])
     if not readings:
-        raise CheckFailed(_no_w2_msg(firsts, params), _NO_W2, evidence)
+        hidden = sorted({int(w.shape[1]) for _, w, _ in firsts})
+        raise ev.fail(msg("framework.arch.no_w2", hidden=_or([str(h) for h in hidden]), labels=_labels(params)),
+                      msg("framework.arch.no_w2_hint"))
     return readings[:_MAX_READINGS]
 
 
@@ -430,9 +437,14 @@ def _reading_evidence(r: _Reading, diff: dict[_Variant, float], params: list[_Pa
         "hidden": r.hidden,
         "layout": r.layout,
         "roles": {"W1": r.W1.label, "b1": r.b1.label if r.b1 else None, "W2": r.W2.label, "b2": r.b2.label if r.b2 else None},
-        "extra_parameters": [p.label for p in _extra(r, params)],
-        "max_relative_difference": {v.formula: d for v, d in diff.items()},
+        "extra_parameters": tuple(p.label for p in _extra(r, params)),
+        "max_relative_difference": {v.formula: _number(d) for v, d in diff.items()},
     }
+
+
+def _number(d: float) -> float | str:
+    """`d`, or 'inf' / 'nan': JSON has no such numbers, and result.json must read back (the gradebook does)."""
+    return d if np.isfinite(d) else str(d)
 
 
 def _extra(r: _Reading, params: list[_Param]) -> list[_Param]:
@@ -443,74 +455,95 @@ def _extra(r: _Reading, params: list[_Param]) -> list[_Param]:
 # --------------------------------------------------------------------------- architecture messages
 
 
-def _labels(params: list[_Param]) -> str:
-    return "[" + ", ".join(p.label for p in params) + "]"
+def _labels(params: list[_Param]) -> Arg:
+    """"['fc1.weight' (100, 784), ...]": the student's parameter names, quoted as they are."""
+    return verbatim("[" + ", ".join(p.label for p in params) + "]")
 
 
-def _no_w1_msg(params: list[_Param]) -> str:
-    return (f"found no 784 x H weight (or H x 784, the nn.Linear layout) among myModel's trainable parameters: "
-            f"found {_labels(params)}")
-
-
-def _no_w2_msg(firsts: list[tuple[_Param, np.ndarray, Literal["torch", "tf"]]], params: list[_Param]) -> str:
-    hidden = sorted({int(w.shape[1]) for _, w, _ in firsts})
-    return (f"found no H x 10 weight (or 10 x H) for H = {' or '.join(map(str, hidden))} among myModel's trainable parameters: "
-            f"found {_labels(params)}")
-
-
-def _layout_text(r: _Reading) -> str:
-    if r.layout == "torch":
-        return f"W1 stored as {r.hidden} x 784, the nn.Linear layout"
-    return f"W1 stored as 784 x {r.hidden}"
-
-
-def _passed_msg(variant: _Variant, r: _Reading, diff: dict[_Variant, float], params: list[_Param], rtol: float) -> str:
-    msg = f"myModel computes {variant.formula} with H = {r.hidden} hidden units ({_layout_text(r)})"
+def _passed_msg(variant: _Variant, r: _Reading, diff: dict[_Variant, float], params: list[_Param], rtol: float) -> Message:
+    layout = msg("framework.arch.layout_torch", hidden=r.hidden) if r.layout == "torch" else msg("framework.arch.layout_tf", hidden=r.hidden)
+    clauses: list[Arg] = [msg("framework.arch.passed", formula=variant.formula, hidden=r.hidden, layout=layout)]
     unverified = [part for part in _PARTS if diff.get(variant.without(part), np.inf) <= rtol]
     if unverified:
-        msg += _unverified_msg(unverified, r)
+        clauses.append(_unverified_msg(unverified, r))
     if variant.head == "softmax":
-        msg += "; its output then goes through a softmax, which framework.model.forward reports"
+        clauses.append(msg("framework.arch.then_softmax"))
     extra = _extra(r, params)
     if extra:
-        msg += f"; extra parameters not used by {FULL}: {_labels(extra)}"
-    return msg
+        clauses.append(msg("framework.arch.extra_unused", labels=_labels(extra)))
+    return _as_message(_clauses(clauses))
 
 
-def _unverified_msg(parts: list[_Part], r: _Reading) -> str:
-    """'; whether the forward adds b1 and b2 cannot be seen: they are all zeros at initialisation'."""
+def _unverified_msg(parts: list[_Part], r: _Reading) -> Message:
+    """'whether the forward uses b1 and b2 cannot be seen: they are all zeros at initialisation'."""
     biases = {"b1": r.b1, "b2": r.b2}
     zeros = all(p != "relu" and (b := biases[p]) is not None and not np.any(b.value) for p in parts)
-    names = " and ".join(_UNVERIFIED[p] for p in parts)
-    they = "it is" if len(parts) == 1 else "they are"
-    why = f"{they} all zeros at initialisation" if zeros else f"{they} without effect on the output at this initialisation"
-    return f"; whether the forward uses {names} cannot be seen: {why}"
+    names: list[Arg] = [msg("framework.arch.the_relu") if p == "relu" else p for p in parts]
+    one = len(parts) == 1
+    if zeros:
+        why = msg("framework.arch.zero_one") if one else msg("framework.arch.zero_many")
+    else:
+        why = msg("framework.arch.no_effect_one") if one else msg("framework.arch.no_effect_many")
+    return msg("framework.arch.unverified", names=_and(names), why=why)
 
 
-def _mistake_msg(variant: _Variant) -> str:
-    return "; ".join(variant.mistakes) + f": it computes {variant.formula}"
+def _mistake_msg(variant: _Variant) -> Message:
+    """'the model has no ReLU between the two layers; the first layer has no bias b1: it computes (x W1) W2 + b2'.
+
+    The last mistake carries the formula; each earlier one is said before it.  b2 is
+    the last of _PARTS, so only the ReLU and b1 can come before another mistake.
+    """
+    *earlier, last = variant.missing
+    formula = variant.formula
+    if last == "relu":
+        message = msg("framework.arch.no_relu", formula=formula)
+    elif last == "b1":
+        message = msg("framework.arch.no_b1", formula=formula)
+    else:
+        message = msg("framework.arch.no_b2", formula=formula)
+    for part in reversed(earlier):
+        message = msg("framework.arch.no_relu_and", rest=message) if part == "relu" else msg("framework.arch.no_b1_and", rest=message)
+    return message
 
 
-def _mistake_diagnosis(variant: _Variant, r: _Reading) -> str:
-    fixes = [_PROBABILITIES] if variant.head == "softmax" else []
+def _mistake_diagnosis(variant: _Variant, r: _Reading) -> Message:
+    fixes: list[Arg] = [msg("framework.forward.probabilities_hint")] if variant.head == "softmax" else []
     for part in variant.missing:
         if part == "relu":
-            fixes.append(_NO_RELU_FIX)
+            fixes.append(msg("framework.arch.no_relu_hint"))
             continue
-        declared, where, size = (r.b1, "first", "H") if part == "b1" else (r.b2, "second", "10")
+        declared = r.b1 if part == "b1" else r.b2
         if declared is not None:
-            fixes.append(f"{declared.label} is declared but the forward never adds it as {part}: {FULL}")
+            fixes.append(msg("framework.arch.bias_unused", label=verbatim(declared.label), part=part))
+        elif part == "b1":
+            fixes.append(msg("framework.arch.declare_b1"))
         else:
-            fixes.append(f"declare a bias of shape ({size},) for the {where} layer and add it (nn.Linear has one unless bias=False): {FULL}")
-    return "; ".join(fixes)
+            fixes.append(msg("framework.arch.declare_b2"))
+    return _as_message(_clauses(fixes))
 
 
-def _matches_none_msg(diff: dict[_Variant, float], rtol: float) -> str:
-    closest = min(diff, key=lambda v: diff[v])
-    return (f"the output matches none of {FULL} and its variants without ReLU, b1 or b2, with or without (log_)softmax: "
-            f"closest is {closest.formula} with max difference {diff[closest]:.3g} relative to the largest output (allowed {rtol:g})")
+def _matches_none_msg(diff: dict[_Variant, float], rtol: float) -> Message:
+    closest = min(diff, key=lambda v: diff[v] if np.isfinite(diff[v]) else np.inf)  # nan compares as nothing: last
+    return msg("framework.arch.matches_none", formula=closest.formula, diff=_number(diff[closest]), rtol=rtol)
 
 
-def _matches_none_diagnosis(r: _Reading, params: list[_Param]) -> str:
+def _matches_none_diagnosis(r: _Reading, params: list[_Param]) -> Message:
     extra = _extra(r, params)
-    return _MATCHES_NONE + (f"; the forward may also use the extra parameters {_labels(extra)}" if extra else "")
+    hint = msg("framework.arch.matches_none_hint")
+    return _as_message(_clauses([hint, msg("framework.arch.extra_used", labels=_labels(extra))])) if extra else hint
+
+
+# --------------------------------------------------------------------------- registry entries
+
+FORWARD: CheckDef[FrameworkCheck, ProbeBatch, FrameworkForwardResult] = CheckDef(
+    id=FORWARD_ID, part="framework", needs=("myModel",), spec=FrameworkCheck, default=None,
+    plan=plan_probe, result=FrameworkForwardResult, judge=_judge_forward, module=__name__,
+)
+"""framework.model.forward: runs the probe."""
+
+ARCHITECTURE: CheckDef[FrameworkCheck, ProbeBatch, FrameworkProbeResult] = CheckDef(
+    id=ARCHITECTURE_ID, part="framework", needs=("myModel",), spec=FrameworkCheck, default=None,
+    plan=plan_probe, result=FrameworkProbeResult, judge=_judge_architecture,
+    after=(FORWARD_ID,), share_run=FORWARD_ID, module=__name__,
+)
+"""framework.model.architecture: judges the forward check's probe again, with its own rtol."""

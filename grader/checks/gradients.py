@@ -1,5 +1,9 @@
 """Layer gradient checks: each student backward against PyTorch autograd and finite differences.
 
+One registry entry per layer, made by `layer_check(spec)`: checks/builtin.py
+registers one for each template layer of `layers.LAYERS`; a new layer is a
+`LayerSpec` and one `register(layer_check(spec, default=...))` (tests/tanh_check.py).
+
 The worker returns, per input point, the student's forward output, the
 gradients their backward returned, their forward at every input entry moved by
 +/- h, and the results of the state passes (a stale cache, a repeated
@@ -12,19 +16,23 @@ failure for its dtype alone.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Callable
 
 import numpy as np
 import torch
 
-from ..models import CheckOutcome, CodePart, RunResult
-from ..rubric import GradientCheck, Limits, Tolerance
-from ..sandbox import Job, Runner
+from ..evidence import GradientComparison, GradientEvidence
+from ..models import CheckOutcome
+from ..rubric import GradientCheck, Tolerance
+from ..sandbox.protocol import GradType, LayerGradientParams, LayerGradientResult
+from ..text import Message, msg, verbatim
 from .compare import Comparison, compare, diagnose, error_map, excerpt, locate
 from .layers import LayerSpec
-from .outcome import CheckFailed, array, error_outcome, evaluate, expect, value
+from .outcome import CheckFailed, array, expect
+from .registry import CheckContext, CheckDef, Planned, Reply
 
 POINTS = ("unit", "typical")
+_POINT_NAMES = {"unit": msg("layers.point.unit"), "typical": msg("layers.point.typical")}
 _STEP_FLOOR = 0.1  # h_j = eps * max(|x_j|, 0.1): relative steps for large entries, absolute near 0
 _KINK_FACTOR = 10.0
 
@@ -78,6 +86,17 @@ class _Point:
     want: list[np.ndarray]
 
 
+@dataclass(frozen=True)
+class LayerState:
+    """What planning hands the judge: the input points with their references, and the stale forward's inputs."""
+
+    points: list[_Point]
+    stale: list[np.ndarray]
+
+
+LayerCheck = CheckDef[GradientCheck, LayerState, LayerGradientResult]
+
+
 def _steps(arg: np.ndarray, eps: float) -> np.ndarray:
     return np.asarray(eps * np.maximum(np.abs(arg), _STEP_FLOOR))
 
@@ -103,82 +122,102 @@ def _job_arrays(points: list[_Point], stale: list[np.ndarray], rc: GradientCheck
     return arrays
 
 
-def check_layer(spec: LayerSpec, part: CodePart, rc: GradientCheck, limits: Limits, runner: Runner) -> CheckOutcome:
-    """Run one layer in the sandbox at two input points and judge its gradients and its state handling."""
-    rng = np.random.default_rng(rc.run_seed)
+def plan_layer(spec: LayerSpec, ctx: CheckContext[GradientCheck]) -> Planned[LayerState]:
+    """The worker job of one layer: two input points, their finite-difference steps, and a stale forward's inputs."""
+    rng = np.random.default_rng(ctx.spec.run_seed)
     points = _make_points(spec, rng)
     stale = spec.make_inputs(rng, False)
-    job = Job(task="layer_gradient", units=part.units, supplied_imports=part.supplied_imports,
-              params={"layer": spec.name, "n_args": len(spec.arg_names), "n_points": len(points)})
-    result = runner.run(job, _job_arrays(points, stale, rc), limits, phase="backward")
-    if result.error:
-        return error_outcome(spec.check_id, result)
-    return evaluate(spec.check_id, result, lambda: _LayerJudge(spec, points, stale, result, rc).judge())
+    params = LayerGradientParams(layer=spec.name, n_args=len(spec.arg_names), n_points=len(points))
+    return Planned(params=params, arrays=_job_arrays(points, stale, ctx.spec), phase="backward", state=LayerState(points, stale))
+
+
+def judge_layer(spec: LayerSpec, ctx: CheckContext[GradientCheck], state: LayerState, reply: Reply[LayerGradientResult]) -> CheckOutcome:
+    """The verdict on one layer's worker reply: its gradients and its state handling."""
+    return _LayerJudge(spec, state.points, state.stale, reply, ctx.spec).judge()
+
+
+def layer_check(spec: LayerSpec, default: GradientCheck | None = None) -> LayerCheck:
+    """The registry entry of `spec`'s gradient check.
+
+    `default` is its rubric spec when a rubric has no [checks."<id>"] table: None
+    makes the table required (the four template layers); a layer added later
+    gives one, so that existing rubrics keep working.
+    """
+
+    def plan(ctx: CheckContext[GradientCheck]) -> Planned[LayerState]:
+        return plan_layer(spec, ctx)
+
+    def judge(ctx: CheckContext[GradientCheck], state: LayerState, reply: Reply[LayerGradientResult]) -> CheckOutcome:
+        return judge_layer(spec, ctx, state, reply)
+
+    return CheckDef(id=spec.check_id, part="numpy", needs=(spec.name,), spec=GradientCheck, default=default, plan=plan,
+                    result=LayerGradientResult, judge=judge, module=__name__)
+
+
+Problem = tuple[Message, Message | None]
+"""A failed judgement: the message, and the diagnosis when the grader can name the cause."""
 
 
 @dataclass
 class _LayerJudge:
-    """Judges one layer's worker result; collects every finding, fails on the first serious one."""
+    """Judges one layer's worker reply; collects every finding, fails on the first serious one."""
 
     spec: LayerSpec
     points: list[_Point]
     stale: list[np.ndarray]
-    result: RunResult
+    reply: Reply[LayerGradientResult]
     rc: GradientCheck
-    evidence: dict[str, Any] = field(default_factory=dict)
-    findings: list[str] = field(default_factory=list)
+    gradients: list[GradientComparison] = field(default_factory=list)
+    notes: list[Message] = field(default_factory=list)
 
     def judge(self) -> CheckOutcome:
-        self.evidence.update({"seed": self.rc.run_seed, "points": list(POINTS),
-                              "input_shapes": [list(a.shape) for a in self.points[0].args]})
-        problems = self._types() or self._forward_shapes() or self._values() or self._state()
-        self.evidence["findings"] = self.findings
-        if problems:
-            raise CheckFailed(problems[0], problems[1], self.evidence)
-        name = self.spec.name
-        return CheckOutcome(id=self.spec.check_id, status="passed", evidence=self.evidence,
-                            message=f"{name}.backward matches autograd and finite differences of your forward at "
-                                    f"{len(self.points)} input points, and keeps no stale state")
+        got = len(self.reply.values.points)
+        expect(got == len(self.points), f"value 'p{min(got, len(self.points))}_grad_types'")  # a point's values are missing
+        problem = self._types() or self._forward_shapes() or self._values() or self._state()
+        if problem:
+            raise CheckFailed(problem[0], problem[1], self._evidence())
+        return CheckOutcome(id=self.spec.check_id, status="passed", evidence=self._evidence(),
+                            message=msg("layers.passed", name=self.spec.name, n=len(self.points)))
+
+    def _evidence(self) -> GradientEvidence:
+        return GradientEvidence(seed=self.rc.run_seed, points=POINTS, input_shapes=tuple(a.shape for a in self.points[0].args),
+                                gradients=tuple(self.gradients), notes=tuple(self.notes))
 
     # ----------------------------------------------------------------- judges
-    def _types(self) -> tuple[str, str | None] | None:
+    def _types(self) -> Problem | None:
         """The returned object must be a plain ndarray of a float dtype: say exactly what came back."""
+        name = self.spec.name
         for grad_name, info in zip(self._grad_names(), self._grad_types()):
-            what = f"{self.spec.name}.backward returned {info['type']} for {grad_name}"
-            if info["type"] in ("list", "tuple"):
-                return f"{what}, not a numpy array", "backward returned a list, not a numpy array: return the numpy array itself (no .tolist())"
-            if not info["ndarray"]:
-                return f"{what}, not a plain np.ndarray", f"backward returned {info['type']}, which is not a plain np.ndarray; return np.asarray(...) of it"
-            if not info["dtype"].startswith("float"):
-                return f"{what} with dtype {info['dtype']}", f"backward returned an array of dtype {info['dtype']}; gradients must be float arrays"
-            if info["dtype"] != "float64":
-                self.findings.append(f"{grad_name} is {info['dtype']}: judged with {info['dtype'][:7]} tolerances")
+            if info.type in ("list", "tuple"):
+                return msg("layers.returned_list", name=name, type=verbatim(info.type), grad=grad_name), msg("layers.diag.returned_list")
+            if not info.ndarray:
+                return (msg("layers.not_ndarray", name=name, type=verbatim(info.type), grad=grad_name),
+                        msg("layers.diag.not_ndarray", type=verbatim(info.type)))
+            dtype = info.dtype or ""
+            if not dtype.startswith("float"):
+                return (msg("layers.not_float", name=name, type=verbatim(info.type), grad=grad_name, dtype=dtype),
+                        msg("layers.diag.not_float", dtype=dtype))
+            if dtype != "float64":
+                self.notes.append(msg("layers.note.low_precision", grad=grad_name, dtype=dtype, judged=dtype[:7]))
         return None
 
-    def _grad_types(self) -> list[dict[str, Any]]:
-        """What the worker says backward returned, per gradient: {"type": str, "ndarray": bool, "dtype": str | None}."""
-        infos = value(self.result, "p0_grad_types", list)
-        expect(len(infos) == len(self.spec.arg_names), "value 'p0_grad_types' (one entry per gradient)")
-        for info in infos:
-            ok = (isinstance(info, dict) and isinstance(info.get("type"), str) and isinstance(info.get("ndarray"), bool)
-                  and isinstance(info.get("dtype"), (str, type(None))))
-            expect(ok, "value 'p0_grad_types' (type, ndarray, dtype)")
-            if info["ndarray"]:
-                expect(info["dtype"] is not None, "value 'p0_grad_types' (the dtype of an ndarray)")
+    def _grad_types(self) -> tuple[GradType, ...]:
+        """What the worker says backward returned at the first point, one entry per gradient."""
+        infos = self.reply.values.points[0].grad_types
+        expect(len(infos) == len(self.spec.arg_names), "value 'p0_grad_types'")  # one entry per gradient
         return infos
 
-    def _forward_shapes(self) -> tuple[str, str | None] | None:
+    def _forward_shapes(self) -> Problem | None:
         """The forward must return the layer's output shape, the shape of grad_y (its finite differences need it)."""
         name = self.spec.name
         for k, point in enumerate(self.points):
-            got, want = array(self.result, f"p{k}_out").shape, point.grad_y.shape
+            got, want = array(self.reply.result, f"p{k}_out").shape, point.grad_y.shape
             if got != want:
-                inputs = " and ".join(str(a.shape) for a in point.args)
-                return (f"{name}.forward returned shape {got} for input of shape {inputs}; expected {want}",
-                        "the forward must return the layer's output itself: no reshape, ravel, transpose or sum of it")
+                return (msg("layers.forward_shape", name=name, got=str(got), inputs=_shapes(point.args), want=str(want)),
+                        msg("layers.diag.forward_shape"))
         return None
 
-    def _values(self) -> tuple[str, str | None] | None:
+    def _values(self) -> Problem | None:
         for k, point in enumerate(self.points):
             for i, grad_name in enumerate(self._grad_names()):
                 problem = self._judge_grad(k, point, i, grad_name)
@@ -186,27 +225,28 @@ class _LayerJudge:
                     return problem
         return None
 
-    def _judge_grad(self, k: int, point: _Point, i: int, grad_name: str) -> tuple[str, str | None] | None:
-        got, want = array(self.result, f"p{k}_grad{i}"), point.want[i]
-        where = f"{self.spec.name}.backward: {grad_name} at the {point.label} input point"
+    def _judge_grad(self, k: int, point: _Point, i: int, grad_name: str) -> Problem | None:
+        got, want = array(self.reply.result, f"p{k}_grad{i}"), point.want[i]
+        name, where = self.spec.name, _POINT_NAMES[point.label]
         mistakes = self.spec.mistakes(point.args, point.grad_y)[i]
         tol = self._tolerance(got)
         if got.shape != want.shape:
-            return f"{where} has shape {got.shape}, expected {want.shape}", diagnose(got, want, mistakes, rtol=tol.autograd_rtol, floor=tol.floor)
+            return (msg("layers.grad_shape", name=name, grad=grad_name, point=where, got=str(got.shape), want=str(want.shape)),
+                    diagnose(got, want, mistakes, rtol=tol.autograd_rtol, floor=tol.floor))
         atol = self._atol(got, point)
         vs_autograd = compare(got, want, rtol=tol.autograd_rtol, floor=tol.floor, atol=atol)
         vs_fd, kinked = self._vs_finite_difference(k, point, i, got, tol, atol)
-        self.evidence[f"{grad_name} ({point.label})"] = {
-            "vs_autograd": vs_autograd.evidence(), "vs_finite_difference": vs_fd.evidence(), "kink_entries_skipped": kinked,
-            "expected_excerpt": excerpt(want), "got_excerpt": excerpt(got),
-            "rel_err_map": error_map(got, want, floor=tol.floor), "rel_err_tol": tol.autograd_rtol,
-        }
+        self.gradients.append(GradientComparison(
+            name=f"{grad_name} ({point.label})", vs_autograd=vs_autograd.evidence(), vs_finite_difference=vs_fd.evidence(),
+            kink_entries_skipped=kinked, expected_excerpt=excerpt(want), got_excerpt=excerpt(got),
+            rel_err_map=error_map(got, want, floor=tol.floor), rel_err_tol=tol.autograd_rtol,
+        ))
         if vs_autograd.ok and vs_fd.ok:
             return None
         which, rtol = (vs_autograd, tol.autograd_rtol) if not vs_autograd.ok else (vs_fd, tol.fd_rtol)
         cause = (diagnose(got, want, mistakes, rtol=tol.autograd_rtol, floor=tol.floor)
                  or _forward_hint(vs_autograd, vs_fd) or locate(got, want, rtol=tol.autograd_rtol, floor=tol.floor))
-        return f"{where} is wrong: {which.summary(rtol)}", cause
+        return msg("layers.grad_wrong", name=name, grad=grad_name, point=where, summary=which.summary(rtol)), cause
 
     def _atol(self, got: np.ndarray, point: _Point) -> float:
         """Absolute slack: the layer's own (template epsilon), or one rounding unit of the student's dtype."""
@@ -217,10 +257,10 @@ class _LayerJudge:
         self, k: int, point: _Point, i: int, got: np.ndarray, tol: Tolerance, atol: float
     ) -> tuple[Comparison, int]:
         """Compare with central differences of the student's own forward, skipping entries that crossed a kink."""
-        fd_tol = self.rc.tolerance.for_dtype(value(self.result, f"p{k}_fd_dtype", str))
+        fd_tol = self.rc.tolerance.for_dtype(self.reply.values.points[k].fd_dtype)
         steps = _steps(point.args[i], fd_tol.fd_eps)
-        out = array(self.result, f"p{k}_out", point.grad_y.shape)
-        plus, minus = (array(self.result, f"p{k}_fd_{side}{i}", (steps.size, *out.shape)) for side in ("plus", "minus"))
+        out = array(self.reply.result, f"p{k}_out", point.grad_y.shape)
+        plus, minus = (array(self.reply.result, f"p{k}_fd_{side}{i}", (steps.size, *out.shape)) for side in ("plus", "minus"))
         fd = numerical_grad(plus, minus, point.grad_y, steps)
         kinked = kinks(plus, out, minus, point.grad_y, steps, fd_tol.fd_rtol)
         fd = np.where(kinked, got, fd)
@@ -228,25 +268,21 @@ class _LayerJudge:
         noise = atol + rounding_noise(plus, point.grad_y, steps)
         return compare(got, fd, rtol=rtol, floor=max(tol.fd_floor, fd_tol.fd_floor), atol=noise), int(kinked.sum())
 
-    def _state(self) -> tuple[str, str | None] | None:
+    def _state(self) -> Problem | None:
         """forward must not change its inputs; backward must use the latest forward, and give the same twice."""
-        name, point = self.spec.name, self.points[0]
+        name, point, result = self.spec.name, self.points[0], self.reply.result
         for i, arg_name in enumerate(self.spec.arg_names):
-            if not np.array_equal(array(self.result, f"p0_arg_after{i}"), point.args[i]):
-                return (f"{name}.forward modified its input {arg_name} in place",
-                        f"forward modified its input in place (e.g. {arg_name}[{arg_name} < 0] = 0): the caller's array changes "
-                        "too; compute on a copy or with np.maximum / np.where")
-        if not np.array_equal(array(self.result, "p0_gy_after"), point.grad_y):
-            self.findings.append(f"{name}.backward modified grad_y in place: harmless here, but a caller may reuse it")
+            if not np.array_equal(array(result, f"p0_arg_after{i}"), point.args[i]):
+                return msg("layers.modified_input", name=name, arg=arg_name), msg("layers.diag.modified_input", arg=arg_name)
+        if not np.array_equal(array(result, "p0_gy_after"), point.grad_y):
+            self.notes.append(msg("layers.note.modified_grad_y", name=name))
         for i, grad_name in enumerate(self._grad_names()):
-            fresh, seq, again = (array(self.result, f"p0_{kind}{i}") for kind in ("grad", "seq_grad", "again_grad"))
+            fresh, seq, again = (array(result, f"p0_{kind}{i}") for kind in ("grad", "seq_grad", "again_grad"))
             tol = self._tolerance(fresh)
             if seq.shape != fresh.shape or not compare(seq, fresh, rtol=tol.autograd_rtol, floor=tol.floor).ok:
-                return (f"{name}.backward after forward(A), forward(B) did not give the gradient at B ({grad_name})",
-                        "backward used the input of an earlier forward call: store the new input in self.mem on every forward")
+                return msg("layers.stale_input", name=name, grad=grad_name), msg("layers.diag.stale_input")
             if again.shape != seq.shape or not compare(again, seq, rtol=tol.autograd_rtol, floor=tol.floor).ok:
-                return (f"{name}.backward called twice gave different {grad_name}",
-                        "calling backward twice gave different results: backward must not change self.mem or its inputs")
+                return msg("layers.backward_twice", name=name, grad=grad_name), msg("layers.diag.backward_twice")
         return None
 
     # ----------------------------------------------------------------- helpers
@@ -257,9 +293,17 @@ class _LayerJudge:
         return self.rc.tolerance.for_dtype(str(got.dtype))
 
 
-def _forward_hint(vs_autograd: Comparison, vs_fd: Comparison) -> str | None:
+def _shapes(args: list[np.ndarray]) -> Message | str:
+    """'(3, 4)', or '(3, 4) and (4, 5)' as nested clauses (each language joins them its own way)."""
+    joined: Message | str = str(args[-1].shape)
+    for arg in reversed(args[:-1]):
+        joined = msg("layers.shapes_and", first=str(arg.shape), rest=joined)
+    return joined
+
+
+def _forward_hint(vs_autograd: Comparison, vs_fd: Comparison) -> Message | None:
     if vs_autograd.ok and not vs_fd.ok:
-        return "your backward is correct, but your forward is not: its finite differences disagree with the correct gradient"
+        return msg("layers.diag.forward_wrong")
     if vs_fd.ok and not vs_autograd.ok:
-        return "your backward agrees with your own forward, but the forward itself computes the wrong function"
+        return msg("layers.diag.forward_wrong_function")
     return None

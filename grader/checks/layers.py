@@ -1,5 +1,8 @@
 """The four numpy layers as the grader knows them: inputs, exact reference, known mistakes.
 
+A new layer is one more `LayerSpec` registered through `gradients.layer_check`
+(tests/tanh_check.py does it from outside the grader).
+
 Inputs avoid false failures by construction: float64, shapes whose dimensions all
 differ (a transposed gradient cannot hide), ReLU inputs far from the kink at 0,
 Log inputs far from 0.  Each layer is checked at two points: a unit-scale one
@@ -14,10 +17,14 @@ from typing import Callable
 import numpy as np
 import torch
 
+from ..text import msg
+from .compare import Mistake
+
 EPS = 1e-12  # the template's epsilon in Softmax and Log
 
 Inputs = Callable[[np.random.Generator, bool], list[np.ndarray]]
-Mistakes = Callable[[list[np.ndarray], np.ndarray], list[dict[str, np.ndarray]]]
+Mistakes = Callable[[list[np.ndarray], np.ndarray], list[list[Mistake]]]
+"""(args, grad_y) -> per argument, each known wrong formula's diagnosis and what it gives on these inputs."""
 
 
 @dataclass(frozen=True)
@@ -32,7 +39,7 @@ class LayerSpec:
     forward: Callable[..., torch.Tensor]
     """The correct forward in torch (float64), differentiated by autograd."""
     mistakes: Mistakes
-    """Per argument: what known wrong formulas give on the same inputs, for the diagnosis."""
+    """Per argument: known wrong formulas, each a diagnosis (a Message) and what it gives on the same inputs."""
     atol_per_upstream: float = 0.0
     """Absolute slack per unit of max|grad_y| that correct formulas may differ by."""
 
@@ -67,45 +74,43 @@ def _log_inputs(rng: np.random.Generator, typical: bool) -> list[np.ndarray]:
     return [rng.uniform(0.02 if typical else 0.2, 1.0, size=(3, 4))]
 
 
-def _matmul_mistakes(args: list[np.ndarray], g: np.ndarray) -> list[dict[str, np.ndarray]]:
+def _matmul_mistakes(args: list[np.ndarray], g: np.ndarray) -> list[list[Mistake]]:
     # Matmul's usual mistakes (a missing transpose, swapped outputs) change the shape,
     # which `diagnose` names on its own.
-    return [{}, {}]
+    return [[], []]
 
 
-def _relu_mistakes(args: list[np.ndarray], g: np.ndarray) -> list[dict[str, np.ndarray]]:
+def _relu_mistakes(args: list[np.ndarray], g: np.ndarray) -> list[list[Mistake]]:
     x = args[0]
     return [
-        {
-            "the ReLU mask is missing: the upstream gradient is passed through unchanged": g,
-            "the ReLU mask is inverted: the gradient flows where x <= 0 instead of where x > 0": g * (x <= 0),
-            "the gradient is masked by the input values (grad_y * relu(x)) instead of by (x > 0)": g * np.maximum(x, 0),
-        }
+        [
+            (msg("layers.diag.relu_mask_missing"), g),
+            (msg("layers.diag.relu_mask_inverted"), g * (x <= 0)),
+            (msg("layers.diag.relu_masked_by_values"), g * np.maximum(x, 0)),
+        ]
     ]
 
 
-def _softmax_mistakes(args: list[np.ndarray], g: np.ndarray) -> list[dict[str, np.ndarray]]:
+def _softmax_mistakes(args: list[np.ndarray], g: np.ndarray) -> list[list[Mistake]]:
     s = softmax_np(args[0])
     return [
-        {
-            "only the diagonal of the softmax Jacobian is used (grad_y * s * (1 - s)); "
-            "the off-diagonal terms -s_i * s_j are missing": g * s * (1 - s),
-            "the sum runs over the batch axis (axis=0) instead of the class axis (axis=-1): "
-            "use np.sum(grad_y * s, axis=-1, keepdims=True)": s * (g - np.sum(g * s, axis=0, keepdims=True)),
-            "the upstream gradient is passed through unchanged": g,
-        }
+        [
+            (msg("layers.diag.softmax_diagonal_only"), g * s * (1 - s)),
+            (msg("layers.diag.softmax_batch_axis"), s * (g - np.sum(g * s, axis=0, keepdims=True))),
+            (msg("layers.diag.passthrough"), g),
+        ]
     ]
 
 
-def _log_mistakes(args: list[np.ndarray], g: np.ndarray) -> list[dict[str, np.ndarray]]:
+def _log_mistakes(args: list[np.ndarray], g: np.ndarray) -> list[list[Mistake]]:
     x = args[0] + EPS
     return [
-        {
-            "the derivative of log(x) is 1/x, not -1/x^2": -g / x**2,
-            "the derivative of log(x) is 1/x, not 1/x^2": g / x**2,
-            "the upstream gradient is multiplied by x instead of divided by x": g * x,
-            "the upstream gradient is passed through unchanged": g,
-        }
+        [
+            (msg("layers.diag.log_derivative_neg_sq"), -g / x**2),
+            (msg("layers.diag.log_derivative_sq"), g / x**2),
+            (msg("layers.diag.log_times_x"), g * x),
+            (msg("layers.diag.passthrough"), g),
+        ]
     ]
 
 

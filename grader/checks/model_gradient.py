@@ -3,26 +3,33 @@ plus a directional finite difference of that loss through the student's own forw
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+from pydantic import JsonValue
 
-from ..models import CheckOutcome, CodePart, RunResult
-from ..rubric import GradientCheck, Limits, Tolerance
-from ..sandbox import Job, Runner
-from .compare import compare, diagnose, error_map, excerpt
+from ..evidence import ArrayComparison, GradientComparison, GradientEvidence
+from ..models import CheckOutcome
+from ..rubric import GradientCheck, Tolerance
+from ..sandbox.protocol import ModelBackwardParams, ModelBackwardResult
+from ..text import Message, msg
+from .compare import Comparison, compare, diagnose, error_map, excerpt
 from .layers import EPS
-from .outcome import CheckFailed, array, error_outcome, evaluate
+from .outcome import CheckFailed, array
+from .registry import CheckContext, CheckDef, Planned, Reply
+from .training import LAYER_CHECKS
 
 CHECK_ID = "numpy.model.backward"
 BATCH, HIDDEN = 7, 100
 LOSS = "-sum(label * log(softmax(relu([x,1] W1) W2)))"
-CHAIN_HINT = ("the forward is right but the backward chain is not: check that backward starts from "
-              "log.backward(-label) and passes each layer's gradient to the layer before it")
+CHAIN_HINT = msg("model.chain_hint")
+"""The diagnosis when the forward is right and no generic mistake explains a wrong gradient."""
+Inputs = dict[str, np.ndarray]
+"""The job's arrays (x, label, W1, W2, D1, D2), kept as the judge's state: the references are computed from them."""
 
 
-def model_inputs(seed: int) -> dict[str, np.ndarray]:
+def model_inputs(seed: int) -> Inputs:
     """A small batch, weights at a typical unsaturated scale (0.1 * normal), and a random direction."""
     rng = np.random.default_rng(seed)
     labels = rng.integers(0, 10, size=BATCH)
@@ -36,7 +43,7 @@ def model_inputs(seed: int) -> dict[str, np.ndarray]:
     }
 
 
-def reference_grads(inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+def reference_grads(inputs: Inputs) -> dict[str, np.ndarray]:
     """Autograd of -sum(label * log(softmax(relu([x, 1] W1) W2) + 1e-12)) w.r.t. W1 and W2."""
     t = {k: torch.tensor(v, dtype=torch.float64) for k, v in inputs.items()}
     w1, w2 = t["W1"].requires_grad_(), t["W2"].requires_grad_()
@@ -47,7 +54,7 @@ def reference_grads(inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return {"W1_grad": g1.numpy(), "W2_grad": g2.numpy(), "h2_log": h2_log.detach().numpy()}
 
 
-def directional_step(inputs: dict[str, np.ndarray], eps: float) -> float:
+def directional_step(inputs: Inputs, eps: float) -> float:
     """The largest step up to `eps` along D for which no hidden ReLU changes side.
 
     A step that moved a pre-activation across 0 would put a kink between
@@ -60,75 +67,100 @@ def directional_step(inputs: dict[str, np.ndarray], eps: float) -> float:
     return min(eps, 0.5 * margin / max(speed, 1e-300))
 
 
-def check_model_backward(part: CodePart, rc: GradientCheck, limits: Limits, runner: Runner) -> CheckOutcome:
-    """Set the grader's weights on a fresh myModel, run forward(x) and backward(label), judge W1_grad/W2_grad."""
+@dataclass
+class _Findings:
+    """The evidence gathered so far; each CheckFailed carries a snapshot of it (`evidence()`)."""
+
+    seed: int
+    details: dict[str, JsonValue] = field(default_factory=dict)
+    gradients: list[GradientComparison] = field(default_factory=list)
+    notes: list[Message] = field(default_factory=list)
+
+    def evidence(self) -> GradientEvidence:
+        """Gradient evidence at the one input point: a batch of BATCH images and their labels."""
+        return GradientEvidence(seed=self.seed, input_shapes=((BATCH, 784), (BATCH, 10)), gradients=tuple(self.gradients),
+                                notes=tuple(self.notes), details=dict(self.details))
+
+
+def plan(ctx: CheckContext[GradientCheck]) -> Planned[Inputs]:
+    """The grader's weights, batch and direction; the kink-free directional steps for float64 and float32 forwards."""
+    rc = ctx.spec
     inputs = model_inputs(rc.run_seed)
-    steps = {f"fd_step{k}": directional_step(inputs, t.fd_eps) for k, t in (("64", rc.tolerance.float64), ("32", rc.tolerance.float32))}
-    job = Job(task="model_backward", units=part.units, supplied_imports=part.supplied_imports, params={"seed": rc.run_seed, **steps})
-    result = runner.run(job, inputs, limits, phase="backward")
-    if result.error:
-        return error_outcome(CHECK_ID, result)
-    return evaluate(CHECK_ID, result, lambda: _judge(inputs, result, rc))
+    params = ModelBackwardParams(seed=rc.run_seed, fd_step64=directional_step(inputs, rc.tolerance.float64.fd_eps),
+                                 fd_step32=directional_step(inputs, rc.tolerance.float32.fd_eps))
+    return Planned(params=params, arrays=inputs, phase="backward", state=inputs)
 
 
-def _judge(inputs: dict[str, np.ndarray], result: RunResult, rc: GradientCheck) -> CheckOutcome:
+def judge(ctx: CheckContext[GradientCheck], inputs: Inputs, reply: Reply[ModelBackwardResult]) -> CheckOutcome:
+    """W2_grad and W1_grad against autograd of the template's loss, then the directional finite difference."""
+    rc = ctx.spec
     want = reference_grads(inputs)
-    evidence: dict[str, Any] = {"seed": rc.run_seed, "batch": BATCH, "W1_shape_in_your_model": result.values.get("W1_shape")}
-    tol = rc.tolerance.for_dtype(str(array(result, "W1_grad").dtype))
-    forward_ok = _forward_matches(result, want, tol, evidence)
+    found = _Findings(seed=rc.run_seed, details={"batch": BATCH, "W1_shape_in_your_model": list(reply.values.W1_shape)})
+    tol = rc.tolerance.for_dtype(str(array(reply.result, "W1_grad").dtype))
+    forward_ok = _forward_matches(reply, want, tol, found)
     for name in ("W2_grad", "W1_grad"):
-        got = array(result, name)
+        got = array(reply.result, name)
         if got.shape != want[name].shape:
-            raise CheckFailed(f"myModel.backward: {name} has shape {got.shape}, expected {want[name].shape}",
-                              diagnose(got, want[name], {}, rtol=tol.autograd_rtol, floor=tol.floor), evidence)
+            raise CheckFailed(msg("model.grad_shape", name=name, got=str(got.shape), want=str(want[name].shape)),
+                              diagnose(got, want[name], (), rtol=tol.autograd_rtol, floor=tol.floor), found.evidence())
         cmp = compare(got, want[name], rtol=tol.autograd_rtol, floor=tol.floor)
-        evidence[name] = cmp.evidence() | {"expected_excerpt": excerpt(want[name]), "got_excerpt": excerpt(got),
-                                           "rel_err_map": error_map(got, want[name], floor=tol.floor), "rel_err_tol": tol.autograd_rtol}
+        found.gradients.append(GradientComparison(
+            name=name, vs_autograd=_comparison(cmp), expected_excerpt=excerpt(want[name]), got_excerpt=excerpt(got),
+            rel_err_map=error_map(got, want[name], floor=tol.floor), rel_err_tol=tol.autograd_rtol))
         if not cmp.ok:
             hint = _model_diagnosis(got, want[name], forward_ok, tol)
-            raise CheckFailed(f"myModel.backward: {name} is wrong: {cmp.summary(tol.autograd_rtol)}", hint, evidence)
-    _check_directional(inputs, result, rc, evidence)
-    return CheckOutcome(id=CHECK_ID, status="passed", evidence=evidence,
-                        message=f"myModel's W1_grad and W2_grad match autograd of {LOSS} and a finite difference of your own loss")
+            raise CheckFailed(msg("model.grad_wrong", name=name, summary=cmp.summary(tol.autograd_rtol)), hint, found.evidence())
+    _check_directional(inputs, reply, rc, found)
+    return CheckOutcome(id=ctx.check_id, status="passed", evidence=found.evidence(), message=msg("model.passed", loss=LOSS))
 
 
-def _forward_matches(result: RunResult, want: dict[str, np.ndarray], tol: Tolerance, evidence: dict[str, Any]) -> bool:
-    got = array(result, "h2_log")
+def _comparison(cmp: Comparison) -> ArrayComparison:
+    return ArrayComparison(max_rel_err=cmp.max_err, mismatched=cmp.mismatched, total=cmp.total, worst_index=cmp.worst,
+                           expected_at_worst=cmp.want_at_worst, got_at_worst=cmp.got_at_worst)
+
+
+def _forward_matches(reply: Reply[ModelBackwardResult], want: dict[str, np.ndarray], tol: Tolerance, found: _Findings) -> bool:
+    """Whether the student's h2_log at the grader's weights is the template's (it decides which diagnosis fits)."""
+    got = array(reply.result, "h2_log")
     if got.shape != want["h2_log"].shape:
-        evidence["h2_log"] = {"got_shape": list(got.shape), "expected_shape": list(want["h2_log"].shape)}
+        found.details["h2_log"] = {"got_shape": list(got.shape), "expected_shape": list(want["h2_log"].shape)}
         return False
     cmp = compare(got, want["h2_log"], rtol=tol.autograd_rtol, floor=tol.floor)
-    evidence["h2_log"] = cmp.evidence()
+    found.details["h2_log"] = {"max_rel_err": cmp.max_err, "mismatched": cmp.mismatched, "total": cmp.total,
+                               "worst_index": list(cmp.worst), "expected_at_worst": cmp.want_at_worst, "got_at_worst": cmp.got_at_worst}
     return cmp.ok
 
 
-def _check_directional(inputs: dict[str, np.ndarray], result: RunResult, rc: GradientCheck, evidence: dict[str, Any]) -> None:
+def _check_directional(inputs: Inputs, reply: Reply[ModelBackwardResult], rc: GradientCheck, found: _Findings) -> None:
     """(L(W + hD) - L(W - hD)) / 2h through the student's forward must equal <grad, D>."""
-    kind = "32" if array(result, "h2_log_plus32").dtype in (np.float32, np.float16) else "64"
+    kind = "32" if array(reply.result, "h2_log_plus32").dtype in (np.float32, np.float16) else "64"
     fd_tol = rc.tolerance.float32 if kind == "32" else rc.tolerance.float64
     step = directional_step(inputs, fd_tol.fd_eps)
     if step < fd_tol.fd_eps * 1e-3:
-        evidence["directional_derivative"] = f"skipped: a kink-free step ({step:.2g}) is too small for your float{kind} forward"
+        found.notes.append(msg("model.directional_skipped", step=step, kind=kind))
         return
-    moved = {k: array(result, f"h2_log_{k}{kind}") for k in ("plus", "minus")}
+    moved = {k: array(reply.result, f"h2_log_{k}{kind}") for k in ("plus", "minus")}
     if any(h.shape != inputs["label"].shape for h in moved.values()):
         shape = next(h.shape for h in moved.values() if h.shape != inputs["label"].shape)
-        raise CheckFailed(f"myModel.forward set h2_log of shape {shape} for a batch of {BATCH} images; expected ({BATCH}, 10)",
-                          "h2_log must hold the (N, 10) log-probabilities: the output of self.log.forward", evidence)
+        raise CheckFailed(msg("model.h2_log_shape", shape=str(shape), batch=BATCH), msg("model.h2_log_hint"), found.evidence())
     loss = {k: -float(np.sum(inputs["label"] * h)) for k, h in moved.items()}
     numeric = (loss["plus"] - loss["minus"]) / (2 * step)
-    analytic = float(np.sum(array(result, "W1_grad") * inputs["D1"]) + np.sum(array(result, "W2_grad") * inputs["D2"]))
+    analytic = float(np.sum(array(reply.result, "W1_grad") * inputs["D1"]) + np.sum(array(reply.result, "W2_grad") * inputs["D2"]))
     rel = abs(numeric - analytic) / max(abs(numeric), abs(analytic), 1e-12)
-    evidence["directional_derivative"] = {"finite_difference": numeric, "from_your_gradients": analytic, "step": step,
-                                          "rel_err": rel, "rtol": fd_tol.fd_rtol}
+    found.details["directional_derivative"] = {"finite_difference": numeric, "from_your_gradients": analytic, "step": step,
+                                               "rel_err": rel, "rtol": fd_tol.fd_rtol}
     if rel > fd_tol.fd_rtol:
-        raise CheckFailed(f"myModel: your gradients predict a loss change of {analytic:.6g} along a random direction, "
-                          f"your forward gives {numeric:.6g} (relative error {rel:.2g})",
-                          "your backward and your forward disagree: the forward probably computes something else than the template", evidence)
+        raise CheckFailed(msg("model.directional_wrong", analytic=analytic, numeric=numeric, rel=rel),
+                          msg("model.directional_hint"), found.evidence())
 
 
-def _model_diagnosis(got: np.ndarray, want: np.ndarray, forward_ok: bool, tol: Tolerance) -> str:
+def _model_diagnosis(got: np.ndarray, want: np.ndarray, forward_ok: bool, tol: Tolerance) -> Message:
     if not forward_ok:
-        return ("myModel.forward computes something else than log(softmax(relu([x, 1] W1) W2)): "
-                "check the bias column of ones, the layer order, and that h2_log is the last output")
-    return diagnose(got, want, {}, rtol=tol.autograd_rtol, floor=tol.floor) or CHAIN_HINT
+        return msg("model.forward_wrong")
+    return diagnose(got, want, (), rtol=tol.autograd_rtol, floor=tol.floor) or CHAIN_HINT
+
+
+MODEL_BACKWARD: CheckDef[GradientCheck, Inputs, ModelBackwardResult] = CheckDef(
+    id=CHECK_ID, part="numpy", needs=("myModel",), spec=GradientCheck, default=None, plan=plan, result=ModelBackwardResult,
+    judge=judge, after=LAYER_CHECKS, staff_layers=True, narrow=False, module=__name__)
+"""Not narrowed: myModel builds the student's layers (or the staff's, for layers that failed their own check)."""

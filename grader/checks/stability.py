@@ -4,35 +4,37 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..models import CheckOutcome, CodePart, RunResult
-from ..rubric import AdvisoryCheck, Limits
-from ..sandbox import Job, Runner
+from ..evidence import GradientEvidence
+from ..models import CheckOutcome
+from ..rubric import AdvisoryCheck
+from ..sandbox.protocol import SoftmaxStabilityParams, SoftmaxStabilityResult
+from ..text import msg
 from .compare import excerpt
 from .layers import softmax_np
-from .outcome import CheckFailed, array, error_outcome, evaluate
+from .outcome import CheckFailed, array
+from .registry import CheckContext, CheckDef, Planned, Reply
 
 CHECK_ID = "numpy.softmax.stability"
 LARGE_LOGITS = np.array([[1000.0, 0.0, -1000.0, 10.0, 5.0], [-800.0, -799.0, -798.0, -1000.0, -801.0]])
 
 
-def check_softmax_stability(part: CodePart, rc: AdvisoryCheck, limits: Limits, runner: Runner) -> CheckOutcome:
-    """Run the student's Softmax.forward on logits of magnitude 1000 and compare with a stable softmax."""
-    job = Job(task="softmax_stability", units=part.units, supplied_imports=part.supplied_imports)
-    result = runner.run(job, {"x": LARGE_LOGITS}, limits, phase="forward")
-    if result.error:
-        return error_outcome(CHECK_ID, result)
-    return evaluate(CHECK_ID, result, lambda: _judge(result))
+def plan(ctx: CheckContext[AdvisoryCheck]) -> Planned[None]:
+    """Softmax.forward on logits of magnitude 1000, where np.exp overflows unless the row maximum is subtracted."""
+    return Planned(params=SoftmaxStabilityParams(), arrays={"x": LARGE_LOGITS}, phase="forward", state=None)
 
 
-def _judge(result: RunResult) -> CheckOutcome:
-    got, want = array(result, "out"), softmax_np(LARGE_LOGITS)
-    evidence = {"input": LARGE_LOGITS.tolist(), "expected": excerpt(want), "got": excerpt(got) if got.shape == want.shape else list(got.shape)}
+def judge(ctx: CheckContext[AdvisoryCheck], state: None, reply: Reply[SoftmaxStabilityResult]) -> CheckOutcome:
+    """Compare the student's output with a stable softmax of the same logits."""
+    got, want = array(reply.result, "out"), softmax_np(LARGE_LOGITS)
+    evidence = GradientEvidence(details={"input": LARGE_LOGITS.tolist(), "expected": excerpt(want),
+                                         "got": excerpt(got) if got.shape == want.shape else list(got.shape)})
     if got.shape != want.shape or not np.all(np.isfinite(got)) or not np.allclose(got, want, atol=1e-6):
-        bad = "NaN/inf" if not np.all(np.isfinite(got)) else "wrong values"
-        raise CheckFailed(
-            f"Softmax.forward returns {bad} for large logits such as 1000 (np.exp overflows to inf, and inf / inf is NaN)",
-            "subtract the row maximum before exp: e = np.exp(x - x.max(axis=-1, keepdims=True)); "
-            "the result is mathematically the same and never overflows",
-            evidence,
-        )
-    return CheckOutcome(id=CHECK_ID, status="passed", message="Softmax.forward is stable for logits of magnitude 1000", evidence=evidence)
+        bad = msg("stability.nan_inf") if not np.all(np.isfinite(got)) else msg("stability.wrong_values")
+        raise CheckFailed(msg("stability.failed", what=bad), msg("stability.diag.subtract_max"), evidence)
+    return CheckOutcome(id=CHECK_ID, status="passed", message=msg("stability.passed"), evidence=evidence)
+
+
+STABILITY: CheckDef[AdvisoryCheck, None, SoftmaxStabilityResult] = CheckDef(
+    id=CHECK_ID, part="numpy", needs=("Softmax",), spec=AdvisoryCheck, default=AdvisoryCheck(), plan=plan,
+    result=SoftmaxStabilityResult, judge=judge, module=__name__,
+)

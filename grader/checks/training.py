@@ -1,39 +1,44 @@
 """Training checks: the grader's own seeded loop on the student's model, then test accuracy.
 
 The worker trains and returns the model's outputs on the test images; the test
-labels never leave the grader's process, and accuracy is computed here.
+labels never leave the grader's process (they are the judge's state, not an
+input of the job), and accuracy is computed here.
+
+    numpy.model.train       mini-batch SGD with the template's update W -= lr * W_grad (worker: numpy_train)
+    framework.model.train   the rubric's optimizer on the PyTorch or TensorFlow myModel (worker: framework_train)
 """
 
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
-from ..mnist import Mnist
-from ..models import CheckOutcome, CodePart, RunResult
-from ..rubric import Limits, TrainingCheck
-from ..sandbox import Job, Runner
-from .outcome import CheckFailed, array, error_outcome, evaluate, expect, skipped, value
+from ..evidence import Curve, TrainingEvidence
+from ..models import CheckOutcome
+from ..rubric import TrainingCheck
+from ..sandbox.protocol import FrameworkTrainParams, NumpyTrainParams, TrainingResult
+from ..text import Message, msg
+from .outcome import CheckFailed, array, expect, skipped
+from .registry import CheckContext, CheckDef, Planned, Reply
 
 NUMPY_ID = "numpy.model.train"
 FRAMEWORK_ID = "framework.model.train"
 TF_INSTALL_HINT = "pip install 'nn-grader[tensorflow]' (or pip install tensorflow-cpu) and grade again"
+"""The command that installs the TensorFlow extra (the doctor and the CLI print it; messages say it through
+`tensorflow_missing()`, whose catalog text holds the same command)."""
+LAYER_CHECKS = ("numpy.matmul.backward", "numpy.relu.backward", "numpy.softmax.backward", "numpy.log.backward")
+"""The numpy model's training runs after the layers' own checks: a layer that failed one is replaced by the staff's."""
 
 
-def check_numpy_training(part: CodePart, rc: TrainingCheck, limits: Limits, runner: Runner, mnist: Mnist) -> CheckOutcome:
-    """Mini-batch SGD on the student's numpy myModel with the template's update W -= lr * W_grad."""
-    job = Job(task="numpy_train", units=part.units, supplied_imports=part.supplied_imports, params=_params(rc, limits))
-    return _train_and_judge(NUMPY_ID, job, rc, limits, runner, mnist)
+@dataclass(frozen=True)
+class TrainingState:
+    """What the judge needs from planning: the test labels (kept in the grader) and the training set's size."""
 
-
-def check_framework_training(part: CodePart, rc: TrainingCheck, limits: Limits, runner: Runner, mnist: Mnist) -> CheckOutcome:
-    """The student's PyTorch or TensorFlow myModel trained by the grader's loop with the rubric's optimizer."""
-    if part.framework == "tensorflow" and not tensorflow_installed():
-        return skipped(FRAMEWORK_ID, f"this submission's framework part is TensorFlow, which is not installed: {TF_INSTALL_HINT}")
-    params = _params(rc, limits) | {"framework": part.framework, "optimizer": rc.optimizer}
-    job = Job(task="framework_train", units=part.units, supplied_imports=part.supplied_imports, params=params)
-    return _train_and_judge(FRAMEWORK_ID, job, rc, limits, runner, mnist)
+    labels: np.ndarray
+    n_train: int
 
 
 def tensorflow_installed() -> bool:
@@ -44,60 +49,94 @@ def tensorflow_installed() -> bool:
         return False
 
 
-def _params(rc: TrainingCheck, limits: Limits) -> dict[str, object]:
-    return {"epochs": rc.epochs, "batch_size": rc.batch_size, "lr": rc.lr, "seed": rc.seed, "threads": limits.threads}
+def tensorflow_missing() -> Message:
+    """Why a TensorFlow part is skipped on this machine, with the command that fixes it (TF_INSTALL_HINT)."""
+    return msg("training.tensorflow_missing")
 
 
-def _train_and_judge(check_id: str, job: Job, rc: TrainingCheck, limits: Limits, runner: Runner, mnist: Mnist) -> CheckOutcome:
-    n_train = min(rc.train_samples, len(mnist.train_images))
-    n_test = min(rc.test_samples, len(mnist.test_images))
+# --------------------------------------------------------------------------- plans
+
+
+def plan_numpy(ctx: CheckContext[TrainingCheck]) -> Planned[TrainingState]:
+    """Mini-batch SGD on the student's numpy myModel with the template's update W -= lr * W_grad."""
+    rc = ctx.spec
+    params = NumpyTrainParams(seed=rc.run_seed, epochs=rc.epochs, batch_size=rc.batch_size, lr=rc.lr, threads=ctx.limits.threads)
+    return _planned(ctx, params)
+
+
+def plan_framework(ctx: CheckContext[TrainingCheck]) -> Planned[TrainingState] | CheckOutcome:
+    """The student's PyTorch or TensorFlow myModel trained by the grader's loop with the rubric's optimizer."""
+    framework = ctx.part.framework
+    if framework is None:  # intake gives every framework part its framework: a grader bug, costing this check
+        raise ValueError(f"{ctx.check_id}: the framework part has no framework")
+    if framework == "tensorflow" and not tensorflow_installed():
+        return skipped(ctx.check_id, tensorflow_missing())
+    rc = ctx.spec
+    params = FrameworkTrainParams(framework=framework, seed=rc.run_seed, epochs=rc.epochs, batch_size=rc.batch_size, lr=rc.lr,
+                                  optimizer=rc.optimizer, threads=ctx.limits.threads)
+    return _planned(ctx, params)
+
+
+def _planned(ctx: CheckContext[TrainingCheck], params: NumpyTrainParams | FrameworkTrainParams) -> Planned[TrainingState]:
+    """The first train_samples training images with labels and the first test_samples test images (no labels) go out."""
+    mnist = ctx.mnist()
+    n_train = min(ctx.spec.train_samples, len(mnist.train_images))
+    n_test = min(ctx.spec.test_samples, len(mnist.test_images))
     arrays = {"train_x": mnist.train_images[:n_train], "train_y": mnist.train_labels[:n_train], "test_x": mnist.test_images[:n_test]}
-    result = runner.run(job, arrays, limits, phase="train")
-    if result.error:
-        return error_outcome(check_id, result)
-    return evaluate(check_id, result, lambda: _judge(check_id, result, rc, mnist.test_labels[:n_test], n_train))
+    return Planned(params=params, arrays=arrays, phase="train", state=TrainingState(labels=mnist.test_labels[:n_test], n_train=n_train))
 
 
-def _judge(check_id: str, result: RunResult, rc: TrainingCheck, labels: np.ndarray, n_train: int) -> CheckOutcome:
-    out = array(result, "test_out")
-    losses = value(result, "losses", list)
-    expect(all(isinstance(v, (int, float, str)) and not isinstance(v, bool) for v in losses), "value 'losses' (numbers)")
-    evidence = {"threshold": rc.threshold, "epochs": rc.epochs, "batch_size": rc.batch_size, "lr": rc.lr,
-                "optimizer": rc.optimizer, "seed": rc.seed, "train_images": n_train, "test_images": len(labels),
-                "losses": losses, "train_seconds": result.values.get("worker_seconds")}
-    if (curve := _curve(result.values.get("curve"))) is not None:
-        evidence["curve"] = curve
+# --------------------------------------------------------------------------- judge
+
+
+def judge(ctx: CheckContext[TrainingCheck], state: TrainingState, reply: Reply[TrainingResult]) -> CheckOutcome:
+    """Accuracy of the trained model's test outputs against the grader's labels; below the threshold, why."""
+    rc, labels = ctx.spec, state.labels
+    out = array(reply.result, "test_out")
+    losses = reply.values.losses
+    evidence = _evidence(rc, state, reply.values)
     if out.shape != (len(labels), 10):
-        raise CheckFailed(f"the model's output on {len(labels)} test images has shape {out.shape}, expected ({len(labels)}, 10)", None, evidence)
+        raise CheckFailed(msg("training.output_shape", n=len(labels), shape=str(out.shape)), None, evidence)
     accuracy = float(np.mean(np.argmax(out, axis=1) == labels))
-    evidence["accuracy"] = accuracy
+    evidence = evidence.model_copy(update={"accuracy": accuracy})
     if accuracy < rc.threshold:
-        raise CheckFailed(f"test accuracy {accuracy:.3f} is below the threshold {rc.threshold:.2f} after {rc.epochs} epochs",
+        raise CheckFailed(msg("training.below_threshold", accuracy=accuracy, threshold=rc.threshold, epochs=rc.epochs),
                           _training_diagnosis(losses, out, accuracy), evidence)
-    return CheckOutcome(id=check_id, status="passed", evidence=evidence,
-                        message=f"test accuracy {accuracy:.3f} >= {rc.threshold:.2f} after {rc.epochs} epochs of the grader's training")
+    return CheckOutcome(id=ctx.check_id, status="passed", evidence=evidence,
+                        message=msg("training.passed", accuracy=accuracy, threshold=rc.threshold, epochs=rc.epochs))
 
 
-def _curve(value: object) -> dict[str, list[float | str]] | None:
-    """The worker's training curve if it is what the task writes (equal-length lists of numbers), else None."""
-    keys = ("step", "loss", "accuracy")
-    if not isinstance(value, dict) or set(value) != set(keys):
-        return None
-    columns = [value[k] for k in keys]
-    if not all(isinstance(c, list) and len(c) == len(columns[0]) for c in columns):
-        return None
-    ok = all(isinstance(v, (int, float)) or v in ("nan", "inf", "-inf") for c in columns for v in c)
-    return {k: list(c) for k, c in zip(keys, columns)} if ok else None
+def _evidence(rc: TrainingCheck, state: TrainingState, values: TrainingResult) -> TrainingEvidence:
+    """The protocol the grader trained with and what the worker reported about the run (accuracy comes later)."""
+    curve = None
+    if (points := values.curve) is not None:
+        expect(len(points.step) == len(points.loss) == len(points.accuracy), "value 'curve' (columns of equal length)")
+        curve = Curve(step=points.step, loss=points.loss, accuracy=points.accuracy)
+    return TrainingEvidence(threshold=rc.threshold, epochs=rc.epochs, batch_size=rc.batch_size, lr=rc.lr, optimizer=rc.optimizer,
+                            seed=rc.seed, train_images=state.n_train, test_images=len(state.labels), losses=values.losses,
+                            curve=curve, train_seconds=values.worker_seconds)
 
 
-def _training_diagnosis(losses: list[float | str], out: np.ndarray, accuracy: float) -> str:
+def _training_diagnosis(losses: Sequence[float | str], out: np.ndarray, accuracy: float) -> Message:
+    """The likeliest reason a model trained too little: divergence, guessing, a flat loss, or slow learning."""
     bad = next((i for i, v in enumerate(losses, start=1) if isinstance(v, str)), None)
     if bad is not None or not np.all(np.isfinite(out)):
-        where = f" at epoch {bad}" if bad else ""
-        return f"training diverged: the loss became NaN or infinite{where}; an overflowing softmax or a wrong gradient scale are the usual causes"
+        return msg("training.diverged_at", epoch=bad) if bad else msg("training.diverged")
     if accuracy < 0.2:
-        return "the model is no better than guessing: the gradients probably point the wrong way (check signs in backward) or are not applied"
+        return msg("training.guessing")
     numeric = [float(v) for v in losses if not isinstance(v, str)]
     if len(numeric) >= 2 and numeric[-1] >= numeric[0]:
-        return "the training loss did not go down: the gradients do not reduce the loss (check backward)"
-    return "the model learns, but too little: check the gradients of each layer and the model's initialisation"
+        return msg("training.loss_flat")
+    return msg("training.too_little")
+
+
+# --------------------------------------------------------------------------- registry entries
+
+NUMPY_TRAIN: CheckDef[TrainingCheck, TrainingState, TrainingResult] = CheckDef(
+    id=NUMPY_ID, part="numpy", needs=("myModel",), spec=TrainingCheck, default=None, plan=plan_numpy, result=TrainingResult,
+    judge=judge, after=LAYER_CHECKS, staff_layers=True, narrow=False, module=__name__)
+"""Not narrowed: the student's myModel builds their own layers (or the staff's, for layers that failed)."""
+
+FRAMEWORK_TRAIN: CheckDef[TrainingCheck, TrainingState, TrainingResult] = CheckDef(
+    id=FRAMEWORK_ID, part="framework", needs=("myModel",), spec=TrainingCheck, default=None, plan=plan_framework,
+    result=TrainingResult, judge=judge, after=("framework.model.forward", "framework.model.architecture"), module=__name__)

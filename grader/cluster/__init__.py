@@ -6,7 +6,7 @@
 is the plugin that gives each Dask worker process its warm sandbox pool and
 MNIST; `task.py` is the function a worker runs per student; `payload.py` packs
 and unpacks what travels (a submission's zip, MNIST); `records.py` holds the
-JSON records that cross; `messages.py` the texts a report may carry.
+JSON records that cross; `messages.py` the messages (by catalog id) a report may carry.
 
 `nolocal.py` is the client's runner that runs nothing.
 

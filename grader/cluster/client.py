@@ -37,6 +37,7 @@ from ..gradebook_db import Gradebook
 from ..identity import with_identity
 from ..intake.layout import class_members
 from ..models import GradeReport
+from ..text import Message
 from ..reports.i18n import Lang
 from ..roster import ClassRoll
 from ..settings import GradeSettings
@@ -111,7 +112,7 @@ class Session:
         try:
             packed = pack_submission(sub)
         except UsageError as exc:
-            return Arrival(sub, self._not_graded(sub, messages.NOT_SENT.format(detail=exc)), current=True)
+            return Arrival(sub, self._not_graded(sub, messages.not_sent(str(exc))), current=True)
         request = self._request.model_copy(update={"student": sub.name, "omitted": packed.omitted})
         future: Future[str] = self.client.submit(grade_remote, request.model_dump_json(), packed.data,
                                                  key=f"nn-grader-{self._token}-{sub.name}", pure=False)
@@ -126,12 +127,12 @@ class Session:
         try:
             value = future.result()
         except KilledWorker as exc:
-            return Arrival(sub, self._not_graded(sub, messages.WORKER_DIED.format(detail=_one_line(exc))), current=False)
+            return Arrival(sub, self._not_graded(sub, messages.worker_died(_one_line(exc))), current=False)
         except Exception as exc:  # noqa: BLE001 - cancelled: the scheduler went away, or a Dask error for this task
             if self.client.status != "running":
                 raise UsageError(f"lost the Dask scheduler mid-batch ({_one_line(exc)}); the results that arrived are "
                                  "saved; run the same command again to grade the rest") from None
-            return Arrival(sub, self._not_graded(sub, messages.WORKER_DIED.format(detail=_one_line(exc))), current=False)
+            return Arrival(sub, self._not_graded(sub, messages.worker_died(_one_line(exc))), current=False)
         return self._validated(value, sub)
 
     def cancel(self, futures: list[Future[str]]) -> None:
@@ -148,19 +149,19 @@ class Session:
             reply = TaskReply.model_validate_json(value)
             worker = reply.worker
             if reply.failure is not None or reply.report is None:
-                message = messages.WORKER_FAILED.format(worker=worker, detail=reply.failure or "no report")
+                message = messages.worker_failed(worker, reply.failure or "no report")
                 return Arrival(sub, self._not_graded(sub, message), current=False)
             report = GradeReport.model_validate_json(reply.report)
             if reply.student != sub.name or report.student != sub.name:
                 raise ValueError(f"it is for student {report.student!r}, not {sub.name!r}")
         except ValueError as exc:  # pydantic's ValidationError is a ValueError
-            message = messages.BAD_REPLY.format(worker=worker, detail=_one_line(exc))
+            message = messages.bad_reply(worker, _one_line(exc))
             return Arrival(sub, self._not_graded(sub, message), current=False)
         return Arrival(sub, report.model_copy(update={"submission": str(sub)}), current=True, worker_seconds=reply.seconds)
 
-    def _not_graded(self, sub: Path, message: str) -> GradeReport:
+    def _not_graded(self, sub: Path, message: Message) -> GradeReport:
         """Every check errored with `message`, as a local run reports a submission it could not grade."""
-        return unreadable_report(sub.name, sub, message, self._settings)
+        return unreadable_report(sub.name, sub, message, self._settings, failure="crash")
 
 
 def grade_class_on_cluster(folder: Path, settings: GradeSettings, *, cluster: ClusterOptions, out: Path, force: bool = False,

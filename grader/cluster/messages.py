@@ -1,18 +1,30 @@
-"""The texts a cluster run writes into a student's report, kept together for review and translation.
+"""The messages a cluster run writes into a student's report (catalog domain `cluster`), kept together.
 
-Each has a Chinese pattern in grader/reports/i18n.py (`PATTERNS`).
+Each says why the submission was not graded; what Dask or the worker said is quoted verbatim.
 """
 
 from __future__ import annotations
 
-__all__ = ["BAD_REPLY", "NOT_SENT", "WORKER_DIED", "WORKER_FAILED"]
+from ..text import Message, msg, verbatim
 
-WORKER_DIED = ("not graded: the Dask workers that took this submission died while grading it ({detail}); "
-               "the next run grades it again")
-"""Dask gave up on the task (KilledWorker, after `distributed.scheduler.allowed-failures` lost workers)."""
-WORKER_FAILED = "not graded: Dask worker {worker} could not grade it ({detail}); fix that worker, and the next run grades it again"
-"""The task's `failure`: no plugin, another grader version, a rubric that does not match its hash, a grader bug."""
-BAD_REPLY = "not graded: the answer of Dask worker {worker} was not a valid report ({detail}); the next run grades it again"
-"""The reply did not validate as a `TaskReply` carrying this student's `GradeReport`."""
-NOT_SENT = "not sent to the cluster: {detail}; grade this submission without --scheduler"
-"""The submission is too big to send to a worker."""
+__all__ = ["bad_reply", "not_sent", "worker_died", "worker_failed"]
+
+
+def worker_died(detail: str) -> Message:
+    """Dask gave up on the task (KilledWorker, after `distributed.scheduler.allowed-failures` lost workers)."""
+    return msg("cluster.worker_died", detail=verbatim(detail))
+
+
+def worker_failed(worker: str, detail: str) -> Message:
+    """The task's `failure`: no plugin, another grader version, a rubric that does not match its hash, a grader bug."""
+    return msg("cluster.worker_failed", worker=verbatim(worker), detail=verbatim(detail))
+
+
+def bad_reply(worker: str, detail: str) -> Message:
+    """The reply did not validate as a `TaskReply` carrying this student's `GradeReport`."""
+    return msg("cluster.bad_reply", worker=verbatim(worker), detail=verbatim(detail))
+
+
+def not_sent(detail: str) -> Message:
+    """The submission is too big to send to a worker."""
+    return msg("cluster.not_sent", detail=verbatim(detail))

@@ -28,6 +28,7 @@ from ..batch import grade_one, unreadable_report
 from ..checks.training import tensorflow_installed
 from ..errors import GraderError, UsageError
 from ..models import GradeReport
+from ..text import msg, verbatim
 from ..reports.json_ import strict_jsonable
 from ..sandbox.pool import FRAMEWORK_MODULES
 from ..settings import GradeSettings, MnistCache
@@ -89,7 +90,8 @@ def _grade(request: TaskRequest, submission: bytes, state: WorkerState) -> tuple
         try:
             folder = unpack_student(submission, Path(tmp), request.student, request.omitted)
         except UsageError as exc:
-            return unreadable_report(request.student, Path(tmp) / request.student, str(exc), settings), 0.0
+            message = msg("intake.not_gradable", error=verbatim(str(exc)))
+            return unreadable_report(request.student, Path(tmp) / request.student, message, settings, failure="missing"), 0.0
         started = time.monotonic()
         report = grade_one(folder, settings, out=None, student=request.student)
         seconds = time.monotonic() - started

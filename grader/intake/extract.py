@@ -26,6 +26,7 @@ from typing import Literal
 
 from ..models import Finding, SourceUnit
 from ..safe_ast import parse
+from ..text import Message, msg, verbatim
 
 # utf-8-sig also reads plain UTF-8 and drops the BOM Windows editors add (ast
 # rejects U+FEFF); GBK is the default encoding of Chinese Windows machines.
@@ -62,14 +63,28 @@ class _Chunk:
     offset: int
     """Added to a line of `text` to give the line a student sees (in the file or cell)."""
     cell: int | None = None
-    label: str = ""
-    """Where in the file, for messages: "cell 3", "code block at line 12", or ""."""
+    block: int | None = None
+    """For a Markdown block: the line of its opening fence."""
     guessed: bool = False
     """A Markdown fence without a language: may be pasted output rather than code."""
 
 
+    @property
+    def label(self) -> Message | None:
+        """Where in the file, for messages: "cell 3", "code block at line 12", or None for a whole file."""
+        if self.cell is not None:
+            return msg("intake.cell", cell=self.cell)
+        if self.block is not None:
+            return msg("intake.code_block", line=self.block)
+        return None
+
+
 class _Unreadable(Exception):
     """The file as a whole cannot be read; the message tells the student why."""
+
+    def __init__(self, message: Message) -> None:
+        super().__init__(message.id)
+        self.message = message
 
 
 def extract_file(file: str, data: bytes) -> FileCode:
@@ -82,7 +97,7 @@ def extract_file(file: str, data: bytes) -> FileCode:
     try:
         chunks = _chunks(file.lower().rpartition(".")[2], _decode(data))
     except _Unreadable as exc:
-        return FileCode(file, findings=(Finding(severity="error", file=file, message=str(exc)),))
+        return FileCode(file, findings=(Finding(severity="error", file=file, message=exc.message),))
     return _extract_chunks(file, chunks)
 
 
@@ -92,7 +107,7 @@ def _decode(data: bytes) -> str:
             return data.decode(encoding)
         except UnicodeDecodeError:
             continue
-    raise _Unreadable("could not decode the file as UTF-8 or GBK; save it as UTF-8 and hand it in again")
+    raise _Unreadable(msg("intake.undecodable"))
 
 
 def _chunks(suffix: str, text: str) -> list[_Chunk]:
@@ -108,15 +123,14 @@ def _notebook_chunks(text: str) -> list[_Chunk]:
     try:
         notebook = json.loads(text)
     except json.JSONDecodeError as exc:
-        msg = f"not a valid notebook: JSON error at line {exc.lineno}: {exc.msg}; open it in Jupyter and save it again"
-        raise _Unreadable(msg) from exc
+        raise _Unreadable(msg("intake.notebook_json", line=exc.lineno, error=verbatim(exc.msg))) from exc
     except RecursionError as exc:  # `[[[[...]]]]`: no notebook nests that deep
-        raise _Unreadable("not a valid notebook: its JSON is nested too deeply to read; open it in Jupyter and save it again") from exc
+        raise _Unreadable(msg("intake.notebook_too_deep")) from exc
     cells = notebook.get("cells") if isinstance(notebook, dict) else None
     if not isinstance(cells, list):
-        raise _Unreadable("not a Jupyter notebook (nbformat 4): it has no list of cells; save it again with Jupyter")
+        raise _Unreadable(msg("intake.not_a_notebook"))
     code = [c for c in cells if isinstance(c, dict) and c.get("cell_type") == "code"]
-    return [_Chunk(_cell_text(c), offset=0, cell=n, label=f"cell {n}") for n, c in enumerate(code, 1)]
+    return [_Chunk(_cell_text(c), offset=0, cell=n) for n, c in enumerate(code, 1)]
 
 
 def _cell_text(cell: dict[str, object]) -> str:
@@ -158,8 +172,7 @@ def _fence_language(info: str) -> str:
 def _fenced_chunk(body: list[str], fence_line: int, indent: int, language: str) -> _Chunk:
     # A fence indented inside a list item indents its content too (CommonMark).
     text = "".join(_strip_indent(line, indent) for line in body)
-    label = f"code block at line {fence_line}"
-    return _Chunk(text, offset=fence_line, label=label, guessed=not language)
+    return _Chunk(text, offset=fence_line, block=fence_line, guessed=not language)
 
 
 def _strip_indent(line: str, indent: int) -> str:
@@ -223,34 +236,30 @@ def _blank(line: str) -> str:
 def _syntax_finding(file: str, chunk: _Chunk, exc: Exception) -> Finding:
     line = exc.lineno if isinstance(exc, SyntaxError) else None
     problem = _parse_problem(exc)
-    if chunk.guessed:
+    label = chunk.label
+    if chunk.guessed and label is not None:
         # An unlabelled fence is as often pasted output as code: not the student's error.
-        message = f"skipped the {chunk.label}: it names no language and is not Python ({problem})"
+        message = msg("intake.unlabelled_block_skipped", block=label, problem=problem)
         return Finding(severity="info", file=file, line=_file_line(chunk, line), message=message)
-    where = f" ({chunk.label})" if chunk.label else ""
-    message = f"{problem}{where}{_skipped(chunk)}"
+    if label is None:
+        message = msg("intake.file_unusable", problem=problem)
+    elif chunk.cell is not None:
+        message = msg("intake.cell_skipped", problem=problem, where=label)
+    else:
+        message = msg("intake.block_skipped", problem=problem, where=label)
     return Finding(severity="error", file=file, line=_file_line(chunk, line), message=message)
 
 
-def _parse_problem(exc: Exception) -> str:
+def _parse_problem(exc: Exception) -> Message:
     if isinstance(exc, SyntaxError):
-        return f"SyntaxError: {exc.msg}"
+        return msg("intake.syntax_error", error=verbatim(exc.msg))
     if isinstance(exc, (RecursionError, MemoryError)):  # `not not ... 1` or `a + a + ...` thousands deep
-        kind = type(exc).__name__
-        return f"could not parse: an expression is nested too deeply or is far too long ({kind}); split it into smaller statements"
-    return f"could not parse: {exc}"  # ValueError: null bytes in the source
+        return msg("intake.parse_too_deep", kind=type(exc).__name__)
+    return msg("intake.parse_failed", error=verbatim(exc))  # ValueError: null bytes in the source
 
 
 def _file_line(chunk: _Chunk, line: int | None) -> int | None:
     return chunk.offset + line if line else None
-
-
-def _skipped(chunk: _Chunk) -> str:
-    if chunk.cell is not None:
-        return "; this cell was skipped, the other cells are still used"
-    if chunk.label:
-        return "; this block was skipped, the other blocks are still used"
-    return "; nothing in this file can be used until it parses"
 
 
 def _kept_unit(node: ast.stmt, text: str, file: str, chunk: _Chunk, constants: set[str]) -> SourceUnit | None:

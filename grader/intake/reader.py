@@ -12,7 +12,6 @@ finding and the others are graded.
 from __future__ import annotations
 
 import os
-import re
 import stat
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,8 +21,9 @@ from pydantic import TypeAdapter, ValidationError
 
 from ..models import Finding, RunError, display_path
 from ..rubric import Limits
-from ..sandbox.protocol import Job
+from ..sandbox.protocol import IntakeParams, Job
 from ..sandbox.runner import Runner
+from ..text import Message, msg, verbatim
 from .records import FileAnalysis, suffix_of
 
 INTAKE_LIMITS = Limits(timeout_s=30.0, cpu_s=30, memory_mb=3072, file_size_mb=64)
@@ -67,23 +67,21 @@ def _printable(name: str) -> str:
     return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
-def _refusal(file: _File, root: Path) -> str | None:
+def _refusal(file: _File, root: Path) -> Message | None:
     """Why the file is not even handed to the worker, or None."""
     if file.name != _printable(file.name):
-        return "its name is not valid UTF-8; rename it (letters, digits, '_' and '.') and hand it in again"
+        return msg("intake.name_not_utf8")
     try:
         if os.path.islink(file.path) and not _inside(file.path, root):
-            return "it is a link to a file outside the submission, which the grader does not follow; hand in the file itself"
+            return msg("intake.link_outside")
         info = os.stat(file.path)
     except OSError as exc:
-        return f"could not read the file ({exc.strerror}); check that it is readable and hand it in again"
+        return msg("intake.cannot_read", error=verbatim(exc.strerror or type(exc).__name__))
     if not stat.S_ISREG(info.st_mode):
-        return "it is not a regular file; hand in the notebook or script itself"
+        return msg("intake.not_regular")
     limit = MAX_FILE_BYTES.get(suffix_of(file.name), MAX_FILE_BYTES[".py"])
     if info.st_size > limit:
-        size = info.st_size / _MIB
-        return (f"it is {size:.1f} MiB, over the {limit // _MIB} MiB the grader reads for a {suffix_of(file.name)} file; "
-                "clear the notebook's outputs or remove pasted data, and hand it in again")
+        return msg("intake.too_big", size=info.st_size / _MIB, limit=limit // _MIB, suffix=suffix_of(file.name))
     return None
 
 
@@ -115,7 +113,7 @@ def _read_alone(file: _File, runner: Runner) -> dict[str, FileAnalysis]:
 
 def _run(files: list[_File], runner: Runner) -> list[FileAnalysis] | RunError:
     """Read `files` in one intake worker: the analyses of a non-empty prefix of them, or why none came back."""
-    job = Job(task="intake", units=(), params={"files": [f.name for f in files]})
+    job = Job(units=(), params=IntakeParams(files=tuple(f.name for f in files)))
     arrays = {f"f{i}": _bytes_of(f.path) for i, f in enumerate(files)}
     result = runner.run(job, arrays, INTAKE_LIMITS, phase="intake")
     if result.error is not None:
@@ -125,7 +123,7 @@ def _run(files: list[_File], runner: Runner) -> list[FileAnalysis] | RunError:
     except ValidationError:
         analyses = []
     if not analyses or [a.file for a in analyses] != [f.name for f in files[: len(analyses)]]:
-        return RunError("tampered", "intake", "tampered: the intake worker's answer was malformed")
+        return RunError("tampered", "intake", msg("intake.tampered_reply"))
     return analyses
 
 
@@ -137,21 +135,27 @@ def _bytes_of(path: Path) -> np.ndarray:
 
 
 def _failed(file: str, error: RunError) -> dict[str, FileAnalysis]:
-    what = {
-        "timeout": f"reading it took longer than {INTAKE_LIMITS.timeout_s:g} s",
-        "memory": f"reading it needed more than {INTAKE_LIMITS.memory_mb} MiB of memory",
-        "tampered": "the grader's reader returned malformed data about it",
-    }.get(error.kind, f"the process reading it stopped ({_how_it_stopped(error)})")
-    reason = f"{what}: it is far too big or too deeply nested; clear its outputs or split long expressions"
-    return {file: _left_out(file, reason)}
+    if error.kind == "timeout":
+        what = msg("intake.read_timeout", seconds=INTAKE_LIMITS.timeout_s)
+    elif error.kind == "memory":
+        what = msg("intake.read_memory", mib=INTAKE_LIMITS.memory_mb)
+    elif error.kind == "tampered":
+        what = msg("intake.read_malformed")
+    else:
+        what = msg("intake.read_stopped", how=_how_it_stopped(error))
+    return {file: _left_out(file, msg("intake.read_failed", what=what))}
 
 
-def _how_it_stopped(error: RunError) -> str:
-    """'SIGSEGV', 'exit status 1', ...: the worker's own wording talks about running student code, which intake never does."""
-    found = re.search(r"\bSIG[A-Z]+\b|status -?\d+", error.message)
-    return found.group(0) if found else error.kind
+def _how_it_stopped(error: RunError) -> str | Message:
+    """'SIGSEGV', 'status 1', ...: the worker's own wording talks about running student code, which intake never does."""
+    args = error.message.args
+    if isinstance(args.get("signal"), str):
+        return str(args["signal"])
+    if isinstance(args.get("status"), int):
+        return msg("intake.exit_status", status=args["status"])
+    return error.kind
 
 
-def _left_out(file: str, reason: str) -> FileAnalysis:
-    message = f"{file} was left out: {reason}; the other files are still graded"
+def _left_out(file: str, reason: Message) -> FileAnalysis:
+    message = msg("intake.left_out", file=file, reason=reason)
     return FileAnalysis(file=file, findings=(Finding(severity="error", file=file, message=message),))

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ..models import CodePart, Finding, Framework
+from ..text import Message, msg
 from .files import is_checkpoint
 from .records import Candidate, FileAnalysis, suffix_of
 
@@ -72,44 +73,56 @@ def _choose(kind: PartKind, candidates: list[Candidate], where: str) -> tuple[Co
     if not candidates:
         return None, [Finding(severity="warning", file=where, message=_missing_msg(kind))]
     best, *others = sorted(candidates, key=lambda c: c.rank)
-    findings = [_info(best, f"chosen for the {kind} part: {_fit_msg(best)}")]
-    findings += [_info(c, f"skipped for the {kind} part: {_skipped_msg(c, best)}") for c in others]
+    findings = [_info(best, _chosen_msg(kind, best))]
+    findings += [_info(c, _skipped_msg(kind, c, best)) for c in others]
     return best.part, findings
 
 
-def _info(candidate: Candidate, text: str) -> Finding:
-    file = candidate.part.file
-    return Finding(severity="info", file=file, message=f"{file}: {text}")
+def _info(candidate: Candidate, message: Message) -> Finding:
+    return Finding(severity="info", file=candidate.part.file, message=message)
 
 
-def _missing_msg(kind: PartKind) -> str:
+def _missing_msg(kind: PartKind) -> Message:
     if kind == "numpy":
-        return "no numpy part found: no Matmul, Relu, Softmax, Log or numpy myModel in any file"
-    return "no framework part found: no myModel using PyTorch or TensorFlow in any file"
+        return msg("intake.no_numpy_part")
+    return msg("intake.no_framework_part")
 
 
-def _fit_msg(c: Candidate) -> str:
+def _chosen_msg(kind: PartKind, c: Candidate) -> Message:
+    """e.g. "hw.ipynb: chosen for the numpy part: defines Matmul, Relu, ... with the MNIST shapes"."""
+    if kind == "numpy":
+        return msg("intake.chosen_numpy", file=c.part.file, fit=_fit_msg(c))
+    return msg("intake.chosen_framework", file=c.part.file, fit=_fit_msg(c))
+
+
+def _skipped_msg(kind: PartKind, c: Candidate, best: Candidate) -> Message:
+    why = _fit_msg(c) if c.score < best.score else msg("intake.tie", other=best.part.file, why=_tie_reason(c, best))
+    if kind == "numpy":
+        return msg("intake.skipped_numpy", file=c.part.file, fit=why)
+    return msg("intake.skipped_framework", file=c.part.file, fit=why)
+
+
+def _fit_msg(c: Candidate) -> Message:
     """e.g. "defines Matmul, Relu, myModel but no Softmax/Log and no MNIST shapes"."""
     if c.part.kind == "framework" and c.part.framework is not None:
-        head = f"myModel uses {_FRAMEWORK_TITLE[c.part.framework]}"
-        return head + (" with the MNIST shapes" if c.mnist_shapes else " but no MNIST shapes (784 and 10)")
-    missing = [n for n in NUMPY_NAMES if n not in c.defines]
-    gaps = ([f"no {'/'.join(missing)}"] if missing else []) + ([] if c.mnist_shapes else ["no MNIST shapes"])
-    head = f"defines {', '.join(c.defines)}"
-    return head + (f" but {' and '.join(gaps)}" if gaps else " with the MNIST shapes")
+        framework = _FRAMEWORK_TITLE[c.part.framework]
+        if c.mnist_shapes:
+            return msg("intake.fit_framework", framework=framework)
+        return msg("intake.fit_framework_no_shapes", framework=framework)
+    names = ", ".join(c.defines)
+    missing = "/".join(n for n in NUMPY_NAMES if n not in c.defines)
+    if missing and c.mnist_shapes:
+        return msg("intake.fit_numpy_missing", names=names, missing=missing)
+    if missing:
+        return msg("intake.fit_numpy_missing_no_shapes", names=names, missing=missing)
+    if not c.mnist_shapes:
+        return msg("intake.fit_numpy_no_shapes", names=names)
+    return msg("intake.fit_numpy", names=names)
 
 
-def _skipped_msg(c: Candidate, best: Candidate) -> str:
-    if c.score < best.score:
-        return _fit_msg(c)
-    return f"fits as well as {best.part.file}, which wins as {_tie_reason(c, best)}"
-
-
-def _tie_reason(c: Candidate, best: Candidate) -> str:
+def _tie_reason(c: Candidate, best: Candidate) -> Message:
     if is_checkpoint(c.part.file) and not is_checkpoint(best.part.file):
-        return "the file outside .ipynb_checkpoints/"
+        return msg("intake.tie_checkpoint")
     if suffix_of(c.part.file) != suffix_of(best.part.file):
-        return f"the {suffix_of(best.part.file)} file (.ipynb before .py before .md)"
-    return "the first path in alphabetical order"
-
-
+        return msg("intake.tie_suffix", suffix=suffix_of(best.part.file))
+    return msg("intake.tie_alphabetical")

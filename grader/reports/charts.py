@@ -1,7 +1,7 @@
 """Inline <svg> charts for the reports: training curves and the class score histogram.
 
 `training_charts` draws two small charts for a training check: the training loss
-(per logged step when the evidence has `curve`, else per epoch from `losses`)
+(per logged step when its TrainingEvidence has a `curve`, else per epoch from `losses`)
 and the accuracy, with the pass threshold as a dashed line and the final test
 accuracy as a marked point.  A NaN or infinite loss breaks the line and is
 marked with a red cross on the top edge.  `histogram_svg` draws the class's
@@ -14,11 +14,12 @@ results are safe to mark with `markupsafe.Markup`.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
 from typing import Any
 
+from grader.evidence import TrainingEvidence
 from grader.reports.heatmap import as_error
 from grader.reports.i18n import Lang, text
 
@@ -65,23 +66,22 @@ class _Frame:
         return _H - _BOTTOM - (v - lo) / span * (_H - _TOP - _BOTTOM)
 
 
-def training_series(evidence: Mapping[str, Any]) -> TrainingSeries | None:
-    """The curves in a training check's evidence: `curve` when present, else `losses` per epoch; None when neither."""
-    curve = evidence.get("curve")
-    if isinstance(curve, Mapping) and _numbers(curve.get("step")):
-        steps = _numbers(curve.get("step"))
-        loss = _values(curve.get("loss"), len(steps))
-        accuracy = _values(curve.get("accuracy"), len(steps))
+def training_series(evidence: TrainingEvidence) -> TrainingSeries | None:
+    """The curves of a training check's evidence: `curve` when it has steps, else `losses` per epoch; None when neither."""
+    curve = evidence.curve
+    steps = _numbers(curve.step) if curve is not None else ()
+    if curve is not None and steps:
+        loss = _values(curve.loss, len(steps))
+        accuracy = _values(curve.accuracy, len(steps))
         x_key = "chart.step"
     else:
-        losses = evidence.get("losses")
-        if not isinstance(losses, (list, tuple)) or not losses:
+        if not evidence.losses:
             return None
-        steps = tuple(float(i) for i in range(1, len(losses) + 1))
-        loss, accuracy, x_key = _values(losses, len(steps)), (), "chart.epoch"
+        steps = tuple(float(i) for i in range(1, len(evidence.losses) + 1))
+        loss, accuracy, x_key = _values(evidence.losses, len(steps)), (), "chart.epoch"
     return TrainingSeries(x=steps, loss=loss, accuracy=accuracy, x_label_key=x_key,
-                          final_accuracy=_finite_or_none(evidence.get("accuracy")),
-                          threshold=_finite_or_none(evidence.get("threshold")))
+                          final_accuracy=_finite_or_none(evidence.accuracy),
+                          threshold=_finite_or_none(evidence.threshold))
 
 
 def training_charts(series: TrainingSeries, *, check_id: str, lang: Lang) -> tuple[str, str]:

@@ -122,7 +122,7 @@ def _get_check_ids(reports: Sequence[GradeReport]) -> list[str]:
 
 def _get_row(report: GradeReport, check_ids: list[str]) -> list[str]:
     points = {check.id: _number(check.score) for check in report.checks}
-    errors = sum(check.status == "error" for check in report.checks)
+    errors = len(report.errored)
     return [
         report.student,
         report.display_name or "",

@@ -15,7 +15,7 @@ The format is Gradescope's "Autograder Specifications" (results.json written by
         score, max_score   the check's points; advisory checks have max_score 0
         status             "passed" only for a passed check; failed, error and skipped are "failed"
         name, number       the check id ("advisory" added), and "1", "2", ... as strings
-        output             message, likely cause, and a short excerpt of the evidence
+        output             message, likely cause, notes, and a short excerpt of the evidence
         output_format      "text"
         tags               the part, "numpy" or "framework"
         visibility         see below
@@ -26,6 +26,9 @@ Visibility of each check (Gradescope allows "hidden", "after_due_date",
     public check                      -> "visible"         (students see it at once)
     hidden check released by rubric   -> "after_published" (students see it with the published grades)
     hidden check, not released        -> "hidden"          (instructors only, with the full output)
+
+Gradescope shows plain text in English: messages are rendered with the English
+catalog (text from student code as it is).
 
 A hidden check's points still count in `score`.  Gradescope decides how much of
 the total a student sees while some tests are hidden; this module does not try to.
@@ -38,7 +41,10 @@ import math
 from pathlib import Path
 from typing import Any, Literal
 
-from grader.models import CheckResult, GradeReport
+from grader.evidence import Evidence
+from grader.models import CheckResult, GradeReport, Location
+from grader.reports.evidence_view import evidence_items, location_text
+from grader.reports.i18n import plain
 from grader.reports.json_ import strict_jsonable, write_json_atomic
 
 GradescopeVisibility = Literal["hidden", "after_due_date", "after_published", "visible"]
@@ -111,22 +117,26 @@ def _get_test(check: CheckResult, number: int) -> dict[str, Any]:
 
 
 def _check_msg(check: CheckResult) -> str:
-    lines = [_STATUS_INTROS.get(check.status, "") + check.message]
+    lines = [_STATUS_INTROS.get(check.status, "") + plain(check.message, "en")]
     if check.advisory and check.max_score == 0:  # a rubric may give an advisory check points
         lines.append("Advisory: this check is worth no points.")
-    if check.diagnosis and check.status != "passed":
-        lines.append(f"Likely cause: {check.diagnosis}")
-    if check.evidence:
-        lines.extend(["", "Evidence (excerpt):", *_evidence_lines(check.evidence)])
+    if check.diagnosis is not None and check.status != "passed":
+        lines.append(f"Likely cause: {plain(check.diagnosis, 'en')}")
+    lines.extend(f"Note: {plain(note, 'en')}" for note in check.evidence.notes)
+    evidence = _evidence_lines(check.evidence)
+    if evidence:
+        lines.extend(["", "Evidence (excerpt):", *evidence])
     return "\n".join(lines)
 
 
-def _evidence_lines(evidence: dict[str, Any]) -> list[str]:
+def _evidence_lines(evidence: Evidence) -> list[str]:
     # One line per key, cut short: the full evidence is in the grader's result.json and report.html.
-    items = list(strict_jsonable(evidence).items())
+    items = evidence_items(evidence)
     lines = []
     for key, value in items[:_EVIDENCE_KEYS]:
-        if isinstance(value, str) and "\n" in value:
+        if isinstance(value, Location):
+            lines.append(f"  {key}: {location_text(value, 'en')}")
+        elif isinstance(value, str) and "\n" in value:
             lines.extend([f"  {key}:", *_tail_lines(value)])
         else:
             lines.append(f"  {key}: {_clip(json.dumps(value, ensure_ascii=False))}")
@@ -152,7 +162,7 @@ def _submission_msg(report: GradeReport) -> str:
         for part in report.parts
     )
     lines.extend(
-        f"Intake {finding.severity}: {finding.file}{'' if finding.line is None else f':{finding.line}'}: {finding.message}"
+        f"Intake {finding.severity}: {finding.file}{'' if finding.line is None else f':{finding.line}'}: {plain(finding.message, 'en')}"
         for finding in report.findings
         if finding.severity in ("error", "warning")
     )

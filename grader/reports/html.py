@@ -1,9 +1,11 @@
 """report.html: one self-contained page per student (inline CSS and SVG, no scripts, no links).
 
-Everything that comes from the student (name, messages, evidence, source code) is
-escaped by jinja2's autoescape; this module only prepares plain values for the
-template in `templates/report.html.j2`.  The heat maps and training charts are
-<svg> that `heatmap.py` and `charts.py` build with every text escaped; they are
+Everything that comes from the student (name, evidence, source code) is escaped by
+jinja2's autoescape; this module only prepares plain values for the template in
+`templates/report.html.j2`.  Checks' messages, diagnoses and notes and the intake's
+findings are `Message`s rendered by `i18n.markup` in the page's language: catalog
+text escaped, text from student code in <code>.  The heat maps and training charts
+are <svg> that `heatmap.py` and `charts.py` build with every text escaped; they are
 marked safe.  Page text comes from `i18n.py`, in English or Chinese.
 """
 
@@ -16,11 +18,12 @@ from pathlib import Path
 import jinja2
 from markupsafe import Markup
 
+from grader.evidence import TrainingEvidence
 from grader.models import CheckResult, Finding, GradeReport
 from grader.reports.charts import training_charts, training_series
-from grader.reports.evidence_view import EvidenceRow, Excerpt, HeatMap, evidence_rows, excerpts, heatmaps
+from grader.reports.evidence_view import EvidenceRow, Excerpt, HeatMap, evidence_notes, evidence_rows, excerpts, heatmaps
 from grader.reports.heatmap import legend
-from grader.reports.i18n import Lang, hint, text, translate
+from grader.reports.i18n import Lang, hint, markup, text
 from grader.reports.json_ import write_text_atomic
 from grader.reports.source_view import SourceView, source_view
 from grader.safe_ast import COMPILE_LOCK
@@ -46,14 +49,17 @@ class _CheckCard:
     points: str
     withheld: bool
     """A hidden check whose details the rubric does not release: status and points only."""
-    message: str = ""
-    diagnosis: str | None = None
+    message: Markup = Markup()
+    diagnosis: Markup | None = None
+    notes: tuple[Markup, ...] = ()
     hint: str | None = None
     evidence: tuple[EvidenceRow, ...] = ()
     source: SourceView | None = None
     heatmaps: tuple[HeatMap, ...] = ()
     excerpts: tuple[Excerpt, ...] = ()
     charts: tuple[Markup, ...] = ()
+    seed: int | None = None
+    """The pinned seed of a training check's own run, shown with its charts."""
 
 
 def render_html(report: GradeReport, *, lang: Lang = "en") -> str:
@@ -61,14 +67,14 @@ def render_html(report: GradeReport, *, lang: Lang = "en") -> str:
 
     Args:
         report: The graded submission.
-        lang: "en" or "zh": the language of the page text and, where the
-            catalog knows them, of the checks' messages and diagnoses.
+        lang: "en" or "zh": the language of the page text and of the checks'
+            messages, diagnoses and notes.
     """
     template = load_template(_TEMPLATE)
     return template.render(
         report=report,
         t=functools.partial(text, lang),
-        tr=functools.partial(translate, lang=lang),
+        m=functools.partial(markup, lang=lang),
         score=points_text(report.score, report.max_score),
         percent=percent(report.score, report.max_score),
         part_bars=part_bars(report, lang=lang),
@@ -90,7 +96,6 @@ def write_html(report: GradeReport, path: Path, *, lang: Lang = "en") -> None:
     write_text_atomic(path, render_html(report, lang=lang))
 
 
-@functools.cache
 @functools.cache
 def jinja_environment() -> jinja2.Environment:
     """The autoescaping jinja2 environment of the report templates (shared with summary.py), made once."""
@@ -166,19 +171,22 @@ def _get_card(check: CheckResult, report: GradeReport, lang: Lang) -> _CheckCard
         check=check,
         points=points,
         withheld=False,
-        message=translate(check.message, lang),
-        diagnosis=translate(check.diagnosis, lang) if check.diagnosis else None,
+        message=markup(check.message, lang),
+        diagnosis=markup(check.diagnosis, lang) if check.diagnosis else None,
+        notes=evidence_notes(check, lang=lang),
         hint=hint(lang, check.id),
         evidence=evidence_rows(check, lang=lang),
         source=source_view(check, report),
         heatmaps=heatmaps(check, lang=lang),
         excerpts=excerpts(check),
         charts=_get_charts(check, lang),
+        seed=check.evidence.seed if isinstance(check.evidence, TrainingEvidence) else None,
     )
 
 
 def _get_charts(check: CheckResult, lang: Lang) -> tuple[Markup, ...]:
-    series = training_series(check.evidence) if check.id in _TRAINING_IDS else None
+    evidence = check.evidence
+    series = training_series(evidence) if check.id in _TRAINING_IDS and isinstance(evidence, TrainingEvidence) else None
     if series is None:
         return ()
     return tuple(Markup(svg) for svg in training_charts(series, check_id=check.id, lang=lang))  # charts.py escapes every text

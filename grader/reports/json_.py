@@ -3,6 +3,14 @@
 The file is strict JSON (no NaN or Infinity literals), so any JSON parser can read
 it.  Non-finite floats, which a student's NaN loss easily puts into evidence, are
 written as the strings "nan", "inf" and "-inf".
+
+A check's message is written three ways: "message" is the English text,
+"message_id" its catalog id and "message_args" its arguments, so a program can
+render it in another language or match on the id instead of the words.  An
+argument that is a nested message is {"id": ..., "args": {...}}, one that is text
+from student code {"verbatim": "..."}.  The same goes for "diagnosis" (all three
+null when there is none) and for each finding's message.  "evidence" is the
+check's typed evidence (grader/evidence) as its model dump, "kind" first.
 """
 
 from __future__ import annotations
@@ -15,7 +23,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from grader.models import GradeReport
+from grader.models import CheckResult, Finding, GradeReport, Message
+from grader.text import Verbatim, render
 
 def result_dict(report: GradeReport) -> dict[str, Any]:
     """The content of result.json: plain, strictly JSON-encodable values.
@@ -28,9 +37,9 @@ def result_dict(report: GradeReport) -> dict[str, Any]:
         "score": report.score,
         "max_score": report.max_score,
         "framework": report.framework,
-        "checks": [check.model_dump() for check in report.checks],
+        "checks": [check_dict(check) for check in report.checks],
         "parts": [part.model_dump() for part in report.parts],
-        "findings": [finding.model_dump() for finding in report.findings],
+        "findings": [finding_dict(finding) for finding in report.findings],
         "rubric": {"name": report.rubric_name, "hash": report.rubric_hash},
         "grader_version": report.grader_version,
         "mnist_source": report.mnist_source,
@@ -42,6 +51,45 @@ def result_dict(report: GradeReport) -> dict[str, Any]:
     }
     jsonable: dict[str, Any] = strict_jsonable(content)
     return jsonable
+
+
+def check_dict(check: CheckResult) -> dict[str, Any]:
+    """One check of result.json: its fields in model order, each message as text, id and arguments."""
+    content: dict[str, Any] = {}
+    for name, value in check.model_dump(exclude={"message", "diagnosis", "evidence"}).items():
+        content[name] = value
+        if name == "max_score":
+            content |= message_fields("message", check.message)
+        elif name == "advisory":
+            content |= message_fields("diagnosis", check.diagnosis)
+            evidence = check.evidence.model_dump()
+            content["evidence"] = {"kind": evidence.pop("kind"), **evidence}
+    return content
+
+
+def finding_dict(finding: Finding) -> dict[str, Any]:
+    """One finding of result.json, its message as text, id and arguments."""
+    return finding.model_dump(exclude={"message"}) | message_fields("message", finding.message)
+
+
+def message_fields(name: str, message: Message | None) -> dict[str, Any]:
+    """{name: English text, name_id: id, name_args: arguments} of a message; all None without one."""
+    if message is None:
+        return {name: None, f"{name}_id": None, f"{name}_args": None}
+    return {name: render(message, "en"), f"{name}_id": message.id, f"{name}_args": message_args(message)}
+
+
+def message_args(message: Message) -> dict[str, Any]:
+    """A message's arguments as JSON: nested messages as {"id", "args"}, student text as {"verbatim"}."""
+    return {key: _arg_json(value) for key, value in message.args.items()}
+
+
+def _arg_json(value: object) -> Any:
+    if isinstance(value, Message):
+        return {"id": value.id, "args": message_args(value)}
+    if isinstance(value, Verbatim):
+        return {"verbatim": value.verbatim}
+    return value
 
 
 def write_result_json(report: GradeReport, path: Path) -> None:

@@ -32,7 +32,8 @@ from typing import Any
 
 from grader.models import GradeReport
 from grader.reports.html import load_template
-from grader.reports.i18n import Lang, text
+from grader.reports.i18n import Lang, markup, plain, text
+from grader.text import Message
 from grader.reports.json_ import result_dict, write_json_atomic, write_result_json, write_text_atomic
 from grader.similarity.records import KNOWN_PREFIX, CodeBlock, Side, SimilarityResult, SimilarPair
 
@@ -134,10 +135,15 @@ def render_similarity(result: SimilarityResult, *, lang: Lang = "en") -> str:
     """
     views = [_pair_view(result, pair, shown) for pair, shown in zip(result.pairs, _shown(result.pairs))]
     return load_template(_TEMPLATE).render(
-        t=functools.partial(text, lang), result=result, pairs=views,
+        t=functools.partial(text, lang), note=functools.partial(_note, lang=lang), result=result, pairs=views,
         hidden=sum(not v.show_code for v in views), known=len(result.known),
         template=", ".join(result.template),
     )
+
+
+def _note(note: object, lang: Lang) -> object:
+    """A "not compared" note: a message in `lang` (safe HTML), or plain text the template escapes."""
+    return markup(note, lang) if isinstance(note, Message) else note
 
 
 def write_similarity_html(result: SimilarityResult, path: Path, *, lang: Lang = "en") -> None:
@@ -242,5 +248,5 @@ def format_similarity(result: SimilarityResult, out: Path) -> str:
     lines = [f"similarity (staff only, no score changed): {len(result.flagged)} pairs flagged of {len(result.pairs)} listed: "
              f"{out / PAGE}, {out / 'similarity.csv'}"]
     lines += [f"flagged: {p.part}: {p.student} ~ {p.other} ({p.score:.2f})" for p in result.flagged]
-    lines += [f"not compared: {note}" for note in result.notes]
+    lines += [f"not compared: {plain(note, 'en') if isinstance(note, Message) else note}" for note in result.notes]
     return "\n".join(lines)

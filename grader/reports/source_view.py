@@ -1,14 +1,16 @@
 """The student's own code beside a check: real line numbers, and the line a diagnosis points at.
 
-A check that errored names where the student's code raised, "(hw.ipynb [cell 3],
-line 14)", in the same file label and numbering as the source; that line is marked.
+A check that errored carries where the student's code raised (ErrorEvidence.location:
+file, notebook cell, line); when that is inside the definition shown, in the same
+file label ("hw.ipynb [cell 3]") and numbering as the source, that line is marked.
 
-Marking is deliberately conservative.  A rule fires only when its phrase is in
-the check's diagnosis or message; it then looks inside one method of the
-student's class (usually `backward`) for statement lines that match a simple
-pattern, e.g. "only the diagonal of the softmax Jacobian" -> the line of
-`backward` with `1 - s` in it.  Nothing is marked when no line, or more than
-two lines, match: a wrong mark would send the student to the wrong place.
+Marking is deliberately conservative.  A rule fires only when its message id is
+among the ids of the check's message or diagnosis (nested clauses included); it
+then looks inside one method of the student's class (usually `backward`) for
+statement lines that match a simple pattern, e.g. "only the diagonal of the softmax
+Jacobian" (layers.diag.softmax_diagonal_only) -> the line of `backward` with `1 - s`
+in it.  Nothing is marked when no line, or more than two lines, match: a wrong mark
+would send the student to the wrong place.
 """
 
 from __future__ import annotations
@@ -17,20 +19,19 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from grader.models import CheckResult, ClassOutline, GradeReport
+from grader.evidence import ErrorEvidence
+from grader.models import CheckResult, ClassOutline, GradedSource, GradeReport, Location, Message
 
 _NUMPY_CLASSES = {"matmul": "Matmul", "relu": "Relu", "softmax": "Softmax", "log": "Log", "model": "myModel"}
 """Second part of a `numpy.*` check id -> the graded definition it is about."""
 _MAX_MARKED = 2
 _FORWARD = ("forward", "call", "__call__")
-_LOCATION = re.compile(r"\(([^()]+), line (\d+)\)$")
-"""Where student code raised, as the sandbox appends it to an error message."""
 
 
 @dataclass(frozen=True)
 class _Rule:
-    phrase: str
-    """Text of the diagnosis or message that selects this rule."""
+    ids: tuple[str, ...]
+    """Message ids that select this rule (in the message or the diagnosis, at any depth)."""
     methods: tuple[str, ...]
     """Methods of the class to look in; () means the whole class."""
     pattern: str
@@ -40,29 +41,33 @@ class _Rule:
 
 
 _RULES: tuple[_Rule, ...] = (
-    _Rule("only the diagonal of the softmax Jacobian", ("backward",), r"1\s*-"),
-    _Rule("the sum runs over the batch axis", ("backward",), r"axis\s*=\s*0"),
-    _Rule("the ReLU mask is missing", ("backward",), r".", upstream=True),
-    _Rule("the ReLU mask is inverted", ("backward",), r"<", upstream=True),
-    _Rule("masked by the input values", ("backward",), r"maximum|relu|where", upstream=True),
-    _Rule("the derivative of log(x) is 1/x", ("backward",), r"\*\*|\bpow|square", upstream=True),
-    _Rule("multiplied by x instead of divided", ("backward",), r"\*", upstream=True),
-    _Rule("the upstream gradient is passed through unchanged", ("backward",), r".", upstream=True),
-    _Rule("the sign is flipped", ("backward",), r"-", upstream=True),
-    _Rule("the sign is flipped", ("backward",), r"\.backward\(", upstream=True),
-    _Rule("scaled by", ("backward",), r"/|\bmean\b|shape\[0\]|\blen\(", upstream=True),
-    _Rule("your gradient is transposed", ("backward",), r"\.T\b|transpose", upstream=True),
-    _Rule("wrong shape: expected", ("backward",), r"^\s*return\b"),
-    _Rule("backward returned a list", ("backward",), r"tolist|\blist\("),
-    _Rule("backward used the input of an earlier forward call", ("forward",), r"\bif\b.*\bmem\b|\bmem\b.*\bif\b"),
-    _Rule("forward modified its input in place", ("forward",),
+    _Rule(("layers.diag.softmax_diagonal_only",), ("backward",), r"1\s*-"),
+    _Rule(("layers.diag.softmax_batch_axis",), ("backward",), r"axis\s*=\s*0"),
+    _Rule(("layers.diag.relu_mask_missing",), ("backward",), r".", upstream=True),
+    _Rule(("layers.diag.relu_mask_inverted",), ("backward",), r"<", upstream=True),
+    _Rule(("layers.diag.relu_masked_by_values",), ("backward",), r"maximum|relu|where", upstream=True),
+    # Both say "the derivative of log(x) is 1/x" (not -1/x^2, not 1/x^2).
+    _Rule(("layers.diag.log_derivative_neg_sq", "layers.diag.log_derivative_sq"), ("backward",), r"\*\*|\bpow|square",
+          upstream=True),
+    _Rule(("layers.diag.log_times_x",), ("backward",), r"\*", upstream=True),
+    _Rule(("layers.diag.passthrough",), ("backward",), r".", upstream=True),
+    _Rule(("compare.diag.sign_flipped",), ("backward",), r"-", upstream=True),
+    _Rule(("compare.diag.sign_flipped",), ("backward",), r"\.backward\(", upstream=True),
+    _Rule(("compare.diag.scaled",), ("backward",), r"/|\bmean\b|shape\[0\]|\blen\(", upstream=True),
+    _Rule(("compare.diag.transposed",), ("backward",), r"\.T\b|transpose", upstream=True),
+    _Rule(("compare.diag.wrong_shape",), ("backward",), r"^\s*return\b"),
+    _Rule(("layers.diag.returned_list",), ("backward",), r"tolist|\blist\("),
+    _Rule(("layers.diag.stale_input",), ("forward",), r"\bif\b.*\bmem\b|\bmem\b.*\bif\b"),
+    _Rule(("layers.diag.modified_input",), ("forward",),
           r"^\s*(?!self\b)\w+\s*(\[[^\]]*\])+\s*[-+*/]?=(?!=)|^\s*(?!self\b)\w+\s*[-+*/]=|\bout\s*=\s*\w"),
-    _Rule("calling backward twice gave different results", ("backward",),
+    _Rule(("layers.diag.backward_twice",), ("backward",),
           r"self\.mem\s*\[[^\]]*\]\s*[-+*/]?=(?!=)|self\.\w+\s*[-+*/]="),
-    _Rule("returns softmax probabilities", _FORWARD, r"(?<!log_)softmax"),
-    _Rule("the first layer has no bias b1", (), r"bias\s*=\s*False"),
-    _Rule("subtract the row maximum before exp", _FORWARD, r"\bexp\b"),
+    _Rule(("framework.forward.probabilities",), _FORWARD, r"(?<!log_)softmax"),
+    _Rule(("framework.arch.no_b1",), (), r"bias\s*=\s*False"),
+    _Rule(("stability.diag.subtract_max",), _FORWARD, r"\bexp\b"),
 )
+RULE_IDS: frozenset[str] = frozenset(i for rule in _RULES for i in rule.ids)
+"""Every message id a marking rule keys on (tests check that the catalogs have them)."""
 
 
 @dataclass(frozen=True)
@@ -96,37 +101,46 @@ def source_view(check: CheckResult, report: GradeReport, *, mark: bool = True) -
 
     Args:
         check: The check.
-        report: Its report, whose `sources` and `source_origins` hold the code.
-        mark: Whether to mark the line the diagnosis points at.
+        report: Its report, whose `sources` hold the code.
+        mark: Whether to mark the line the diagnosis (or the error) points at.
     """
     key = source_key(check.id)
-    if key is None or key not in report.sources:
+    graded = report.source(key) if key is not None else None
+    if graded is None:
         return None
-    source = report.sources[key]
-    file, first = report.source_origins.get(key, ("", 1))
-    lines = source.rstrip("\n").split("\n")
+    lines = graded.source.rstrip("\n").split("\n")
     marked: frozenset[int] = frozenset()
     if mark and check.status == "failed":
-        marked = suspicious_lines(source, report.source_outlines.get(key), check.diagnosis or "", check.message)
-    elif mark and check.status == "error":
-        marked = error_lines(check.message, file, first, len(lines))
-    part, _, name = key.rpartition(":")  # "framework:myModel" -> "framework", "myModel"
-    return SourceView(name=name, part=part, file=file, first_line=first,
-                      lines=tuple(SourceLine(first + i, text, i + 1 in marked) for i, text in enumerate(lines)),
+        marked = suspicious_lines(graded.source, graded.outline, message_ids(check), str(check.message))
+    elif mark and check.status == "error" and isinstance(check.evidence, ErrorEvidence):
+        marked = error_lines(check.evidence.location, graded, len(lines))
+    part, _, name = graded.name.rpartition(":")  # "framework:myModel" -> "framework", "myModel"
+    return SourceView(name=name, part=part, file=graded.file_label, first_line=graded.line,
+                      lines=tuple(SourceLine(graded.line + i, text, i + 1 in marked) for i, text in enumerate(lines)),
                       mark_reason="error" if check.status == "error" else "diagnosis")
 
 
-def error_lines(message: str, file: str, first: int, count: int) -> frozenset[int]:
-    """The 1-based line of the source (starting at line `first` of `file`) where an error message says the code raised."""
-    found = _LOCATION.search(message)
-    if not found or found[1] != file:
+def message_ids(check: CheckResult) -> frozenset[str]:
+    """The ids of the check's message and diagnosis and of every clause nested in them."""
+    found: list[Message] = check.message.walk() + (check.diagnosis.walk() if check.diagnosis else [])
+    return frozenset(m.id for m in found)
+
+
+def file_label(location: Location) -> str:
+    """The file label of a place in the submission, as GradedSource has it: 'hw.py' or 'hw.ipynb [cell 3]'."""
+    return location.file if location.cell is None else f"{location.file} [cell {location.cell}]"
+
+
+def error_lines(location: Location | None, source: GradedSource, count: int) -> frozenset[int]:
+    """The 1-based line of `source` (`count` lines long) where the student's code raised, if it is in there."""
+    if location is None or location.line is None or file_label(location) != source.file_label:
         return frozenset()
-    line = int(found[2]) - first + 1
+    line = location.line - source.line + 1
     return frozenset({line}) if 1 <= line <= count else frozenset()
 
 
 def source_key(check_id: str) -> str | None:
-    """The `GradeReport.sources` key a check is about, e.g. 'numpy.relu.backward' -> 'Relu'."""
+    """The `GradeReport.sources` name a check is about, e.g. 'numpy.relu.backward' -> 'Relu'."""
     part, _, rest = check_id.partition(".")
     subject = rest.partition(".")[0]
     if part == "numpy":
@@ -136,21 +150,21 @@ def source_key(check_id: str) -> str | None:
     return None
 
 
-def suspicious_lines(source: str, outline: ClassOutline | None, diagnosis: str, message: str = "") -> frozenset[int]:
+def suspicious_lines(source: str, outline: ClassOutline | None, ids: frozenset[str], message: str = "") -> frozenset[int]:
     """1-based lines of `source` (one class) that the diagnosis points at; empty when unsure.
 
     Args:
         source: The text of one class definition.
         outline: Its statement lines and methods, as the intake worker parsed them
             (the grader's process never parses student code); None: nothing is marked.
-        diagnosis: The check's diagnosis.
-        message: The check's message (framework checks name the mistake there).
+        ids: The message ids of the check's message and diagnosis (`message_ids`).
+        message: The check's message in English: the gradient it names (grad_W) narrows the lines.
     """
     if outline is None:
         return frozenset()
     lines = source.split("\n")
     for rule in _RULES:
-        if rule.phrase in diagnosis or rule.phrase in message:
+        if ids.intersection(rule.ids):
             found = _narrow_to_gradient(_get_matching_lines(outline, lines, rule), lines, message)
             if 0 < len(found) <= _MAX_MARKED:
                 return frozenset(found)

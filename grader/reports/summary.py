@@ -19,17 +19,17 @@ from urllib.parse import quote
 
 from markupsafe import Markup
 
-from grader.models import CheckResult, GradeReport
+from grader.evidence import ErrorEvidence
+from grader.models import CheckResult, GradeReport, Message
 from grader.reports.charts import histogram_svg
 from grader.reports.html import load_template, percent, points_text, status_counts
-from grader.reports.i18n import Lang, text, translate
+from grader.reports.i18n import Lang, markup, plain, text
 from grader.reports.json_ import write_text_atomic
 from grader.reports.similarity import SimilarityLinks
 
 _TEMPLATE = "summary.html.j2"
 _BINS = 10
 _TOP_DIAGNOSES = 10
-_INTERNAL = "internal grader error"
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,7 @@ def render_summary(reports: Sequence[GradeReport], *, lang: Lang = "en", missing
     scores = [row.percent for row in by_student]
     return load_template(_TEMPLATE).render(
         t=functools.partial(text, lang),
-        tr=functools.partial(translate, lang=lang),
+        m=functools.partial(markup, lang=lang),
         count=len(reports),
         mean=round(statistics.fmean(scores), 1) if scores else 0.0,
         median=round(statistics.median(scores), 1) if scores else 0.0,
@@ -125,13 +125,23 @@ def pass_rates(reports: Sequence[GradeReport]) -> list[_PassRate]:
     return [_PassRate(cid, passed[cid], n, percent(passed[cid], n)) for cid, n in total.items()]
 
 
-def common_diagnoses(reports: Sequence[GradeReport], *, lang: Lang) -> list[tuple[str, int]]:
-    """The most common diagnoses, each with how many students got it, most common first (ties by text)."""
+def common_diagnoses(reports: Sequence[GradeReport], *, lang: Lang) -> list[tuple[Markup, int]]:
+    """The most common diagnoses, each with how many students got it, most common first.
+
+    Diagnoses are counted by message id: the same mistake with other numbers ("scaled
+    by 1/32", "scaled by 1/64") is one row, shown as its first occurrence (students
+    in order) says it.  Each student counts once per id; ties go by the English text,
+    so both languages list the rows in the same order.
+    """
     counts: Counter[str] = Counter()
-    for report in reports:
-        counts.update({check.diagnosis for check in report.checks if check.diagnosis})
-    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:_TOP_DIAGNOSES]
-    return [(translate(diagnosis, lang), n) for diagnosis, n in ranked]
+    first: dict[str, Message] = {}
+    for report in sorted(reports, key=lambda r: r.student):
+        diagnoses = [check.diagnosis for check in report.checks if check.diagnosis is not None]
+        for diagnosis in diagnoses:
+            first.setdefault(diagnosis.id, diagnosis)
+        counts.update({diagnosis.id for diagnosis in diagnoses})
+    ranked = sorted(counts.items(), key=lambda item: (-item[1], plain(first[item[0]], "en")))[:_TOP_DIAGNOSES]
+    return [(markup(first[diagnosis_id], lang), n) for diagnosis_id, n in ranked]
 
 
 def is_errored(report: GradeReport) -> bool:
@@ -140,12 +150,12 @@ def is_errored(report: GradeReport) -> bool:
 
 
 def errored_checks(report: GradeReport) -> tuple[CheckResult, ...]:
-    """The checks that ended in error because the worker failed (evidence "failure") or the
-    grader did ("internal grader error"); every check when all of them errored."""
-    errors = tuple(c for c in report.checks if c.status == "error")
+    """The checks that ended in error because the worker failed (their evidence is an ErrorEvidence) or
+    the grader did (`internal`); every check when all of them errored."""
+    errors = report.errored
     if errors and len(errors) == len(report.checks):
         return errors
-    return tuple(c for c in errors if "failure" in c.evidence or c.message.startswith(_INTERNAL))
+    return tuple(c for c in errors if isinstance(c.evidence, ErrorEvidence) or c.internal)
 
 
 def report_link(student: str) -> str:

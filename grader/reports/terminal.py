@@ -1,8 +1,9 @@
 """Text for the terminal: one student's summary and the tables of a batch run.
 
 Both functions return a string and print nothing; the CLI decides where it goes
-and whether it gets colour.  Student text is put into rich `Text` objects, never
-parsed as rich markup, so "[bold]" in a message is shown as written.
+and whether it gets colour.  The terminal is English: messages are rendered with
+the English catalog.  Student text is put into rich `Text` objects, never parsed
+as rich markup, so "[bold]" in a message is shown as written.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from collections.abc import Iterable, Sequence
 from rich.console import Console
 from rich.text import Text
 
-from grader.models import CheckResult, Finding, GradeReport, Status
+from grader.models import CheckResult, Finding, GradeReport, Message, Status
+from grader.reports.i18n import plain
 
 _WIDTH = 100
 _DIAGNOSIS_CHARS = 100
@@ -107,7 +109,7 @@ def _get_check_lines(checks: tuple[CheckResult, ...]) -> list[Text]:
             line.append("advisory ", style="magenta")
         line.append(_one_line(check.message))
         lines.append(line)
-        if check.status in ("failed", "error") and check.diagnosis:
+        if check.status in ("failed", "error") and check.diagnosis is not None:
             lines.append(Text(_INDENT + _truncate(_one_line(check.diagnosis)), style="yellow"))
     return lines
 
@@ -195,8 +197,8 @@ def _render(lines: list[Text], *, color: bool) -> str:
     return stream.getvalue().rstrip("\n")
 
 
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
+def _one_line(message: Message) -> str:
+    return " ".join(plain(message, "en").split())
 
 
 def _truncate(text: str) -> str:

@@ -6,7 +6,7 @@ Two sheets:
   name, score, max score, framework, late, one column of points per check id, errors,
   missing), with the fixed headers in the report's language;
 - the checks (检查结果): one row per student and check: status, points, maximum, message
-  and diagnosis, translated like the reports.
+  and diagnosis, rendered in the workbook's language like the reports.
 
 Numbers are stored as numbers, so sums and sorting work.  Text comes from students (names,
 messages quoting their code): a cell that Excel would run as a formula (it starts with =,
@@ -27,7 +27,7 @@ from openpyxl.styles import Font
 from openpyxl.worksheet.worksheet import Worksheet
 
 from grader.models import CheckResult, GradeReport
-from grader.reports.i18n import Lang, text, translate
+from grader.reports.i18n import Lang, plain, text
 
 __all__ = ["write_gradebook_xlsx"]
 
@@ -63,7 +63,7 @@ def _gradebook_rows(reports: list[GradeReport], missing: Sequence[tuple[str, str
     rows: list[list[_Cell]] = []
     for report in reports:
         points = {check.id: check.score for check in report.checks}
-        errors = sum(check.status == "error" for check in report.checks)
+        errors = len(report.errored)
         rows.append([report.student, report.display_name or "", report.score, report.max_score, report.framework or "",
                      yes if report.late else "", *(points.get(cid) for cid in check_ids), errors, ""])
     for student, name in missing:
@@ -82,7 +82,7 @@ def _check_rows(reports: list[GradeReport], lang: Lang) -> list[list[_Cell]]:
 def _check_row(report: GradeReport, check: CheckResult, lang: Lang) -> list[_Cell]:
     # Staff read this workbook, so hidden checks show their messages as in the staff's reports.
     return [report.student, report.display_name or "", check.id, text(lang, f"status.{check.status}"), check.score,
-            check.max_score, translate(check.message, lang), translate(check.diagnosis, lang) if check.diagnosis else ""]
+            check.max_score, plain(check.message, lang), plain(check.diagnosis, lang) if check.diagnosis else ""]
 
 
 def _fill(sheet: Worksheet, title: str, rows: list[list[_Cell]]) -> None:

@@ -24,10 +24,11 @@ from typing import Callable
 import numpy as np
 
 from ..models import Phase
+from ..text import msg, verbatim
 from .limits import drop_privileges
 from .protocol import ARRAYS_FILE, INPUTS_FILE, JOB_FILE, OUT_DIR, REPORT_FILE, ChildError, ChildReport, Job
 from .runner import ARRAYS_DIGEST, REPORT_FD_ENV, open_dirs
-from .workspace import StudentFailure, Workspace, load_code, safe_str, type_name
+from .workspace import StudentFailure, Workspace, load_code, place, safe_str, type_name
 
 _SAVEZ: Callable[..., None] = np.savez
 """numpy's own savez, taken before any student code runs (student code may replace np.savez)."""
@@ -36,21 +37,34 @@ _SAVEZ: Callable[..., None] = np.savez
 def _write_outputs(jobdir: Path, ws: Workspace, error: ChildError | None, report_fd: int) -> None:
     """The arrays into out/, then the report into the pipe `report_fd` (into out/ when run without one)."""
     out = jobdir / OUT_DIR
-    try:
-        arrays = _npz(ws.arrays)
-    except Exception as exc:  # noqa: BLE001 - say, student code replaced a numpy function that saving needs
-        arrays, error = b"", _unexpected(ws, exc)
+    arrays, error = encode_arrays(ws, error)
     try:
         _write_file(out, ARRAYS_FILE, arrays)
     except OSError as exc:  # student code replaced out/ or what is in it
-        msg = f"tampered: the grader could not write its results into out/ ({safe_str(exc)}); graded code must not touch the grader's files"
-        error = ChildError(kind="tampered", phase=_phase(ws.job), message=msg)
-    values = {**ws.values, ARRAYS_DIGEST: hashlib.sha256(arrays).hexdigest()}
-    report = ChildReport(token=ws.job.token, values=values, warnings=ws.warnings, error=error).model_dump_json().encode()
+        message = msg("sandbox.cannot_write_results", error=verbatim(safe_str(exc)))
+        error = ChildError(kind="tampered", phase=_phase(ws.job), message=message)
+    report = encode_report(ws, error, arrays)
     if report_fd < 0:
         _write_file(out, REPORT_FILE, report)
     else:
         _send(report_fd, report + b"\n")
+
+
+def encode_arrays(ws: Workspace, error: ChildError | None) -> tuple[bytes, ChildError | None]:
+    """The task's arrays as .npz bytes, and the run's error (the student's, when saving failed because of them)."""
+    try:
+        return _npz(ws.arrays), error
+    except Exception as exc:  # noqa: BLE001 - say, student code replaced a numpy function that saving needs
+        return b"", unexpected(ws, exc)
+
+
+def encode_report(ws: Workspace, error: ChildError | None, arrays: bytes) -> bytes:
+    """The report as the host reads it: JSON with the run's token and the digest of `arrays`.
+
+    Raises whatever pydantic raises for a value the report cannot hold (a grader bug; see `main`).
+    """
+    values = {**ws.values, ARRAYS_DIGEST: hashlib.sha256(arrays).hexdigest()}
+    return ChildReport(token=ws.job.token, values=values, warnings=ws.warnings, error=error).model_dump_json().encode()
 
 
 def _npz(arrays: dict[str, np.ndarray]) -> bytes:
@@ -101,41 +115,51 @@ def main(argv: list[str]) -> int:
     job = Job.model_validate_json((jobdir / JOB_FILE).read_text(encoding="utf-8"))
     with np.load(jobdir / INPUTS_FILE, allow_pickle=False) as data:
         inputs = {name: data[name] for name in data.files}
-    ws = Workspace(job, inputs)
-    error: ChildError | None = None
-    start = time.monotonic()
-    try:
-        drop_privileges()
-        load_code(ws)
-        _task(job.task)(ws)
-    except StudentFailure as failure:
-        error = failure.error
-    except Exception as exc:  # noqa: BLE001 - a grader bug must still leave a report, labelled as ours
-        error = _unexpected(ws, exc)
-    ws.values["worker_seconds"] = round(time.monotonic() - start, 4)
+    ws, error = execute(job, inputs, before=drop_privileges)
     try:
         _write_outputs(jobdir, ws, error, report_fd)
     except Exception as exc:  # noqa: BLE001 - a value the report cannot hold: our bug, reported as ours
         ws.values.clear()
         ws.arrays.clear()
-        _write_outputs(jobdir, ws, _unexpected(ws, exc), report_fd)
+        _write_outputs(jobdir, ws, unexpected(ws, exc), report_fd)
     return 0
+
+
+def execute(job: Job, inputs: dict[str, np.ndarray], *, before: Callable[[], None] = lambda: None) -> tuple[Workspace, ChildError | None]:
+    """Load the job's code into a fresh workspace and run its task: the workspace, and how the run failed (or None).
+
+    `before` runs first, inside the same guard (the worker drops its privileges there); the in-process
+    fake runner (fake.py) runs this very function without it.
+    """
+    ws = Workspace(job, inputs)
+    error: ChildError | None = None
+    start = time.monotonic()
+    try:
+        before()
+        load_code(ws)
+        _task(job.task)(ws)
+    except StudentFailure as failure:
+        error = failure.error
+    except Exception as exc:  # noqa: BLE001 - a grader bug must still leave a report, labelled as ours
+        error = unexpected(ws, exc)
+    ws.values["worker_seconds"] = round(time.monotonic() - start, 4)
+    return ws, error
 
 
 def _phase(job: Job) -> Phase:
     return "train" if job.task.endswith("train") else "backward"
 
 
-def _unexpected(ws: Workspace, exc: Exception) -> ChildError:
+def unexpected(ws: Workspace, exc: Exception) -> ChildError:
     """An exception that escaped the task: the student's when it was raised in their code (say, a numpy
     function they replaced), else a grader bug, with its traceback for the report."""
-    frames = ws.student_frames(exc)
-    if frames:
-        msg = (f"your code raised {type_name(exc)}: {safe_str(exc)} ({frames[-1].filename}, line {frames[-1].lineno}) "
-               "while the grader was using it (did it replace a numpy or torch function?)")
-        return ChildError(kind="exception", phase=_phase(ws.job), message=msg, traceback=ws.student_traceback(exc))
-    msg = f"internal grader error in the worker: {type_name(exc)}: {safe_str(exc)} (not your fault; please report it)"
-    return ChildError(kind="crash", phase=_phase(ws.job), message=msg, traceback=traceback.format_exc()[-3000:])
+    where = ws.student_location(exc)
+    if where is not None:
+        message = msg("sandbox.raised_while_used", type=verbatim(type_name(exc)), error=verbatim(safe_str(exc)), where=place(where))
+        return ChildError(kind="exception", phase=_phase(ws.job), message=message, traceback=ws.student_traceback(exc),
+                          location=where)
+    message = msg("sandbox.internal_error", error=verbatim(f"{type_name(exc)}: {safe_str(exc)}"))
+    return ChildError(kind="crash", phase=_phase(ws.job), message=message, traceback=traceback.format_exc()[-3000:])
 
 
 def _task(name: str) -> Callable[[Workspace], None]:

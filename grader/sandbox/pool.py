@@ -36,6 +36,7 @@ import numpy as np
 
 from ..models import Phase, RunError, RunResult
 from ..rubric import Limits
+from ..text import msg
 from .isolation import Isolation, select_isolation
 from .limits import worker_env
 from .protocol import Job
@@ -91,8 +92,8 @@ class ForkServer:
             reply = self._request({"op": "run", "jobdir": str(jobdir), "limits": limits.model_dump()},
                                   limits.timeout_s + _REPLY_MARGIN_S)
             if reply is None:
-                msg = "crash: the process running your code stopped its grader worker (did it kill its parent process?)"
-                result = RunResult(job.task, error=RunError("crash", phase, msg, stderr_tail(jobdir / "stderr.txt")))
+                error = RunError("crash", phase, msg("sandbox.template_died"), stderr_tail(jobdir / "stderr.txt"))
+                result = RunResult(job.task, error=error)
             else:
                 result = read_result(jobdir, job, int(reply["returncode"]), bool(reply["timed_out"]), limits, phase)
         finally:
@@ -268,7 +269,7 @@ def _remove_stale_pools() -> None:
 
 def _modules_for(job: Job) -> set[str]:
     """The framework the template must hold before forking this job (numpy it always holds)."""
-    module = FRAMEWORK_MODULES.get(str(job.params.get("framework")))
+    module = FRAMEWORK_MODULES.get(str(getattr(job.params, "framework", None)))
     return {module} if module else set()
 
 

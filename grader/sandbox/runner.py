@@ -21,6 +21,7 @@ from pydantic import ValidationError
 
 from ..models import Phase, RunError, RunResult
 from ..rubric import Limits
+from ..text import msg
 from .isolation import Isolation, select_isolation
 from .limits import apply_rlimits, worker_env
 from .seccomp import filter_program
@@ -280,28 +281,30 @@ def read_result(jobdir: Path, job: Job, returncode: int, timed_out: bool, limits
     """Turn what the worker left behind into a RunResult; trust only a complete, tokened report."""
     tail = stderr_tail(jobdir / "stderr.txt")
     if timed_out:
-        msg = f"timeout: your code did not finish within {limits.timeout_s:g} s (an endless loop, or far too slow)"
-        return RunResult(job.task, error=RunError("timeout", phase, msg, tail))
-    report = _load_report(jobdir / OUT_DIR / REPORT_FILE, job.token, max_report_bytes(job.task))
+        return RunResult(job.task, error=RunError("timeout", phase, msg("sandbox.timeout", seconds=limits.timeout_s), tail))
+    report = parse_report(read_regular(jobdir / OUT_DIR / REPORT_FILE, max_report_bytes(job.task)), job.token)
     if report is None and (os.path.lexists(jobdir / OUT_DIR / REPORT_FILE) or not _is_folder(jobdir / OUT_DIR)):
-        msg = "tampered: the result file was not the grader's (wrong token or malformed); the run is not trusted"
-        return RunResult(job.task, error=RunError("tampered", phase, msg, tail))
+        return RunResult(job.task, error=RunError("tampered", phase, msg("sandbox.bad_report"), tail))
     if report is None:
         return RunResult(job.task, error=_no_report_error(returncode, limits, phase, tail))
+    arrays = load_arrays(read_regular(jobdir / OUT_DIR / ARRAYS_FILE, limits.file_size_mb << 20), report.values.get(ARRAYS_DIGEST))
+    return result_from_report(job, report, arrays, tail, phase)
+
+
+def result_from_report(job: Job, report: ChildReport, arrays: dict[str, np.ndarray] | None, tail: str, phase: Phase) -> RunResult:
+    """The RunResult of a worker's validated, tokened report and its arrays (None: missing or changed)."""
     values = {name: value for name, value in report.values.items() if name != ARRAYS_DIGEST}
-    arrays = _load_arrays(jobdir / OUT_DIR / ARRAYS_FILE, report.values.get(ARRAYS_DIGEST), limits.file_size_mb << 20)
     if report.error is not None:
         err = report.error
         detail = err.traceback or tail
-        return RunResult(job.task, values, arrays or {}, RunError(err.kind, err.phase, err.message, detail))
+        return RunResult(job.task, values, arrays or {}, RunError(err.kind, err.phase, err.message, detail, err.location))
     if arrays is None:
-        msg = "tampered: the worker's arrays were missing, unreadable or changed after it reported them"
-        return RunResult(job.task, error=RunError("tampered", phase, msg))
+        return RunResult(job.task, error=RunError("tampered", phase, msg("sandbox.bad_arrays")))
     return RunResult(job.task, {**values, "warnings": report.warnings}, arrays)
 
 
-def _load_report(path: Path, token: str, max_bytes: int) -> ChildReport | None:
-    data = read_regular(path, max_bytes)
+def parse_report(data: bytes | None, token: str) -> ChildReport | None:
+    """The worker's report from its bytes, if it validates and carries the run's token."""
     try:
         report = ChildReport.model_validate_json(data) if data is not None else None
     except ValidationError:
@@ -309,10 +312,9 @@ def _load_report(path: Path, token: str, max_bytes: int) -> ChildReport | None:
     return report if report is not None and secrets.compare_digest(report.token, token) else None
 
 
-def _load_arrays(path: Path, digest: object, max_bytes: int) -> dict[str, np.ndarray] | None:
-    """The arrays the worker reported, if the file still has the digest it reported; numeric only
+def load_arrays(data: bytes | None, digest: object) -> dict[str, np.ndarray] | None:
+    """The arrays the worker reported, if their bytes still have the digest it reported; numeric only
     (allow_pickle=False refuses object arrays)."""
-    data = read_regular(path, max_bytes)
     if data is None or not isinstance(digest, str) or not secrets.compare_digest(hashlib.sha256(data).hexdigest(), digest):
         return None
     try:
@@ -327,20 +329,15 @@ def _no_report_error(returncode: int, limits: Limits, phase: Phase, stderr_tail:
     if returncode < 0:
         sig = signal.Signals(-returncode)
         if sig == signal.SIGXCPU:
-            return RunError("timeout", phase, f"timeout: your code used more than {limits.cpu_s} s of CPU time", stderr_tail)
+            return RunError("timeout", phase, msg("sandbox.cpu_time", seconds=limits.cpu_s), stderr_tail)
         if sig == signal.SIGXFSZ:
-            msg = f"crash: your code wrote a file larger than {limits.file_size_mb} MiB (or printed far too much)"
-            return RunError("crash", phase, msg, stderr_tail)
+            return RunError("crash", phase, msg("sandbox.file_too_large", mib=limits.file_size_mb), stderr_tail)
         if sig == signal.SIGKILL and "MemoryError" in stderr_tail:
-            return RunError("memory", phase, f"memory: your code needed more than {limits.memory_mb} MiB", stderr_tail)
-        return RunError("crash", phase, f"crash: the process running your code died with {sig.name}", stderr_tail)
+            return RunError("memory", phase, msg("sandbox.memory", mib=limits.memory_mb), stderr_tail)
+        return RunError("crash", phase, msg("sandbox.died", signal=sig.name), stderr_tail)
     if "MemoryError" in stderr_tail or "std::bad_alloc" in stderr_tail:
-        return RunError("memory", phase, f"memory: your code needed more than {limits.memory_mb} MiB", stderr_tail)
-    msg = (
-        f"exit: the process running your code exited (status {returncode}) before reporting a result; "
-        "remove sys.exit()/os._exit()/exit() calls from your classes"
-    )
-    return RunError("exit", phase, msg, stderr_tail)
+        return RunError("memory", phase, msg("sandbox.memory", mib=limits.memory_mb), stderr_tail)
+    return RunError("exit", phase, msg("sandbox.exited", status=returncode), stderr_tail)
 
 
 def stderr_tail(path: Path) -> str:

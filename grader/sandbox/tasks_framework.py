@@ -2,6 +2,10 @@
 
 The grader's own loop (seeded, fixed optimizer, epochs and batch size) finds the
 model's trainable parameters itself, so a student's training code is never run.
+Failures are Messages of catalog domain `model` (ids `training.*`); what the
+grader was doing when student code failed is a code name ("loss.backward") or,
+where it is prose, a clause (`training.what_*`), so no English reaches a Chinese
+report; type names from student code go in verbatim.
 """
 
 from __future__ import annotations
@@ -11,34 +15,38 @@ from typing import Any, Iterator
 import numpy as np
 
 from ..models import Phase
+from ..text import Message, msg, verbatim
 from .curve import TrainingCurve
+from .protocol import FrameworkTrainParams
 from .workspace import StudentFailure, Workspace, type_name
 
 _OWNERS = {"pytorch": "PyTorch myModel", "tensorflow": "TensorFlow myModel"}
-_LOGITS = "returning (N, 10) logits"
+_OUTPUT = msg("training.what_output")
+_FORWARD = msg("training.what_forward")
+_LOSS = msg("training.what_loss")
 
 
 def framework_train(ws: Workspace) -> None:
     """Train with the rubric's protocol; return test outputs and the loss per epoch."""
-    framework = ws.params["framework"]
-    train = _train_torch if framework == "pytorch" else _train_tensorflow
+    p = ws.job.params_as(FrameworkTrainParams)
+    train = _train_torch if p.framework == "pytorch" else _train_tensorflow
     curve = TrainingCurve()
-    losses = train(ws, ws.inputs["train_x"].astype(np.float32) / 255.0, ws.inputs["train_y"].astype(np.int64), curve)
+    losses = train(ws, p, ws.inputs["train_x"].astype(np.float32) / 255.0, ws.inputs["train_y"].astype(np.int64), curve)
     ws.values["losses"] = [v if np.isfinite(v) else str(v) for v in losses]
     ws.values["curve"] = curve.points
 
 
-def _batches(ws: Workspace, n: int) -> Iterator[np.ndarray]:
-    order = np.random.default_rng(ws.params["seed"])
-    for _ in range(ws.params["epochs"]):
+def _batches(p: FrameworkTrainParams, n: int) -> Iterator[np.ndarray]:
+    """The index batches of every epoch, in the grader's seeded order."""
+    order = np.random.default_rng(p.seed)
+    for _ in range(p.epochs):
         perm = order.permutation(n)
-        yield from (perm[i : i + ws.params["batch_size"]] for i in range(0, n, ws.params["batch_size"]))
+        yield from (perm[i : i + p.batch_size] for i in range(0, n, p.batch_size))
 
 
 def _check_logits(shape: tuple[int, ...], batch: int) -> None:
     if tuple(shape) != (batch, 10):
-        msg = f"`myModel` returned shape {tuple(shape)} for a batch of {batch} images of 28x28; it must return ({batch}, 10) logits"
-        raise StudentFailure("exception", "forward", msg)
+        raise StudentFailure("exception", "forward", msg("training.logits_shape", shape=str(tuple(shape)), batch=batch))
 
 
 def new_model(ws: Workspace, framework: str) -> Any:
@@ -51,32 +59,35 @@ def new_model(ws: Workspace, framework: str) -> Any:
 
 def _require_forward(model: Any, framework: str) -> None:
     """A StudentFailure when calling the model cannot reach a forward of the student's."""
-    method, fix = _missing_forward(model) if framework == "pytorch" else _missing_call(model)
-    if method:
-        raise StudentFailure("missing", "import", f"missing: your {_OWNERS[framework]} has no {method} method; {fix}")
+    missing = _missing_forward(model) if framework == "pytorch" else _missing_call(model)
+    if missing is not None:
+        method, fix = missing
+        # The workspace's own sentence for a missing method (catalog domain sandbox), with this task's fix.
+        raise StudentFailure("missing", "import", msg("sandbox.no_method", owner=_OWNERS[framework], method=method, fix=fix))
 
 
-def _missing_forward(model: Any) -> tuple[str, str]:
+def _missing_forward(model: Any) -> tuple[str, Message] | None:
+    """The method a PyTorch model lacks for model(x) to reach the student's forward, and how to define it."""
     import torch
 
     if isinstance(model, torch.nn.Module):
-        return ("forward", f"define forward(self, x) {_LOGITS}") if type(model).forward is torch.nn.Module.forward else ("", "")
-    return ("", "") if callable(model) else ("__call__", f"subclass nn.Module and define forward(self, x) {_LOGITS}")
+        return ("forward", msg("training.fix_forward")) if type(model).forward is torch.nn.Module.forward else None
+    return None if callable(model) else ("__call__", msg("training.fix_module"))
 
 
-def _missing_call(model: Any) -> tuple[str, str]:
+def _missing_call(model: Any) -> tuple[str, Message] | None:
+    """The method a TensorFlow model lacks for model(x) to reach the student's call, and how to define it."""
     import tensorflow as tf
 
     keras_calls = (tf.keras.Model.call, tf.keras.layers.Layer.call)
     if isinstance(model, tf.keras.layers.Layer) and getattr(type(model), "call", None) in keras_calls:
-        return "call", f"define call(self, x) {_LOGITS}"
-    fix = f"define __call__(self, x) {_LOGITS} (or subclass tf.keras.Model and define call(self, x))"
-    return ("", "") if callable(model) else ("__call__", fix)
+        return "call", msg("training.fix_call")
+    return None if callable(model) else ("__call__", msg("training.fix_dunder_call"))
 
 
 def logits(ws: Workspace, phase: Phase, out: Any, batch: int, framework: str) -> Any:
     """`out`, what the model returned for `batch` images, if it is one (batch, 10) tensor; else a failure naming it."""
-    return ws.call(phase, "the output of myModel", _checked_logits, out, batch, framework, phase)
+    return ws.call(phase, _OUTPUT, _checked_logits, out, batch, framework, phase)
 
 
 def _checked_logits(out: Any, batch: int, framework: str, phase: Phase) -> Any:
@@ -90,8 +101,8 @@ def _checked_logits(out: Any, batch: int, framework: str, phase: Phase) -> Any:
         tensor = bool(tf.is_tensor(out))
     if not tensor:
         method = "forward" if framework == "pytorch" else "__call__"
-        msg = f"your {_OWNERS[framework]}'s {method} returned {type_name(out)}; it must return one ({batch}, 10) tensor of logits"
-        raise StudentFailure("exception", phase, msg)
+        message = msg("training.not_a_tensor", owner=_OWNERS[framework], method=method, type=verbatim(type_name(out)), batch=batch)
+        raise StudentFailure("exception", phase, message)
     _check_logits(tuple(int(n) for n in out.shape), batch)
     return out
 
@@ -99,36 +110,37 @@ def _checked_logits(out: Any, batch: int, framework: str, phase: Phase) -> Any:
 # --------------------------------------------------------------------------- PyTorch
 
 
-def _train_torch(ws: Workspace, x: np.ndarray, y: np.ndarray, curve: TrainingCurve) -> list[float]:
+def _train_torch(ws: Workspace, p: FrameworkTrainParams, x: np.ndarray, y: np.ndarray, curve: TrainingCurve) -> list[float]:
     import torch
 
-    torch.manual_seed(ws.params["seed"])
-    np.random.seed(ws.params["seed"])
-    torch.set_num_threads(ws.params.get("threads", 1))
+    torch.manual_seed(p.seed)
+    np.random.seed(p.seed)
+    torch.set_num_threads(p.threads)
     model = new_model(ws, "pytorch")
-    params = ws.call("train", "finding the trainable parameters of myModel", _torch_parameters, model)
-    ws.values["n_parameters"] = ws.call("train", "counting the parameters of myModel", _count, params)
-    opt_cls = torch.optim.Adam if ws.params["optimizer"] == "adam" else torch.optim.SGD
-    opt = ws.call("train", "the optimiser for the parameters of myModel", opt_cls, params, ws.params["lr"])
+    params = ws.call("train", msg("training.what_find_parameters"), _torch_parameters, model)
+    ws.values["n_parameters"] = ws.call("train", msg("training.what_count_parameters"), _count, params)
+    opt_cls = torch.optim.Adam if p.optimizer == "adam" else torch.optim.SGD
+    opt = ws.call("train", msg("training.what_optimiser_parameters"), opt_cls, params, p.lr)
     xt, yt = torch.from_numpy(x), torch.from_numpy(y)
-    steps_per_epoch = -(-len(x) // ws.params["batch_size"])
+    steps_per_epoch = -(-len(x) // p.batch_size)
     losses, total = [], 0.0
-    for step, idx in enumerate(_batches(ws, len(x)), start=1):
-        out = logits(ws, "train", ws.call("train", "myModel forward", model, xt[idx]), len(idx), "pytorch")
-        loss = ws.call("train", "the loss of the output of myModel", _torch_loss, out, yt[idx])
+    step_what = msg("training.what_step_parameters")
+    for step, idx in enumerate(_batches(p, len(x)), start=1):
+        out = logits(ws, "train", ws.call("train", _FORWARD, model, xt[idx]), len(idx), "pytorch")
+        loss = ws.call("train", _LOSS, _torch_loss, out, yt[idx])
         opt.zero_grad()
         ws.call("train", "loss.backward", loss.backward)
-        ws.call("train", "the optimiser step on the parameters of myModel", opt.step)
+        ws.call("train", step_what, opt.step)
         batch_loss = float(loss.detach()) * len(idx)
         total += batch_loss
-        curve.add(batch_loss, ws.call("train", "the output of myModel", _torch_numpy, out).argmax(axis=1), y[idx])
+        curve.add(batch_loss, ws.call("train", _OUTPUT, _torch_numpy, out).argmax(axis=1), y[idx])
         if step % steps_per_epoch == 0:
             losses.append(total / len(x))
             total = 0.0
     with torch.no_grad():
         test = torch.from_numpy(ws.inputs["test_x"].astype(np.float32) / 255.0)
-        out = logits(ws, "forward", ws.call("forward", "myModel forward", model, test), len(test), "pytorch")
-        ws.arrays["test_out"] = ws.call("forward", "the output of myModel", _torch_numpy, out)
+        out = logits(ws, "forward", ws.call("forward", _FORWARD, model, test), len(test), "pytorch")
+        ws.arrays["test_out"] = ws.call("forward", _OUTPUT, _torch_numpy, out)
     return losses
 
 
@@ -160,7 +172,7 @@ def _torch_parameters(model: Any) -> list[Any]:
             elif isinstance(value, torch.Tensor) and value.requires_grad and value.is_leaf:
                 params.append(value)
     if not params:
-        raise StudentFailure("exception", "train", "found no trainable parameters in `myModel` (nn.Parameter, nn.Linear, or tensors with requires_grad=True)")
+        raise StudentFailure("exception", "train", msg("training.no_parameters"))
     return params
 
 
@@ -181,28 +193,28 @@ def _attribute_values(model: Any) -> Iterator[Any]:
 # --------------------------------------------------------------------------- TensorFlow
 
 
-def _train_tensorflow(ws: Workspace, x: np.ndarray, y: np.ndarray, curve: TrainingCurve) -> list[float]:
+def _train_tensorflow(ws: Workspace, p: FrameworkTrainParams, x: np.ndarray, y: np.ndarray, curve: TrainingCurve) -> list[float]:
     import tensorflow as tf
 
-    tf.random.set_seed(ws.params["seed"])
-    np.random.seed(ws.params["seed"])
+    tf.random.set_seed(p.seed)
+    np.random.seed(p.seed)
     model = new_model(ws, "tensorflow")
     # A Keras model creates its weights on its first call: build it before looking for them.
     logits(ws, "train", ws.call("train", "myModel.__call__", model, tf.constant(x[:1])), 1, "tensorflow")
-    variables = ws.call("train", "finding the trainable variables of myModel", _tf_variables, model)
-    ws.values["n_parameters"] = ws.call("train", "counting the variables of myModel", _count, variables)
-    optimiser = ws.params["optimizer"], ws.params["lr"]
-    update = ws.call("train", "the optimiser for the variables of myModel", _TfUpdate, tf, variables, *optimiser)
-    steps_per_epoch = -(-len(x) // ws.params["batch_size"])
+    variables = ws.call("train", msg("training.what_find_variables"), _tf_variables, model)
+    ws.values["n_parameters"] = ws.call("train", msg("training.what_count_variables"), _count, variables)
+    update = ws.call("train", msg("training.what_optimiser_variables"), _TfUpdate, tf, variables, p.optimizer, p.lr)
+    steps_per_epoch = -(-len(x) // p.batch_size)
     losses, total = [], 0.0
-    for step, idx in enumerate(_batches(ws, len(x)), start=1):
+    gradients_what, step_what = msg("training.what_gradients"), msg("training.what_step_variables")
+    for step, idx in enumerate(_batches(p, len(x)), start=1):
         with tf.GradientTape() as tape:
             out = logits(ws, "train", ws.call("train", "myModel.__call__", model, tf.constant(x[idx])), len(idx), "tensorflow")
-            loss = ws.call("train", "the loss of the output of myModel", _tf_loss, tf, out, y[idx])
-        grads = ws.call("train", "the gradients of the loss", tape.gradient, loss, variables)
+            loss = ws.call("train", _LOSS, _tf_loss, tf, out, y[idx])
+        grads = ws.call("train", gradients_what, tape.gradient, loss, variables)
         if all(g is None for g in grads):
-            raise StudentFailure("exception", "train", _UNCONNECTED)
-        ws.call("train", "the optimiser step on the variables of myModel", update.apply, grads)
+            raise StudentFailure("exception", "train", msg("training.unconnected"))
+        ws.call("train", step_what, update.apply, grads)
         batch_loss = float(loss) * len(idx)
         total += batch_loss
         curve.add(batch_loss, np.argmax(np.asarray(out), axis=1), y[idx])
@@ -213,10 +225,6 @@ def _train_tensorflow(ws: Workspace, x: np.ndarray, y: np.ndarray, curve: Traini
     out = logits(ws, "forward", ws.call("forward", "myModel.__call__", model, test), len(test), "tensorflow")
     ws.arrays["test_out"] = np.asarray(out, dtype=np.float64)
     return losses
-
-
-_UNCONNECTED = ("the loss does not depend on any trainable variable of myModel: compute its output from its tf.Variables "
-                "with TensorFlow operations (no .numpy() or numpy functions inside __call__)")
 
 
 def _tf_loss(tf: Any, out: Any, labels: np.ndarray) -> Any:
@@ -275,5 +283,5 @@ def _tf_variables(model: Any) -> list[Any]:
             elif hasattr(value, "trainable_variables"):
                 found.extend(value.trainable_variables)
     if not found:
-        raise StudentFailure("exception", "train", "found no trainable tf.Variable in `myModel` (declare W1, b1, W2, b2 as tf.Variable)")
+        raise StudentFailure("exception", "train", msg("training.no_variables"))
     return found

@@ -15,24 +15,26 @@ from typing import Any
 import numpy as np
 
 from ..models import Phase
+from ..text import Message, msg, verbatim
 from .curve import TrainingCurve
+from .protocol import LayerGradientParams, ModelBackwardParams, NumpyTrainParams
 from .workspace import StudentFailure, Workspace, safe_str, type_name
 
 _MODEL = "numpy myModel"
 _FIXES = {
-    ("Matmul", "forward"): "define forward(self, x, W) returning x @ W",
-    ("Matmul", "backward"): "define backward(self, grad_y) returning the tuple (grad_x, grad_W)",
-    ("layer", "forward"): "define forward(self, x) returning the layer's output",
-    ("layer", "backward"): "define backward(self, grad_y) returning the gradient with respect to x",
-    ("myModel", "forward"): "define forward(self, x) that sets self.h2_log",
-    ("myModel", "backward"): "define backward(self, label) that sets self.W1_grad and self.W2_grad",
+    ("Matmul", "forward"): msg("layers.fix.matmul_forward"),
+    ("Matmul", "backward"): msg("layers.fix.matmul_backward"),
+    ("layer", "forward"): msg("layers.fix.layer_forward"),
+    ("layer", "backward"): msg("layers.fix.layer_backward"),
+    ("myModel", "forward"): msg("layers.fix.model_forward"),
+    ("myModel", "backward"): msg("layers.fix.model_backward"),
 }
 """How to define a method the grader calls, for the message when it is missing."""
 
 
 def _method(ws: Workspace, phase: Phase, name: str, obj: Any, method: str) -> Any:
     """The student's `name.method` of `obj`, or a failure saying how to define it."""
-    fix = _FIXES.get((name, method)) or _FIXES[("layer", method)]
+    fix: Message = _FIXES.get((name, method)) or _FIXES[("layer", method)]
     return ws.method(phase, _MODEL if name == "myModel" else name, obj, method, fix)
 
 
@@ -46,10 +48,11 @@ def _plain_copy(value: Any, what: str, phase: Phase) -> np.ndarray:
     try:
         arr = np.array(value, copy=True, subok=False)
     except Exception as exc:  # noqa: BLE001 - arbitrary student objects
-        raise StudentFailure("exception", phase, f"`{what}` returned {type_name(value)}, not an array: {safe_str(exc)}") from None
+        message = msg("layers.worker.not_an_array", what=what, type=verbatim(type_name(value)), detail=verbatim(safe_str(exc)))
+        raise StudentFailure("exception", phase, message) from None
     if arr.dtype.kind not in "fiub":
-        msg = f"`{what}` returned {type_name(value)} with dtype {arr.dtype}; it must return a numeric numpy array"
-        raise StudentFailure("exception", phase, msg)
+        message = msg("layers.worker.not_numeric", what=what, type=verbatim(type_name(value)), dtype=str(arr.dtype))
+        raise StudentFailure("exception", phase, message)
     return arr
 
 
@@ -65,10 +68,11 @@ def describe(value: Any) -> dict[str, Any]:
 def layer_gradient(ws: Workspace) -> None:
     """For each input point: a fresh forward/backward, forwards at x +/- h for every entry,
     and (at the first point) the state checks: a stale cache and a repeated backward."""
-    name: str = ws.params["layer"]
+    p = ws.job.params_as(LayerGradientParams)
+    name = p.layer
     cls = ws.require(name)
-    for k in range(ws.params["n_points"]):
-        args = [ws.inputs[f"p{k}_arg{i}"] for i in range(ws.params["n_args"])]
+    for k in range(p.n_points):
+        args = [ws.inputs[f"p{k}_arg{i}"] for i in range(p.n_args)]
         grad_y = ws.inputs[f"p{k}_gy"]
         _fresh_pass(ws, cls, name, f"p{k}_", args, grad_y)
         if k == 0:
@@ -124,8 +128,8 @@ def _as_tuple(ws: Workspace, name: str, grads: Any, n_args: int) -> tuple[Any, .
     # type(), not isinstance(); tuple() runs a list subclass's own __iter__: inside ws.call.
     items = ws.call("backward", f"{name}.backward", tuple, grads) if issubclass(type(grads), (tuple, list)) else None
     if items is None or len(items) != n_args:
-        msg = f"`{name}.backward` returned {type_name(grads)}; it must return a tuple of {n_args} arrays (grad_x, grad_W)"
-        raise StudentFailure("exception", "backward", msg)
+        message = msg("layers.worker.not_a_tuple", name=name, type=verbatim(type_name(grads)), n=n_args)
+        raise StudentFailure("exception", "backward", message)
     return items  # type: ignore[no-any-return]
 
 
@@ -142,9 +146,8 @@ def _finite_difference_forwards(
             moved[i].flat[j] += sign * steps.flat[j]
             out = _forward(ws, ws.construct(name, name, cls), name, moved)
             if out.shape != shape:
-                msg = (f"`{name}.forward` returned shape {out.shape} for one input and shape {shape} for another of the same "
-                       "shape; it must return the same shape every time")
-                raise StudentFailure("exception", "forward", msg)
+                message = msg("layers.worker.forward_shape_varies", name=name, got=str(out.shape), first=str(shape))
+                raise StudentFailure("exception", "forward", message)
             bucket.append(out)
     ws.arrays[f"{prefix}fd_plus{i}"] = np.stack(plus)
     ws.arrays[f"{prefix}fd_minus{i}"] = np.stack(minus)
@@ -156,10 +159,10 @@ def softmax_stability(ws: Workspace) -> None:
     ws.arrays["out"] = _forward(ws, layer, "Softmax", [ws.inputs["x"].copy()])
 
 
-def _model(ws: Workspace) -> Any:
-    """A fresh myModel, with the global numpy RNG seeded as the template's init uses it."""
+def _model(ws: Workspace, seed: int) -> Any:
+    """A fresh myModel, with the global numpy RNG seeded (`seed`) as the template's init uses it."""
     cls = ws.require("myModel")
-    np.random.seed(ws.params["seed"])
+    np.random.seed(seed)
     model = ws.construct(_MODEL, "myModel", cls)
     for name in ("W1", "W2"):
         ws.values[f"{name}_shape"] = list(ws.call("import", f"myModel.{name}", _shape_of, model, name))
@@ -174,7 +177,7 @@ def _attr(ws: Workspace, model: Any, name: str, method: str, phase: Phase = "bac
     """The model's attribute `name`, set by `method`, as a plain array."""
     value = ws.call(phase, f"myModel.{name}", getattr, model, name, None)
     if value is None:
-        raise StudentFailure("exception", phase, f"`myModel.{method}` did not set `self.{name}`; the grader reads it after the call")
+        raise StudentFailure("exception", phase, msg("layers.worker.attr_not_set", method=method, name=name))
     return to_array(ws, value, f"myModel.{name}", phase)
 
 
@@ -189,7 +192,8 @@ def _run(ws: Workspace, phase: Phase, model: Any, method: str, arg: np.ndarray) 
 
 def model_backward(ws: Workspace) -> None:
     """W1_grad, W2_grad of the student's model at the grader's weights and batch."""
-    model = _model(ws)
+    p = ws.job.params_as(ModelBackwardParams)
+    model = _model(ws, p.seed)
     _set(ws, "forward", model, "W1", ws.inputs["W1"].copy())
     _set(ws, "forward", model, "W2", ws.inputs["W2"].copy())
     _run(ws, "forward", model, "forward", ws.inputs["x"].copy())
@@ -197,13 +201,12 @@ def model_backward(ws: Workspace) -> None:
     _run(ws, "backward", model, "backward", ws.inputs["label"].copy())
     ws.arrays["W1_grad"] = _attr(ws, model, "W1_grad", "backward")
     ws.arrays["W2_grad"] = _attr(ws, model, "W2_grad", "backward")
-    _directional_forwards(ws, model)
+    _directional_forwards(ws, model, {"64": p.fd_step64, "32": p.fd_step32})
 
 
-def _directional_forwards(ws: Workspace, model: Any) -> None:
+def _directional_forwards(ws: Workspace, model: Any, steps: dict[str, float]) -> None:
     """h2_log at W +/- h D for the grader's random direction D: a finite difference of the whole loss."""
-    for kind in ("64", "32"):
-        step = float(ws.params[f"fd_step{kind}"])
+    for kind, step in steps.items():
         for sign, label in ((1.0, "plus"), (-1.0, "minus")):
             _set(ws, "forward", model, "W1", ws.inputs["W1"] + sign * step * ws.inputs["D1"])
             _set(ws, "forward", model, "W2", ws.inputs["W2"] + sign * step * ws.inputs["D2"])
@@ -213,19 +216,19 @@ def _directional_forwards(ws: Workspace, model: Any) -> None:
 
 def numpy_train(ws: Workspace) -> None:
     """The grader's seeded mini-batch SGD on the student's model; returns test log-probabilities."""
-    p = ws.params
-    model = _model(ws)
+    p = ws.job.params_as(NumpyTrainParams)
+    model = _model(ws, p.seed)
     x = ws.inputs["train_x"].reshape(len(ws.inputs["train_x"]), -1) / 255.0
     onehot = np.eye(10)[ws.inputs["train_y"].astype(np.int64)]
-    order = np.random.default_rng(p["seed"])
+    order = np.random.default_rng(p.seed)
     losses: list[float] = []
     curve = TrainingCurve()
-    for _ in range(p["epochs"]):
+    for _ in range(p.epochs):
         perm = order.permutation(len(x))
         total = 0.0
-        for start in range(0, len(x), p["batch_size"]):
-            idx = perm[start : start + p["batch_size"]]
-            loss, log_probs = _sgd_step(ws, model, x[idx], onehot[idx], p["lr"])
+        for start in range(0, len(x), p.batch_size):
+            idx = perm[start : start + p.batch_size]
+            loss, log_probs = _sgd_step(ws, model, x[idx], onehot[idx], p.lr)
             curve.add(loss, np.argmax(log_probs, axis=1), ws.inputs["train_y"][idx])
             total += loss
         losses.append(total / len(x))
@@ -238,8 +241,7 @@ def _log_probs(ws: Workspace, model: Any, phase: Phase, batch: int) -> np.ndarra
     """self.h2_log after a forward on `batch` images, which must be (batch, 10)."""
     log_probs = _attr(ws, model, "h2_log", "forward", phase)
     if log_probs.shape != (batch, 10):
-        msg = f"`myModel.forward` set h2_log of shape {log_probs.shape} for a batch of {batch} images; it must be ({batch}, 10)"
-        raise StudentFailure("exception", phase, msg)
+        raise StudentFailure("exception", phase, msg("layers.worker.h2_log_shape", shape=str(log_probs.shape), batch=batch))
     return log_probs
 
 
@@ -255,8 +257,8 @@ def _sgd_step(ws: Workspace, model: Any, xb: np.ndarray, yb: np.ndarray, lr: flo
     for name in ("W1", "W2"):
         weight, grad = _attr(ws, model, name, "__init__", "train"), _attr(ws, model, f"{name}_grad", "backward", "train")
         if grad.shape != weight.shape:
-            msg = f"`myModel.backward` set {name}_grad of shape {grad.shape}, but {name} has shape {weight.shape}"
-            raise StudentFailure("exception", "train", msg)
+            message = msg("layers.worker.grad_shape", name=name, got=str(grad.shape), want=str(weight.shape))
+            raise StudentFailure("exception", "train", message)
         _set(ws, "train", model, name, weight - lr * grad)
     return loss, log_probs
 

@@ -5,11 +5,14 @@ The model is called on the grader's batch twice, as (N, 28, 28) images and as
 arrays.  A failing call is recorded and the task goes on, so the host can say
 which input shape was rejected.  Judging happens in `grader.checks.framework_model`.
 
-Reports:
-    values: batch, error_3d / error_2d (message of a failed call), shape_3d / shape_2d,
+Reports (validated on the host as protocol.FrameworkProbeResult):
+    values: batch, error_3d / error_2d (the ChildError of a failed call), shape_3d / shape_2d,
             type_3d / type_2d (type of the returned object), param_names, param_shapes,
-            params_error (no trainable parameters found)
+            params_error (the ChildError saying no trainable parameters were found)
     arrays: out_3d, out_2d (float64 outputs), param0, param1, ... (float64 parameters)
+
+What the task was doing when student code failed is a clause of catalog domain
+`framework` (framework.probe.*), so the failure reads in the report's language.
 """
 
 from __future__ import annotations
@@ -18,27 +21,37 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
+from ..text import msg, verbatim
+from .protocol import FrameworkProbeParams
 from .tasks_framework import _tf_variables, _torch_parameters, new_model
-from .workspace import StudentFailure, Workspace, type_name
+from .workspace import StudentFailure, Workspace, safe_str, type_name
 
 
 def framework_probe(ws: Workspace) -> None:
     """Call a fresh, seeded myModel on both input shapes and return its outputs and parameters."""
+    p = ws.job.params_as(FrameworkProbeParams)
     x = ws.inputs["x"].astype(np.float32)
     ws.values["batch"] = len(x)
-    probe = _probe_torch if ws.params["framework"] == "pytorch" else _probe_tensorflow
-    probe(ws, x)
+    if p.framework == "pytorch":
+        _probe_torch(ws, p, x)
+    else:
+        _probe_tensorflow(ws, p, x)
 
 
 def _forward(ws: Workspace, label: str, model: Any, batch: Any) -> None:
-    """One call of the model; a failure is kept as a message so the other input shape is still tried."""
+    """One call of the model; a failure is kept (as the ChildError, in JSON) so the other input shape is still tried."""
     shape = tuple(int(n) for n in batch.shape)
     try:
-        out = ws.call("forward", f"myModel on input of shape {shape}", model, batch)
-        arr = ws.call("forward", "converting the output of myModel", _as_float64, out)
+        out = ws.call("forward", msg("framework.probe.call", shape=str(shape)), model, batch)
+        arr = ws.call("forward", msg("framework.probe.converting"), _as_float64, out)
     except StudentFailure as failure:
-        ws.values[f"error_{label}"] = failure.error.message
+        # TensorFlow calls with (N, 784) twice (once to build the layers): only the last call's outcome is kept.
+        for key in (f"shape_{label}", f"type_{label}"):
+            ws.values.pop(key, None)
+        ws.arrays.pop(f"out_{label}", None)
+        ws.values[f"error_{label}"] = failure.error.model_dump(mode="json")
         return
+    ws.values.pop(f"error_{label}", None)
     ws.arrays[f"out_{label}"] = arr
     ws.values[f"shape_{label}"] = list(arr.shape)
     ws.values[f"type_{label}"] = type_name(out)
@@ -51,8 +64,8 @@ def _as_float64(value: Any) -> np.ndarray:
     try:
         return np.array(value, dtype=np.float64)
     except (TypeError, ValueError) as exc:
-        msg = f"`myModel` returned {type_name(value)}, not a tensor of numbers ({exc}); return the (N, 10) logits tensor"
-        raise StudentFailure("exception", "forward", msg) from None
+        message = msg("framework.probe.not_a_tensor", type=verbatim(type_name(value)), error=verbatim(safe_str(exc)))
+        raise StudentFailure("exception", "forward", message) from None
 
 
 def _random_like(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
@@ -85,9 +98,9 @@ def _attribute_items(model: Any) -> Iterator[tuple[str, Any]]:
 def _parameters(ws: Workspace, find: Callable[[Any], list[Any]], model: Any) -> list[Any]:
     """The trainable parameters as the training task finds them; none (and a message) when there are none."""
     try:
-        return list(ws.call("forward", "finding the trainable parameters of myModel", find, model))
+        return list(ws.call("forward", msg("framework.probe.finding_parameters"), find, model))
     except StudentFailure as failure:
-        ws.values["params_error"] = failure.error.message
+        ws.values["params_error"] = failure.error.model_dump(mode="json")
         return []
 
 
@@ -96,10 +109,10 @@ def _named(
 ) -> list[tuple[str, np.ndarray]]:
     """(name, float64 array) per parameter; 'param{i}' when its attribute path is not knowable."""
     try:
-        names = ws.call("forward", "naming the parameters of myModel", namer, model)
+        names = ws.call("forward", msg("framework.probe.naming_parameters"), namer, model)
     except StudentFailure:  # names are cosmetic; a student property that raises must not cost the probe
         names = {}
-    arrays = ws.call("forward", "reading the parameters of myModel", lambda: [to_array(p) for p in params])
+    arrays = ws.call("forward", msg("framework.probe.reading_parameters"), lambda: [to_array(p) for p in params])
     # Matched by identity: tensors compare elementwise, not by ==.
     return [(names.get(id(p), f"param{i}"), arr) for i, (p, arr) in enumerate(zip(params, arrays))]
 
@@ -107,17 +120,17 @@ def _named(
 # --------------------------------------------------------------------------- PyTorch
 
 
-def _probe_torch(ws: Workspace, x: np.ndarray) -> None:
+def _probe_torch(ws: Workspace, p: FrameworkProbeParams, x: np.ndarray) -> None:
     import torch
 
-    torch.manual_seed(ws.params["seed"])
-    np.random.seed(ws.params["seed"])
-    torch.set_num_threads(ws.params.get("threads", 1))
+    torch.manual_seed(p.seed)
+    np.random.seed(p.seed)
+    torch.set_num_threads(p.threads)
     model = new_model(ws, "pytorch")
     params = _parameters(ws, _torch_parameters, model)
-    rng = np.random.default_rng(ws.params["seed"])
+    rng = np.random.default_rng(p.seed)
     with torch.no_grad():
-        ws.call("forward", "setting the parameters of myModel to random values", _randomise_torch, params, rng)
+        ws.call("forward", msg("framework.probe.randomising_parameters"), _randomise_torch, params, rng)
         _forward(ws, "3d", model, torch.from_numpy(x))
         _forward(ws, "2d", model, torch.from_numpy(x.reshape(len(x), -1)))
     _record_parameters(ws, _named(ws, params, model, _torch_names, lambda p: p.detach().cpu().double().numpy()))
@@ -149,17 +162,17 @@ def _torch_names(model: Any) -> dict[int, str]:
 # --------------------------------------------------------------------------- TensorFlow
 
 
-def _probe_tensorflow(ws: Workspace, x: np.ndarray) -> None:
+def _probe_tensorflow(ws: Workspace, p: FrameworkProbeParams, x: np.ndarray) -> None:
     import tensorflow as tf
 
-    tf.random.set_seed(ws.params["seed"])
-    np.random.seed(ws.params["seed"])
+    tf.random.set_seed(p.seed)
+    np.random.seed(p.seed)
     model = new_model(ws, "tensorflow")
     # TensorFlow records gradients only inside a GradientTape: a plain call is its no-grad mode.
     _forward(ws, "2d", model, tf.constant(x.reshape(len(x), -1)))  # builds Keras layers' lazy variables
     variables = _parameters(ws, _tf_variables, model)
-    rng = np.random.default_rng(ws.params["seed"])
-    ws.call("forward", "setting the variables of myModel to random values", _randomise_tf, variables, rng)
+    rng = np.random.default_rng(p.seed)
+    ws.call("forward", msg("framework.probe.randomising_variables"), _randomise_tf, variables, rng)
     _forward(ws, "3d", model, tf.constant(x))
     _forward(ws, "2d", model, tf.constant(x.reshape(len(x), -1)))
     _record_parameters(ws, _named(ws, variables, model, _tf_names, lambda v: np.array(v.numpy(), dtype=np.float64)))

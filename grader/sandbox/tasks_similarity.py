@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .protocol import SimilarityParams
 from .workspace import Workspace
 
 
@@ -20,6 +21,7 @@ def similarity_fingerprint(ws: Workspace) -> None:
     """Fingerprint every block of the job; arrays `lines`, `hashes`, `starts` with their bounds."""
     from ..similarity.tokens import UnreadableUnit, fingerprint  # Pygments loads only when a class is compared
 
+    params = ws.job.params_as(SimilarityParams)
     text, bounds = ws.inputs["text"].tobytes(), ws.inputs["bounds"]
     lines: list[np.ndarray] = []
     hashes: list[np.ndarray] = []
@@ -28,7 +30,7 @@ def similarity_fingerprint(ws: Workspace) -> None:
     for index in range(len(bounds) - 1):
         source = text[int(bounds[index]):int(bounds[index + 1])].decode("utf-8", "replace")
         try:
-            prints = fingerprint(source, method=ws.params["method"], k=int(ws.params["k"]), window=int(ws.params["window"]))
+            prints = fingerprint(source, method=params.method, k=params.k, window=params.window)
         except (UnreadableUnit, RecursionError, MemoryError) as exc:
             failed.append([index, str(exc) or type(exc).__name__])
             prints = None

@@ -18,8 +18,9 @@ import numpy as np
 
 from ..models import RunError
 from ..rubric import Limits, SimilaritySettings
-from ..sandbox.protocol import Job
+from ..sandbox.protocol import Job, SimilarityParams
 from ..sandbox.runner import Runner
+from ..text import msg
 from .records import BlockPrints, Doc, PartCode
 from .tokens import PAD_LINE
 
@@ -106,7 +107,7 @@ def _run_split(texts: list[str], settings: SimilaritySettings, runner: Runner) -
     if isinstance(reply, dict):
         return reply
     if len(texts) == 1:
-        return {texts[0]: f"the tokenizer's worker failed on it ({reply.kind}: {reply.message[:120]})"}
+        return {texts[0]: f"the tokenizer's worker failed on it ({reply.kind}: {str(reply.message)[:120]})"}
     middle = len(texts) // 2
     return _run_split(texts[:middle], settings, runner) | _run_split(texts[middle:], settings, runner)
 
@@ -116,8 +117,8 @@ def _run(texts: list[str], settings: SimilaritySettings, runner: Runner) -> dict
     data = [t.encode("utf-8", "surrogatepass") for t in texts]
     arrays: dict[str, np.ndarray] = {"text": np.frombuffer(b"".join(data), dtype=np.uint8),
               "bounds": np.cumsum([0, *(len(d) for d in data)]).astype(np.int64)}
-    params = {"method": settings.method, "k": settings.kgram, "window": settings.window}
-    result = runner.run(Job(task="similarity_fingerprint", units=(), params=params), arrays, FINGERPRINT_LIMITS, phase="intake")
+    params = SimilarityParams(method=settings.method, k=settings.kgram, window=settings.window)
+    result = runner.run(Job(units=(), params=params), arrays, FINGERPRINT_LIMITS, phase="intake")
     if result.error is not None:
         return result.error
     return _read_reply(texts, result.arrays, result.values.get("failed"), settings.kgram)
@@ -129,14 +130,14 @@ def _read_reply(texts: list[str], arrays: dict[str, np.ndarray], failed: object,
         cut = {name: _cut(arrays[name], arrays[f"{name}_bounds"], len(texts)) for name in _ARRAYS}
         reasons = {int(i): str(why) for i, why in failed} if isinstance(failed, list) else {}
     except (KeyError, TypeError, ValueError):
-        return RunError("tampered", "intake", "tampered: the fingerprinting worker's answer was malformed")
+        return RunError("tampered", "intake", msg("similarity.tampered_malformed"))
     out: dict[str, BlockPrints | str] = {}
     for i, text in enumerate(texts):
         prints = BlockPrints(lines=cut["lines"][i], hashes=cut["hashes"][i], starts=cut["starts"][i])
         if i in reasons:
             out[text] = f"it could not be tokenised ({reasons[i]})"
         elif not _plausible(prints, text, k):
-            return RunError("tampered", "intake", "tampered: the fingerprinting worker's answer was inconsistent")
+            return RunError("tampered", "intake", msg("similarity.tampered_inconsistent"))
         else:
             out[text] = prints
     return out

@@ -1,7 +1,7 @@
 """The code compared: each student's parts from their report, the staff files through intake.
 
 A student's code is what their `GradeReport` keeps of the sandboxed intake's
-units (`sources`, `source_origins`): every graded numpy definition, and the
+units (`sources`, one `GradedSource` each): every graded numpy definition, and the
 framework `myModel`.  No student file is read again.  The template and the known
 solutions are staff files, but they are read the same way as a hand-in
 (`load_submission`, in the intake worker), one file at a time: each known
@@ -22,17 +22,17 @@ from ..sandbox.runner import Runner
 from .records import KNOWN_PREFIX, CodeBlock, OwnerKind, PartCode, PartName
 
 FRAMEWORK_KEY = "framework:"
-"""`GradeReport.sources` keys the framework part's definitions as framework:<name>."""
+"""`GradeReport.sources` names the framework part's definitions framework:<name>."""
 _MODEL = "myModel"
 
 
 def student_parts(report: GradeReport) -> list[PartCode]:
     """The student's numpy and framework parts, as their report kept them (none for an unreadable hand-in)."""
     by_part: dict[PartName, list[CodeBlock]] = {"numpy": [], "framework": []}
-    for name, source in report.sources.items():
-        label, line = report.source_origins.get(name, ("", 1))
-        part: PartName = "framework" if name.startswith(FRAMEWORK_KEY) else "numpy"
-        by_part[part].append(CodeBlock(name=name.removeprefix(FRAMEWORK_KEY), label=label, line=line, source=source))
+    for kept in report.sources:
+        part: PartName = "framework" if kept.name.startswith(FRAMEWORK_KEY) else "numpy"
+        by_part[part].append(CodeBlock(name=kept.name.removeprefix(FRAMEWORK_KEY), label=kept.file_label, line=kept.line,
+                                       source=kept.source))
     return [PartCode(owner=report.student, kind="student", part=part, blocks=tuple(sorted(blocks, key=_place)))
             for part, blocks in by_part.items() if blocks]
 

@@ -1,0 +1,410 @@
+"""The judges of numpy.model.backward, numpy.model.train and framework.model.train, called directly.
+
+Replies are made by hand (good ones, wrong ones, malformed ones), so the judging
+logic is tested without workers; a reply that does not validate against the
+check's result model, or lacks an array, is "tampered" for that check alone.
+Two tests at the end run the framework training worker in-process (FakeRunner)
+to check its typed parameters and its messages.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from pydantic import ValidationError
+
+from grader.checks import model_gradient, training
+from grader.checks.outcome import evaluate, invalid_reply
+from grader.checks.registry import CheckContext, CheckDef, Planned, Reply
+from grader.evidence import GradientEvidence, TrainingEvidence
+from grader.mnist import Mnist
+from grader.models import CheckOutcome, CodePart, RunResult
+from grader.rubric import GradientCheck, Limits, TrainingCheck
+from grader.sandbox import FakeRunner
+from grader.sandbox.protocol import FrameworkTrainParams, ModelBackwardResult, NumpyTrainParams, TrainingResult
+from grader.text import catalog, placeholders, render
+
+CJK = re.compile(r"[\u4e00-\u9fff]")
+CODE_WORDS = {"myModel", "PyTorch", "forward", "tuple", "Parameter", "Linear", "requires_grad", "True", "self", "logits"}
+"""Words a Chinese message may hold: code names and identifiers, never English prose."""
+NUMPY_PART = CodePart(kind="numpy", file="hw.py", units=())
+TORCH_PART = CodePart(kind="framework", file="hw.py", framework="pytorch", units=())
+TF_PART = CodePart(kind="framework", file="hw.py", framework="tensorflow", units=())
+TRAIN = TrainingCheck(points=20, epochs=10, batch_size=32, lr=0.1, threshold=0.75, seed=3, train_samples=40, test_samples=20)
+BACKWARD = GradientCheck(points=15, seed=5)
+LABELS = np.arange(20) % 10
+
+
+def _mnist() -> Mnist:
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, size=(60, 28, 28), dtype=np.uint8)
+    labels = (np.arange(60) % 10).astype(np.uint8)
+    return Mnist(train_images=images, train_labels=labels, test_images=images[:30], test_labels=labels[:30], source="test")
+
+
+def _ctx(check_id: str, part: CodePart, spec: Any) -> CheckContext[Any]:
+    return CheckContext(check_id=check_id, part=part, spec=spec, limits=Limits(), mnist=_mnist, earlier={},
+                        specs=lambda _: spec)
+
+
+def _judged(check: CheckDef[Any, Any, Any], ctx: CheckContext[Any], state: Any, values: dict[str, Any],
+            arrays: dict[str, np.ndarray]) -> CheckOutcome:
+    """What the pipeline does with a worker's reply: validate the values, then judge under `evaluate`."""
+    result = RunResult(check.result.__name__, values=values, arrays=arrays, duration_s=1.5)
+    try:
+        typed = check.result.model_validate(values)
+    except ValidationError as exc:
+        return invalid_reply(check.id, exc, result)
+    return evaluate(check.id, result, lambda: check.judge(ctx, state, Reply(values=typed, arrays=arrays, result=result)))
+
+
+def _tampered(outcome: CheckOutcome) -> bool:
+    return outcome.status == "error" and getattr(outcome.evidence, "failure", None) == "tampered"
+
+
+# --------------------------------------------------------------------------- training
+
+
+def _train(values: dict[str, Any], out: np.ndarray | None, check: CheckDef[Any, Any, Any] = training.NUMPY_TRAIN) -> CheckOutcome:
+    ctx = _ctx(check.id, NUMPY_PART if check.part == "numpy" else TORCH_PART, TRAIN)
+    state = training.TrainingState(labels=LABELS, n_train=40)
+    return _judged(check, ctx, state, values, {} if out is None else {"test_out": out})
+
+
+def _scores(correct: int) -> np.ndarray:
+    """Test outputs whose argmax is right for the first `correct` of the 20 test images."""
+    predicted = np.where(np.arange(20) < correct, LABELS, (LABELS + 1) % 10)
+    return np.eye(10)[predicted] * 5.0
+
+
+GOOD = {"losses": [2.3, 1.1, 0.6], "curve": {"step": [5, 10], "loss": [2.0, "nan"], "accuracy": [0.4, 0.6]},
+        "worker_seconds": 0.8, "W1_shape": [785, 100], "W2_shape": [100, 10], "warnings": []}
+
+
+@pytest.mark.parametrize("check", [training.NUMPY_TRAIN, training.FRAMEWORK_TRAIN], ids=lambda c: c.id)
+def test_an_accurate_model_passes_with_the_training_evidence(check: CheckDef[Any, Any, Any]) -> None:
+    outcome = _train(GOOD, _scores(18), check)
+    assert (outcome.id, outcome.status) == (check.id, "passed")
+    assert str(outcome.message) == "test accuracy 0.900 >= 0.75 after 10 epochs of the grader's training"
+    assert outcome.diagnosis is None and outcome.duration_s == 1.5
+    ev = outcome.evidence
+    assert isinstance(ev, TrainingEvidence)
+    assert (ev.accuracy, ev.threshold, ev.epochs, ev.batch_size, ev.lr, ev.optimizer, ev.seed) == (0.9, 0.75, 10, 32, 0.1, "sgd", 3)
+    assert (ev.train_images, ev.test_images, ev.losses, ev.train_seconds) == (40, 20, (2.3, 1.1, 0.6), 0.8)
+    assert ev.curve is not None and (ev.curve.step, ev.curve.loss) == ((5, 10), (2.0, "nan"))
+    assert ev.model_dump(mode="json")["curve"]["step"] == [5, 10]  # steps stay integers in result.json
+
+
+def test_a_reply_without_a_curve_is_judged_without_one() -> None:
+    outcome = _train({"losses": [2.3, 1.1]}, _scores(20))
+    assert outcome.status == "passed" and isinstance(outcome.evidence, TrainingEvidence) and outcome.evidence.curve is None
+
+
+@pytest.mark.parametrize(
+    ("losses", "correct", "out_nan", "diagnosis_id", "diagnosis"),
+    [
+        ([2.3, 2.2, "nan", "nan"], 1, False, "training.diverged_at",
+         "training diverged: the loss became NaN or infinite at epoch 3; an overflowing softmax or a wrong gradient scale are the usual causes"),
+        ([2.3, 2.2, 2.1], 1, True, "training.diverged",
+         "training diverged: the loss became NaN or infinite; an overflowing softmax or a wrong gradient scale are the usual causes"),
+        ([2.3, 2.2, 2.1], 2, False, "training.guessing",
+         "the model is no better than guessing: the gradients probably point the wrong way (check signs in backward) or are not applied"),
+        ([2.3, 2.3], 10, False, "training.loss_flat",
+         "the training loss did not go down: the gradients do not reduce the loss (check backward)"),
+        ([2.3, 1.2], 10, False, "training.too_little",
+         "the model learns, but too little: check the gradients of each layer and the model's initialisation"),
+    ],
+    ids=["diverged-at-epoch", "diverged-outputs", "guessing", "flat-loss", "too-little"],
+)
+def test_a_model_below_the_threshold_fails_with_the_likeliest_cause(
+    losses: list[Any], correct: int, out_nan: bool, diagnosis_id: str, diagnosis: str
+) -> None:
+    out = _scores(correct)
+    if out_nan:
+        out[0, 0] = np.nan
+    outcome = _train({"losses": losses}, out)
+    accuracy = correct / 20
+    assert outcome.status == "failed"
+    assert str(outcome.message) == f"test accuracy {accuracy:.3f} is below the threshold 0.75 after 10 epochs"
+    assert outcome.diagnosis is not None and (outcome.diagnosis.id, str(outcome.diagnosis)) == (diagnosis_id, diagnosis)
+    assert isinstance(outcome.evidence, TrainingEvidence) and outcome.evidence.accuracy == accuracy
+
+
+def test_an_output_of_the_wrong_shape_fails_the_check() -> None:
+    outcome = _train({"losses": [2.3]}, np.zeros((20, 9)))
+    assert outcome.status == "failed" and outcome.diagnosis is None
+    assert str(outcome.message) == "the model's output on 20 test images has shape (20, 9), expected (20, 10)"
+    assert isinstance(outcome.evidence, TrainingEvidence) and outcome.evidence.accuracy is None
+
+
+@pytest.mark.parametrize(
+    "values",
+    [{}, {"losses": "2.3, 1.1"}, {"losses": [True, 1.0]}, {"losses": ["2.3"]}, {"losses": [None]}, {"losses": ["nonsense"]},
+     {"losses": [1.0], "curve": {"step": [5], "loss": [1.0]}},
+     {"losses": [1.0], "curve": {"step": [5], "loss": [1.0], "accuracy": [0.5], "extra": []}},
+     {"losses": [1.0], "curve": {"step": [5, 10], "loss": [1.0], "accuracy": [0.5]}},
+     {"losses": [1.0], "worker_seconds": "fast"}],
+    ids=["no-losses", "losses-a-string", "a-bool", "a-numeric-string", "a-null", "a-word", "curve-no-accuracy", "curve-extra-key",
+         "curve-uneven", "seconds-a-word"],
+)
+def test_a_training_reply_with_malformed_values_is_tampered(values: dict[str, Any]) -> None:
+    outcome = _train(values, _scores(20))
+    assert _tampered(outcome), outcome
+    assert str(outcome.message).startswith("tampered: the worker's reply has no valid ")
+
+
+@pytest.mark.parametrize("out", [None, np.zeros((2, 2, 2)).tolist()], ids=["missing", "a-list"])
+def test_a_training_reply_without_its_test_outputs_is_tampered(out: Any) -> None:
+    ctx = _ctx(training.NUMPY_ID, NUMPY_PART, TRAIN)
+    arrays = {} if out is None else {"test_out": out}
+    outcome = _judged(training.NUMPY_TRAIN, ctx, training.TrainingState(LABELS, 40), {"losses": [1.0]}, arrays)
+    assert _tampered(outcome)
+    assert str(outcome.message) == "tampered: the worker's reply has no valid array 'test_out' (missing, or of the wrong type); the run is not trusted"
+
+
+def test_the_numpy_plan_sends_images_but_keeps_the_test_labels() -> None:
+    planned = training.NUMPY_TRAIN.plan(_ctx(training.NUMPY_ID, NUMPY_PART, TRAIN))
+    assert isinstance(planned, Planned)
+    assert planned.params == NumpyTrainParams(seed=3, epochs=10, batch_size=32, lr=0.1, threads=1)
+    assert planned.phase == "train" and sorted(planned.arrays) == ["test_x", "train_x", "train_y"]
+    assert (len(planned.arrays["train_x"]), len(planned.arrays["test_x"])) == (40, 20)
+    assert planned.state.n_train == 40 and planned.state.labels.tolist() == _mnist().test_labels[:20].tolist()
+
+
+def test_the_framework_plan_names_framework_and_optimizer() -> None:
+    spec = TRAIN.model_copy(update={"optimizer": "adam", "train_samples": 1000})
+    planned = training.FRAMEWORK_TRAIN.plan(_ctx(training.FRAMEWORK_ID, TORCH_PART, spec))
+    assert isinstance(planned, Planned)
+    assert planned.params == FrameworkTrainParams(framework="pytorch", seed=3, epochs=10, batch_size=32, lr=0.1, optimizer="adam")
+    assert len(planned.arrays["train_x"]) == 60  # train_samples is capped by what MNIST has
+
+
+def test_a_tensorflow_part_without_tensorflow_is_skipped(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(training, "tensorflow_installed", lambda: False)
+    outcome = training.FRAMEWORK_TRAIN.plan(_ctx(training.FRAMEWORK_ID, TF_PART, TRAIN))
+    assert isinstance(outcome, CheckOutcome) and outcome.status == "skipped"
+    assert str(outcome.message) == f"this submission's framework part is TensorFlow, which is not installed: {training.TF_INSTALL_HINT}"
+    assert "pip install 'nn-grader[tensorflow]'" in render(outcome.message, "zh")
+
+
+def test_the_registry_entries_are_as_specified() -> None:
+    layers = ("numpy.matmul.backward", "numpy.relu.backward", "numpy.softmax.backward", "numpy.log.backward")
+    backward, numpy_train, framework_train = model_gradient.MODEL_BACKWARD, training.NUMPY_TRAIN, training.FRAMEWORK_TRAIN
+    assert (backward.id, backward.part, backward.needs, backward.spec, backward.default) == (
+        "numpy.model.backward", "numpy", ("myModel",), GradientCheck, None)
+    assert (backward.after, backward.staff_layers, backward.narrow, backward.result) == (layers, True, False, ModelBackwardResult)
+    assert (numpy_train.id, numpy_train.part, numpy_train.spec, numpy_train.after, numpy_train.staff_layers, numpy_train.narrow) == (
+        "numpy.model.train", "numpy", TrainingCheck, layers, True, False)
+    assert (framework_train.id, framework_train.part, framework_train.needs, framework_train.after, framework_train.staff_layers) == (
+        "framework.model.train", "framework", ("myModel",), ("framework.model.forward", "framework.model.architecture"), False)
+    assert numpy_train.result is framework_train.result is TrainingResult
+
+
+# --------------------------------------------------------------------------- numpy.model.backward
+
+
+def _forward(inputs: dict[str, np.ndarray], w1: np.ndarray, w2: np.ndarray) -> np.ndarray:
+    """The template's h2_log at weights W1, W2 (what a correct student forward sets)."""
+    return model_gradient.reference_grads(inputs | {"W1": w1, "W2": w2})["h2_log"]
+
+
+def _backward_reply(inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The arrays a correct myModel gives for the grader's `inputs`."""
+    want = model_gradient.reference_grads(inputs)
+    arrays = {"h2_log": want["h2_log"], "W1_grad": want["W1_grad"], "W2_grad": want["W2_grad"]}
+    for kind, tol in (("64", BACKWARD.tolerance.float64), ("32", BACKWARD.tolerance.float32)):
+        h = model_gradient.directional_step(inputs, tol.fd_eps)
+        for sign, label in ((1.0, "plus"), (-1.0, "minus")):
+            arrays[f"h2_log_{label}{kind}"] = _forward(inputs, inputs["W1"] + sign * h * inputs["D1"], inputs["W2"] + sign * h * inputs["D2"])
+    return arrays
+
+
+SHAPES = {"W1_shape": [785, 100], "W2_shape": [100, 10]}
+
+
+def _backward(arrays: dict[str, np.ndarray], inputs: dict[str, np.ndarray] | None = None,
+              values: dict[str, Any] | None = None) -> CheckOutcome:
+    inputs = inputs if inputs is not None else model_gradient.model_inputs(BACKWARD.run_seed)
+    ctx = _ctx(model_gradient.CHECK_ID, NUMPY_PART, BACKWARD)
+    return _judged(model_gradient.MODEL_BACKWARD, ctx, inputs, SHAPES if values is None else values, arrays)
+
+
+@pytest.fixture(scope="module")
+def inputs() -> dict[str, np.ndarray]:
+    return model_gradient.model_inputs(BACKWARD.run_seed)
+
+
+@pytest.fixture(scope="module")
+def correct(inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    return _backward_reply(inputs)
+
+
+def test_the_backward_plan_sends_the_grader_inputs_and_steps() -> None:
+    planned = model_gradient.MODEL_BACKWARD.plan(_ctx(model_gradient.CHECK_ID, NUMPY_PART, BACKWARD))
+    assert isinstance(planned, Planned) and planned.phase == "backward"
+    assert sorted(planned.arrays) == ["D1", "D2", "W1", "W2", "label", "x"] and planned.state is planned.arrays
+    assert planned.params.seed == 5
+    assert planned.params.fd_step64 == model_gradient.directional_step(planned.arrays, 1e-6)
+    assert planned.params.fd_step32 == model_gradient.directional_step(planned.arrays, 1e-2)
+
+
+def test_a_correct_model_backward_passes_with_gradient_evidence(correct: dict[str, np.ndarray]) -> None:
+    outcome = _backward(correct)
+    assert outcome.status == "passed", outcome
+    assert str(outcome.message) == ("myModel's W1_grad and W2_grad match autograd of -sum(label * log(softmax(relu([x,1] W1) W2))) "
+                                    "and a finite difference of your own loss")
+    ev = outcome.evidence
+    assert isinstance(ev, GradientEvidence) and ev.seed == 5 and ev.notes == ()
+    assert [g.name for g in ev.gradients] == ["W2_grad", "W1_grad"]
+    assert all(g.vs_autograd.mismatched == 0 and g.rel_err_map and g.rel_err_tol == 1e-6 for g in ev.gradients)
+    assert ev.details["batch"] == 7 and ev.details["W1_shape_in_your_model"] == [785, 100]
+    directional = ev.details["directional_derivative"]
+    assert isinstance(directional, dict) and isinstance(directional["rel_err"], float) and directional["rel_err"] < 1e-4
+
+
+def test_a_sign_flipped_gradient_fails_with_the_generic_diagnosis(correct: dict[str, np.ndarray]) -> None:
+    outcome = _backward(correct | {"W2_grad": -correct["W2_grad"]})
+    assert outcome.status == "failed"
+    assert re.fullmatch(r"myModel\.backward: W2_grad is wrong: \d+ / 1000 entries differ; worst at \[\d, \d\]: "
+                        r"expected -?[0-9.]+, got -?[0-9.]+ \(relative error 2, allowed 1e-06\)", str(outcome.message))
+    assert outcome.diagnosis is not None and outcome.diagnosis.id == "compare.diag.sign_flipped"
+    assert isinstance(outcome.evidence, GradientEvidence) and [g.name for g in outcome.evidence.gradients] == ["W2_grad"]
+
+
+def test_a_gradient_of_the_wrong_shape_fails(correct: dict[str, np.ndarray]) -> None:
+    outcome = _backward(correct | {"W1_grad": correct["W1_grad"][:784]})
+    assert outcome.status == "failed"
+    assert str(outcome.message) == "myModel.backward: W1_grad has shape (784, 100), expected (785, 100)"
+    assert outcome.diagnosis is not None and outcome.diagnosis.id == "compare.diag.wrong_shape"
+
+
+def test_a_wrong_gradient_after_a_right_forward_blames_the_backward_chain(correct: dict[str, np.ndarray]) -> None:
+    noise = np.random.default_rng(1).normal(size=correct["W1_grad"].shape)
+    outcome = _backward(correct | {"W1_grad": correct["W1_grad"] + noise})
+    assert outcome.status == "failed" and outcome.diagnosis == model_gradient.CHAIN_HINT
+    assert str(outcome.diagnosis).startswith("the forward is right but the backward chain is not: check that backward starts from")
+
+
+def test_a_wrong_gradient_after_a_wrong_forward_blames_the_forward(correct: dict[str, np.ndarray]) -> None:
+    noise = np.random.default_rng(1).normal(size=correct["W1_grad"].shape)
+    outcome = _backward(correct | {"h2_log": correct["h2_log"] * 2, "W1_grad": correct["W1_grad"] + noise})
+    assert outcome.status == "failed" and outcome.diagnosis is not None
+    assert str(outcome.diagnosis) == ("myModel.forward computes something else than log(softmax(relu([x, 1] W1) W2)): "
+                                      "check the bias column of ones, the layer order, and that h2_log is the last output")
+    assert isinstance(outcome.evidence, GradientEvidence) and isinstance(outcome.evidence.details["h2_log"], dict)
+
+
+def test_gradients_that_disagree_with_the_own_forward_fail_the_directional_check(correct: dict[str, np.ndarray]) -> None:
+    outcome = _backward(correct | {"h2_log_plus64": correct["h2_log_minus64"]})
+    assert outcome.status == "failed"
+    assert str(outcome.message).startswith("myModel: your gradients predict a loss change of ")
+    assert str(outcome.message).endswith(", your forward gives 0 (relative error 1)")
+    assert outcome.diagnosis is not None and str(outcome.diagnosis) == (
+        "your backward and your forward disagree: the forward probably computes something else than the template")
+
+
+def test_a_moved_forward_of_the_wrong_shape_fails(correct: dict[str, np.ndarray]) -> None:
+    outcome = _backward(correct | {"h2_log_minus64": correct["h2_log_minus64"][:, :9]})
+    assert outcome.status == "failed"
+    assert str(outcome.message) == "myModel.forward set h2_log of shape (7, 9) for a batch of 7 images; expected (7, 10)"
+    assert outcome.diagnosis is not None and outcome.diagnosis.id == "model.h2_log_hint"
+
+
+def test_the_directional_check_is_skipped_with_a_note_when_no_step_avoids_a_kink(inputs: dict[str, np.ndarray]) -> None:
+    kinked = inputs | {"W1": inputs["W1"].copy()}
+    kinked["W1"][:, 0] = 0.0  # hidden unit 0 sits on its kink for every image: no kink-free step
+    outcome = _backward(_backward_reply(kinked), kinked)
+    assert outcome.status == "passed", outcome
+    assert isinstance(outcome.evidence, GradientEvidence) and "directional_derivative" not in outcome.evidence.details
+    assert [n.id for n in outcome.evidence.notes] == ["model.directional_skipped"]
+    assert str(outcome.evidence.notes[0]) == ("the directional finite difference was skipped: a kink-free step (0) "
+                                              "is too small for your float64 forward")
+
+
+@pytest.mark.parametrize(
+    "values", [{}, {"W1_shape": [785, 100]}, {"W1_shape": ["785", 100], "W2_shape": [100, 10]},
+               {"W1_shape": 785, "W2_shape": [100, 10]}, {"W1_shape": [785.0, 100], "W2_shape": [100, 10]}],
+    ids=["nothing", "no-W2_shape", "a-string", "not-a-list", "a-float"],
+)
+def test_a_backward_reply_with_malformed_values_is_tampered(correct: dict[str, np.ndarray], values: dict[str, Any]) -> None:
+    assert _tampered(_backward(correct, values=values))
+
+
+@pytest.mark.parametrize("missing", ["W1_grad", "W2_grad", "h2_log", "h2_log_plus32", "h2_log_minus64"])
+def test_a_backward_reply_without_one_of_its_arrays_is_tampered(correct: dict[str, np.ndarray], missing: str) -> None:
+    outcome = _backward({k: v for k, v in correct.items() if k != missing})
+    assert _tampered(outcome) and f"array {missing!r}" in str(outcome.message)
+
+
+# --------------------------------------------------------------------------- catalogs and the worker
+
+
+def test_every_message_of_these_checks_has_both_languages_with_the_same_placeholders() -> None:
+    ids = [i for i in catalog("en") if i.startswith(("model.", "training."))]
+    assert len(ids) >= 40
+    for message_id in ids:
+        zh = catalog("zh").get(message_id)
+        assert zh is not None and placeholders(zh) == placeholders(catalog("en")[message_id]), message_id
+
+
+TORCH_MODELS = {
+    "good": "class myModel(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.fc = nn.Linear(784, 10)\n\n"
+            "    def forward(self, x):\n        return self.fc(x.reshape(-1, 784))\n",
+    "no_forward": "class myModel(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.fc = nn.Linear(784, 10)\n",
+    "no_parameters": "class myModel:\n    def __call__(self, x):\n        return torch.zeros(len(x), 10)\n",
+    "returns_tuple": "class myModel(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.fc = nn.Linear(784, 10)\n\n"
+                     "    def forward(self, x):\n        return self.fc(x.reshape(-1, 784)), 1\n",
+}
+
+
+def _framework_run(tmp_path: Path, name: str) -> tuple[CheckContext[Any], Planned[Any], RunResult]:
+    from grader.intake import load_submission
+
+    path = tmp_path / "hw.py"
+    path.write_text("import torch\nfrom torch import nn\n\n\n" + TORCH_MODELS[name], encoding="utf-8")
+    runner = FakeRunner()
+    part = load_submission(path, runner=runner).framework_part
+    assert part is not None and part.framework == "pytorch"
+    ctx = _ctx(training.FRAMEWORK_ID, part, TRAIN.model_copy(update={"epochs": 2, "batch_size": 20}))
+    planned = training.FRAMEWORK_TRAIN.plan(ctx)
+    assert isinstance(planned, Planned)
+    from grader.sandbox.protocol import Job
+
+    job = Job(units=part.units, supplied_imports=part.supplied_imports, params=planned.params)
+    return ctx, planned, runner.run(job, planned.arrays, ctx.limits, phase=planned.phase)
+
+
+def test_the_framework_worker_trains_and_its_reply_validates(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    ctx, planned, result = _framework_run(tmp_path, "good")
+    assert result.error is None, result.error
+    values = TrainingResult.model_validate(result.values)
+    assert len(values.losses) == 2 and values.n_parameters == 7850 and values.curve is not None
+    outcome = evaluate(ctx.check_id, result, lambda: training.judge(ctx, planned.state, Reply(values, result.arrays, result)))
+    assert outcome.status in ("passed", "failed") and isinstance(outcome.evidence, TrainingEvidence)
+    assert outcome.evidence.test_images == 20 and outcome.evidence.losses == values.losses
+
+
+@pytest.mark.parametrize(
+    ("name", "kind", "message_id", "english"),
+    [
+        ("no_forward", "missing", "sandbox.no_method",
+         "missing: your PyTorch myModel has no forward method; define forward(self, x) returning (N, 10) logits"),
+        ("no_parameters", "exception", "training.no_parameters",
+         "found no trainable parameters in `myModel` (nn.Parameter, nn.Linear, or tensors with requires_grad=True)"),
+        ("returns_tuple", "exception", "training.not_a_tensor",
+         "your PyTorch myModel's forward returned tuple; it must return one (20, 10) tensor of logits"),
+    ],
+    ids=["no-forward", "no-parameters", "returns-a-tuple"],
+)
+def test_the_framework_worker_names_what_is_wrong_with_the_model(tmp_path: Path, name: str, kind: str, message_id: str, english: str) -> None:
+    pytest.importorskip("torch")
+    _, _, result = _framework_run(tmp_path, name)
+    assert result.error is not None and (result.error.kind, result.error.message.id) == (kind, message_id)
+    assert str(result.error.message) == english
+    zh = render(result.error.message, "zh")
+    assert CJK.search(zh) and set(re.findall(r"[A-Za-z_]{3,}", zh)) <= CODE_WORDS, zh
