@@ -7,9 +7,9 @@ the job's limits and cleared its environment.  So a student costs the grader
 one `fork` instead of a Python start and a 1-4 s framework import, and each
 job still runs in its own process.
 
-Protocol: one JSON object per line on stdin, one reply per line on stdout.
-    {"op": "preload", "modules": ["torch"]}      -> {"ok": true}
-    {"op": "run", "jobdir": "...", "limits": {...}} -> {"returncode": int, "timed_out": bool}
+Protocol (typed in protocol.py): one JSON line per request on stdin, one reply per line on stdout.
+    PreloadRequest {"op": "preload", "modules": ["torch"]}         -> PreloadReply {"ok": true}
+    RunRequest {"op": "run", "jobdir": "...", "limits": {...}}    -> RunReply {"returncode": int, "timed_out": bool}
 `returncode` follows subprocess: negative for a signal.
 
 Inside bubblewrap (`--sweep`) the template is alone in its pid namespace with the
@@ -24,7 +24,6 @@ from __future__ import annotations
 import ctypes
 import functools
 import importlib
-import json
 import os
 import random
 import re
@@ -37,8 +36,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
+from pydantic import TypeAdapter
+
 from ..rubric import Limits
 from .limits import apply_rlimits, worker_env
+from .protocol import PreloadReply, PreloadRequest, RunReply, RunRequest, TemplateRequest
 from .runner import REPORT_FD_ENV, kill_group, publish_report, wait_for_report
 
 _PR_SET_PDEATHSIG = 1
@@ -46,6 +48,7 @@ _PR_SET_DUMPABLE = 4
 _WARM_MODULES = ("numpy", "grader.sandbox.child", "grader.sandbox.tasks_intake", "grader.sandbox.tasks_numpy", "grader.sandbox.tasks_framework",
                  "grader.sandbox.tasks_probe", "grader.sandbox.tasks_similarity")
 """Every template holds these; frameworks (torch, tensorflow) come with preload requests."""
+_REQUEST: TypeAdapter[PreloadRequest | RunRequest] = TypeAdapter(TemplateRequest)
 _SWEEP_ROUNDS = 50
 _REPORT_FD = 3
 """The child's report pipe (see runner.wait_for_report)."""
@@ -63,16 +66,17 @@ def main(argv: list[str]) -> int:
     _dev_entries()  # and what bubblewrap put in /dev
     commands, replies = sys.stdin.buffer, sys.stdout
     for line in commands:
-        request: dict[str, Any] = json.loads(line)
-        if request["op"] == "preload":
+        request = _REQUEST.validate_json(line)
+        reply: PreloadReply | RunReply
+        if isinstance(request, PreloadRequest):
             try:
-                _preload(tuple(request["modules"]))
-                reply: dict[str, Any] = {"ok": True}
+                _preload(request.modules)
+                reply = PreloadReply(ok=True)
             except Exception as exc:  # noqa: BLE001 - a broken install: each child then reports its own import error
-                reply = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+                reply = PreloadReply(ok=False, error=f"{type(exc).__name__}: {exc}")
         else:
-            reply = _run(Path(request["jobdir"]), Limits.model_validate(request["limits"]), slot if sweep else None)
-        replies.write(json.dumps(reply) + "\n")
+            reply = _run(Path(request.jobdir), request.limits, slot if sweep else None)
+        replies.write(reply.model_dump_json() + "\n")
         replies.flush()
     return 0
 
@@ -99,7 +103,7 @@ def _warm_torch(torch: Any) -> None:
     torch.optim.SGD(model.parameters(), lr=0.1).step()
 
 
-def _run(jobdir: Path, limits: Limits, sweep_keeping: Path | None) -> dict[str, Any]:
+def _run(jobdir: Path, limits: Limits, sweep_keeping: Path | None) -> RunReply:
     """Fork a child for the job, wait for it (killing it at the timeout), clean up after it.
 
     `sweep_keeping` is the slot when the template is alone in a sandbox: then every
@@ -124,7 +128,7 @@ def _run(jobdir: Path, limits: Limits, sweep_keeping: Path | None) -> dict[str, 
         _restore_dev()
     # Only now, with no student process left to rewrite it, does the report the child sent become a file.
     publish_report(jobdir, report)
-    return {"returncode": os.waitstatus_to_exitcode(status), "timed_out": timed_out}
+    return RunReply(returncode=os.waitstatus_to_exitcode(status), timed_out=timed_out)
 
 
 def _child(jobdir: Path, limits: Limits, report_fd: int) -> None:

@@ -19,7 +19,6 @@ Threads share one `WarmRunner`: each run borrows an idle template, so at most
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 import select
@@ -30,16 +29,17 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import IO, Any, Iterable, Sequence
+from typing import IO, Iterable, Sequence
 
 import numpy as np
+from pydantic import ValidationError
 
 from ..models import Phase, RunError, RunResult
 from ..rubric import Limits
 from ..text import msg
 from .isolation import Isolation, select_isolation
 from .limits import worker_env
-from .protocol import Job
+from .protocol import Job, PreloadReply, PreloadRequest, RunReply, RunRequest
 from .runner import kill_group, read_result, seccomp_pipe, stderr_tail, write_job
 
 _REPLY_MARGIN_S = 30.0
@@ -50,8 +50,8 @@ FRAMEWORK_MODULES = {"pytorch": "torch", "tensorflow": "tensorflow"}
 """A job's `framework` parameter -> the module its template must have imported."""
 
 
-class ForkServer:
-    """One template process and its slot folder; used by one thread at a time."""
+class TemplateClient:
+    """The grader's side of one warm template (forkserver.py) and its slot folder; used by one thread at a time."""
 
     def __init__(self, python: str, isolation: Isolation, root: Path, limits: Limits) -> None:
         self._python = python
@@ -89,13 +89,12 @@ class ForkServer:
         try:
             write_job(jobdir, job, arrays)
             (jobdir / "work").mkdir()
-            reply = self._request({"op": "run", "jobdir": str(jobdir), "limits": limits.model_dump()},
-                                  limits.timeout_s + _REPLY_MARGIN_S)
-            if reply is None:
+            reply = self._request(RunRequest(jobdir=str(jobdir), limits=limits), limits.timeout_s + _REPLY_MARGIN_S)
+            if not isinstance(reply, RunReply):
                 error = RunError("crash", phase, msg("sandbox.template_died"), stderr_tail(jobdir / "stderr.txt"))
                 result = RunResult(job.task, error=error)
             else:
-                result = read_result(jobdir, job, int(reply["returncode"]), bool(reply["timed_out"]), limits, phase)
+                result = read_result(jobdir, job, reply.returncode, reply.timed_out, limits, phase)
         finally:
             shutil.rmtree(jobdir, ignore_errors=True)
         return RunResult(job.task, result.values, result.arrays, result.error, time.monotonic() - start)
@@ -105,20 +104,20 @@ class ForkServer:
         if self._proc is None or self._proc.poll() is not None:
             self._start()
             modules = set(preload)
-            if modules and self._send({"op": "preload", "modules": sorted(modules)}):
+            if modules and self._send(PreloadRequest(modules=tuple(sorted(modules)))):
                 self._pending = modules
 
     def preload(self, modules: set[str]) -> None:
         """Ask the running template to import `modules` in the background; its reply is read before the next job."""
         if self._proc is None or self.holds(modules) or self._pending:
             return
-        if self._send({"op": "preload", "modules": sorted(modules)}):
+        if self._send(PreloadRequest(modules=tuple(sorted(modules)))):
             self._pending = set(modules)
 
     def _ensure(self, modules: set[str]) -> None:
         self.start()
         missing = sorted(modules - self._loaded)
-        if missing and self._request({"op": "preload", "modules": missing}, _PRELOAD_TIMEOUT_S) is not None:
+        if missing and self._request(PreloadRequest(modules=tuple(missing)), _PRELOAD_TIMEOUT_S) is not None:
             self._loaded.update(missing)
 
     def _start(self) -> None:
@@ -144,30 +143,30 @@ class ForkServer:
         self._loaded, self._pending = set(), set()
         self.starts += 1
 
-    def _request(self, request: dict[str, Any], timeout: float) -> dict[str, Any] | None:
+    def _request(self, request: PreloadRequest | RunRequest, timeout: float) -> PreloadReply | RunReply | None:
         """Send one command and wait for its reply line; None (and the template killed) if none came."""
         if self._pending:  # first collect the reply of the preload sent at start
             pending, self._pending = self._pending, set()
-            if self._reply(_PRELOAD_TIMEOUT_S) is None:
+            if self._reply(_PRELOAD_TIMEOUT_S, PreloadReply) is None:
                 return None
             self._loaded |= pending
         if not self._send(request):
             self.close()
             return None
-        return self._reply(timeout)
+        return self._reply(timeout, RunReply if isinstance(request, RunRequest) else PreloadReply)
 
-    def _send(self, request: dict[str, Any]) -> bool:
+    def _send(self, request: PreloadRequest | RunRequest) -> bool:
         proc = self._proc
         if proc is None or proc.stdin is None:  # stopped: a preload before this request failed
             return False
         try:
-            proc.stdin.write((json.dumps(request) + "\n").encode())
+            proc.stdin.write((request.model_dump_json() + "\n").encode())
             proc.stdin.flush()
         except OSError:  # BrokenPipeError: the template is gone
             return False
         return True
 
-    def _reply(self, timeout: float) -> dict[str, Any] | None:
+    def _reply(self, timeout: float, kind: type[PreloadReply] | type[RunReply]) -> PreloadReply | RunReply | None:
         proc = self._proc
         if proc is None or proc.stdout is None:
             return None
@@ -178,8 +177,11 @@ class ForkServer:
         if not line:
             self.close()
             return None
-        reply: dict[str, Any] = json.loads(line)
-        return reply
+        try:
+            return kind.model_validate_json(line)
+        except ValidationError:  # not what the template writes: treat it as gone, and start a fresh one
+            self.close()
+            return None
 
     def close(self) -> None:
         """Stop the template (its children die with it)."""
@@ -208,7 +210,7 @@ class WarmRunner:
         self.isolation = isolation or select_isolation()
         _remove_stale_pools()
         self._root = Path(tempfile.mkdtemp(prefix=f"{_POOL_PREFIX}{os.getpid()}-"))
-        self._servers = [ForkServer(python, self.isolation, self._root, limits or Limits()) for _ in range(size)]
+        self._servers = [TemplateClient(python, self.isolation, self._root, limits or Limits()) for _ in range(size)]
         for i, server in enumerate(self._servers):
             # Started now: their imports run while the grader loads torch, MNIST and the submissions.
             server.start(preload[i] if i < len(preload) else ())
@@ -237,7 +239,7 @@ class WarmRunner:
                 if server in self._idle:
                     server.preload(modules)
 
-    def _acquire(self, needs: set[str]) -> ForkServer:
+    def _acquire(self, needs: set[str]) -> TemplateClient:
         """An idle template, preferring one that holds what the job needs and is not busy importing."""
         with self._changed:
             self._changed.wait_for(lambda: bool(self._idle))

@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal, TypeVar, Union
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..models import FailureKind, Location, Phase, SourceUnit
+from ..rubric import Limits
 from ..text import Message
 
 Task = Literal["intake", "layer_gradient", "softmax_stability", "model_backward", "numpy_train", "framework_train", "framework_probe",
@@ -163,6 +164,42 @@ class ChildReport(_Msg):
     values: dict[str, Any] = Field(default_factory=dict, description="Validated by the task's own result model on the host.")
     warnings: list[str] = Field(default_factory=list)
     error: ChildError | None = None
+
+
+# --------------------------------------------------------------------------- host <-> warm template (pool.py <-> forkserver.py)
+# One JSON line each way; the host validates every reply, and one it cannot read counts as a dead template.
+
+
+class PreloadRequest(_Msg):
+    """Import these modules now (in the template, before any child forks)."""
+
+    op: Literal["preload"] = "preload"
+    modules: tuple[str, ...]
+
+
+class RunRequest(_Msg):
+    """Fork a child for the job in `jobdir` under `limits`."""
+
+    op: Literal["run"] = "run"
+    jobdir: str
+    limits: Limits
+
+
+TemplateRequest = Annotated[Union[PreloadRequest, RunRequest], Field(discriminator="op")]
+
+
+class PreloadReply(_Msg):
+    """Whether the preload worked (a broken install: each child then reports its own import error)."""
+
+    ok: bool
+    error: str = ""
+
+
+class RunReply(_Msg):
+    """How the child ended: subprocess's return code (negative for a signal) and whether it was killed at the timeout."""
+
+    returncode: int
+    timed_out: bool
 
 
 # --------------------------------------------------------------------------- task results (worker -> host), validated on the host
