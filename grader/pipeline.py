@@ -14,12 +14,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
 from . import __version__
 from .checks import registry
-from .checks.outcome import error_hint, error_outcome, evaluate, invalid_reply, skipped
-from .checks.registry import CheckContext, CheckDef, Planned, Reply
+from .checks.outcome import error_hint, skipped
+from .checks.registry import CheckContext, CheckDef, Planned
 from .evidence import ErrorEvidence
 from .intake import load_submission
 from .intake.select import narrow_part
@@ -120,15 +118,7 @@ class _Run:
         planned = check.plan(ctx)
         if isinstance(planned, CheckOutcome):
             return planned
-        result = self.run(check, part, planned, ctx)
-        if result.error:
-            return error_outcome(check.id, result)
-        try:
-            values = check.result.model_validate(result.values)
-        except ValidationError as exc:
-            return invalid_reply(check.id, exc, result)
-        reply = Reply(values=values, arrays=result.arrays, result=result)
-        return evaluate(check.id, result, lambda: check.judge(ctx, planned.state, reply))
+        return check.judge_result(ctx, planned.state, self.run(check, part, planned, ctx))
 
     def run(self, check: CheckDef[Any, Any, Any], part: CodePart, planned: Planned[Any], ctx: CheckContext[Any]) -> RunResult:
         """The worker run of `planned`, or the run of the check this one shares it with."""

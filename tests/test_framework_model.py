@@ -14,11 +14,9 @@ from typing import Any
 
 import numpy as np
 import pytest
-from pydantic import ValidationError
 
 from grader.checks.framework_model import ARCHITECTURE, ARCHITECTURE_ID, FORWARD, FORWARD_ID, ProbeBatch
-from grader.checks.outcome import error_outcome, evaluate, invalid_reply
-from grader.checks.registry import CheckContext, CheckDef, Planned, Reply
+from grader.checks.registry import CheckContext, CheckDef, Planned
 from grader.checks.training import TF_INSTALL_HINT, tensorflow_installed
 from grader.evidence.probe import ProbeEvidence
 from grader.intake import load_submission
@@ -51,15 +49,8 @@ def context(check: CheckDef[Any, Any, Any], part: CodePart, spec: CheckSpec = RC
 
 
 def judged(check: CheckDef[Any, Any, Any], ctx: CheckContext[Any], state: Any, result: RunResult) -> CheckOutcome:
-    """A worker's result judged as the pipeline does: its error, an invalid reply ("tampered"), or the judge's verdict."""
-    if result.error:
-        return error_outcome(check.id, result)
-    try:
-        values = check.result.model_validate(result.values)
-    except ValidationError as exc:
-        return invalid_reply(check.id, exc, result)
-    reply = Reply(values=values, arrays=result.arrays, result=result)
-    return evaluate(check.id, result, lambda: check.judge(ctx, state, reply))
+    """A worker's result judged as the pipeline does (CheckDef.judge_result)."""
+    return check.judge_result(ctx, state, result)
 
 
 def planned(check: CheckDef[Any, Any, Any], ctx: CheckContext[Any]) -> Planned[Any]:

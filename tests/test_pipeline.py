@@ -172,5 +172,5 @@ def test_a_grader_bug_in_a_judge_costs_one_check(tmp_path: Path, probe_checks: N
     by_id = {o.id: o for o in outcomes}
     assert by_id["test.probe.first"].status == "error" and by_id["test.probe.first"].message.id == "grader.internal_error"
     assert "simulated grader bug" in str(by_id["test.probe.first"].message)
-    assert by_id["test.probe.first"].evidence.kind == "error" and "RuntimeError" in by_id["test.probe.first"].evidence.detail  # type: ignore[union-attr]
+    assert by_id["test.probe.first"].evidence.kind == "error" and "RuntimeError" in by_id["test.probe.first"].evidence.detail
     assert by_id["numpy.matmul.backward"].message.id == "pipeline.missing_class"  # the next check still ran

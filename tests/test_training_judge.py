@@ -15,10 +15,9 @@ from typing import Any
 
 import numpy as np
 import pytest
-from pydantic import ValidationError
 
 from grader.checks import model_gradient, training
-from grader.checks.outcome import evaluate, invalid_reply
+from grader.checks.outcome import evaluate
 from grader.checks.registry import CheckContext, CheckDef, Planned, Reply
 from grader.evidence import GradientEvidence, TrainingEvidence
 from grader.mnist import Mnist
@@ -55,11 +54,7 @@ def _judged(check: CheckDef[Any, Any, Any], ctx: CheckContext[Any], state: Any, 
             arrays: dict[str, np.ndarray]) -> CheckOutcome:
     """What the pipeline does with a worker's reply: validate the values, then judge under `evaluate`."""
     result = RunResult(check.result.__name__, values=values, arrays=arrays, duration_s=1.5)
-    try:
-        typed = check.result.model_validate(values)
-    except ValidationError as exc:
-        return invalid_reply(check.id, exc, result)
-    return evaluate(check.id, result, lambda: check.judge(ctx, state, Reply(values=typed, arrays=arrays, result=result)))
+    return check.judge_result(ctx, state, result)
 
 
 def _tampered(outcome: CheckOutcome) -> bool:

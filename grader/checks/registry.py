@@ -27,10 +27,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 import numpy as np
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from ..models import CheckOutcome, CodePart, Phase, RunResult
 from ..rubric import CheckSpec, Limits
+from .outcome import error_outcome, evaluate, invalid_reply
 
 if TYPE_CHECKING:
     from ..mnist import Mnist
@@ -96,6 +97,17 @@ class CheckDef(Generic[SpecT, StateT, ResultT]):
     """Run with only `needs` and the definitions they use (a broken neighbour cannot break this check)."""
     module: str = field(default="", compare=False)
     """The module that registered it, for error messages."""
+
+    def judge_result(self, ctx: CheckContext[SpecT], state: StateT, result: RunResult) -> CheckOutcome:
+        """A worker's result judged: its error, a reply its `result` model rejects ("tampered"), or the judge's verdict."""
+        if result.error:
+            return error_outcome(self.id, result)
+        try:
+            values = self.result.model_validate(result.values)
+        except ValidationError as exc:
+            return invalid_reply(self.id, exc, result)
+        reply = Reply(values=values, arrays=result.arrays, result=result)
+        return evaluate(self.id, result, lambda: self.judge(ctx, state, reply))
 
 
 _REGISTRY: dict[str, CheckDef[Any, Any, Any]] = {}
