@@ -32,6 +32,7 @@ DIAGNOSIS_IDS = {
     "relu_returns_list": "layers.diag.returned_list",
     "softmax_diagonal": "layers.diag.softmax_diagonal_only",
     "softmax_batch_axis": "layers.diag.softmax_batch_axis",
+    "softmax_correction_sign": "layers.diag.softmax_correction_sign",
     "log_inv_square": "layers.diag.log_derivative_neg_sq",
     "log_square": "layers.diag.log_derivative_sq",
     "log_times_x": "layers.diag.log_times_x",

@@ -97,6 +97,8 @@ def _softmax_mistakes(args: list[np.ndarray], g: np.ndarray) -> list[list[Mistak
         [
             (msg("layers.diag.softmax_diagonal_only"), g * s * (1 - s)),
             (msg("layers.diag.softmax_batch_axis"), s * (g - np.sum(g * s, axis=0, keepdims=True))),
+            # s * g + s * sum(s * g): the Jacobian's -s_i * s_j term added instead of subtracted.
+            (msg("layers.diag.softmax_correction_sign"), s * (g + np.sum(g * s, axis=-1, keepdims=True))),
             (msg("layers.diag.passthrough"), g),
         ]
     ]

@@ -43,6 +43,7 @@ class _Rule:
 _RULES: tuple[_Rule, ...] = (
     _Rule(("layers.diag.softmax_diagonal_only",), ("backward",), r"1\s*-"),
     _Rule(("layers.diag.softmax_batch_axis",), ("backward",), r"axis\s*=\s*0"),
+    _Rule(("layers.diag.softmax_correction_sign",), ("backward",), r"\+.*\bsum\b|\bsum\b.*\+"),
     _Rule(("layers.diag.relu_mask_missing",), ("backward",), r".", upstream=True),
     _Rule(("layers.diag.relu_mask_inverted",), ("backward",), r"<", upstream=True),
     _Rule(("layers.diag.relu_masked_by_values",), ("backward",), r"maximum|relu|where", upstream=True),
