@@ -79,7 +79,7 @@ class BatchResult:
     @property
     def errored(self) -> list[GradeReport]:
         """Reports with a check that could not run to a verdict (crash, timeout, unreadable, ...)."""
-        return [r for r in self.reports if any(c.status == "error" for c in r.checks)]
+        return [r for r in self.reports if r.errored]
 
 
 def grade_class(folder: Path, settings: GradeSettings, *, out: Path, jobs: int = 1, force: bool = False, lang: Lang = "en",

@@ -110,7 +110,7 @@ class Gradebook:
     def save(self, report: GradeReport, key: GradeKey, run_id: int) -> None:
         """Store `report` as `student`'s current result, atomically replacing any older one."""
         text = json.dumps(strict_jsonable(report.model_dump()), ensure_ascii=False, allow_nan=False)
-        errored = any(c.status == "error" for c in report.checks)
+        errored = bool(report.errored)
         with self._transaction():
             self._db.execute(
                 "INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",

@@ -19,7 +19,6 @@ from urllib.parse import quote
 
 from markupsafe import Markup
 
-from grader.evidence import ErrorEvidence
 from grader.models import CheckResult, GradeReport, Message
 from grader.reports.charts import histogram_svg
 from grader.reports.html import load_template, percent, points_text, status_counts
@@ -150,12 +149,8 @@ def is_errored(report: GradeReport) -> bool:
 
 
 def errored_checks(report: GradeReport) -> tuple[CheckResult, ...]:
-    """The checks that ended in error because the worker failed (their evidence is an ErrorEvidence) or
-    the grader did (`internal`); every check when all of them errored."""
-    errors = report.errored
-    if errors and len(errors) == len(report.checks):
-        return errors
-    return tuple(c for c in errors if isinstance(c.evidence, ErrorEvidence) or c.internal)
+    """The checks that ended in an error (GradeReport.errored: the one definition)."""
+    return report.errored
 
 
 def report_link(student: str) -> str:
