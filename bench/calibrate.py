@@ -20,6 +20,12 @@ from grader.rubric import LoadedRubric, field_name, load_rubric
 from grader.sandbox.pool import WarmRunner
 
 REPO = Path(__file__).resolve().parents[1]
+REAL_STYLE = (
+    "train_torch_flat", "train_torch_flat_params", "train_torch_lazy", "train_torch_dropout", "train_torch_dropout_flag",
+    "train_torch_tanh", "train_tf_flat", "train_tf_dropout_flag", "train_tf_tanh_key", "train_tf_sequential",
+    "train_tf_sequential_flat", "train_keras_dropout", "train_keras_input_shape", "train_keras_sequential_subclass",
+)
+"""The correct models of tests/real_submissions/train_* (the broken ones there are not calibration material)."""
 SOLUTIONS = [
     REPO / "reference" / "numpy_model.py",
     REPO / "reference" / "torch_model.py",
@@ -28,6 +34,9 @@ SOLUTIONS = [
     REPO / "submissions" / "2151132",
     REPO / "submissions" / "2151133",
     *sorted((REPO / "tests" / "corpus").glob("correct_*")),
+    # Real-style framework models (issue 12; tests/test_real_training.py): flattened (N, 784) input only, dropout
+    # behind a training flag or nn.Dropout, Keras layers built on their first call, tanh hidden layers.
+    *(REPO / "tests" / "real_submissions" / name for name in REAL_STYLE),
 ]
 
 
@@ -56,10 +65,13 @@ def main() -> None:
                 outcome = run_checks(sub, settings)[0]
                 accuracy = getattr(outcome.evidence, "accuracy", None)
                 accs.append(float("nan") if accuracy is None else accuracy)
+                if outcome.status != "passed":
+                    print(f"  seed {seed}: {outcome.status}: {outcome.message}")
             per_run = (time.monotonic() - start) / len(args.seeds)
-            label = f"{path.relative_to(REPO)} [{part.framework or 'numpy'}]"
+            layout = getattr(outcome.evidence, "input_layout", None)
+            label = f"{path.relative_to(REPO)} [{part.framework or 'numpy'}{', ' + layout if layout and '784' in layout else ''}]"
             threshold = getattr(spec, "threshold", float("nan"))
-            print(f"{label:55s} min {min(accs):.3f} max {max(accs):.3f} threshold {threshold:.2f}  {per_run:.1f} s/run")
+            print(f"{label:70s} min {min(accs):.3f} max {max(accs):.3f} threshold {threshold:.2f}  {per_run:.1f} s/run")
 
 
 if __name__ == "__main__":

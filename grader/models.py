@@ -34,12 +34,23 @@ class _Record(BaseModel):
 # --------------------------------------------------------------------------- intake
 
 
+class LibraryUse(_Record):
+    """Code that computes with a tensor or autodiff library (torch, tensorflow, keras, jax, autograd), as the
+    intake worker read it: the numpy part must compute with numpy only."""
+
+    library: str = Field(description="The library's module: 'torch', 'tensorflow', 'keras', 'jax' or 'autograd'.")
+    expression: str = Field(description="The most telling use, as written: 'torch.autograd.grad', 'tf.GradientTape'.")
+    line: int = Field(description="1-based line of that use in the unit's source.")
+
+
 class MethodOutline(_Record):
     """One method of a kept class, as the intake worker's parse saw it (the grader never parses student code)."""
 
     name: str
     params: tuple[str, ...] = Field(description="Positional parameter names, `self` first.")
     statements: tuple[int, ...] = Field(description="1-based lines of the unit's source holding the method's statements.")
+    uses: tuple[str, ...] = Field(default=(), description="Names the method loads but does not bind, in order of first use.")
+    libraries: tuple[LibraryUse, ...] = Field(default=(), description="Libraries the method computes with, one use each.")
 
 
 class ClassOutline(_Record):
@@ -47,6 +58,8 @@ class ClassOutline(_Record):
 
     statements: tuple[int, ...] = Field(description="1-based lines of the unit's source holding the class's statements.")
     methods: tuple[MethodOutline, ...] = ()
+    libraries: tuple[LibraryUse, ...] = Field(
+        default=(), description="Libraries its bases, decorators and class-body statements (outside methods) use.")
 
 
 class SourceUnit(_Record):
@@ -60,6 +73,9 @@ class SourceUnit(_Record):
     cell: int | None = Field(default=None, description="1-based code cell index for notebooks.")
     uses: tuple[str, ...] = Field(default=(), description="Names the statement loads but does not bind, in order of first use.")
     outline: ClassOutline | None = Field(default=None, description="For a class: its statement lines and methods.")
+    binds: tuple[str, ...] | None = Field(
+        default=None, description="For an import: the names it binds (None: unknown, e.g. a star import), so that a "
+                                  "part narrowed to some classes can leave out imports only the others use.")
 
     @property
     def file_label(self) -> str:
@@ -112,6 +128,9 @@ class Submission(_Record):
     numpy_part: CodePart | None = None
     framework_part: CodePart | None = None
     findings: tuple[Finding, ...] = ()
+    framework_absence: Message | None = Field(
+        default=None, description="Why no framework part was taken, when intake can say more than 'none found' "
+                                  "(a function-fitting model, a numpy rewrite); the framework checks' skip message.")
 
 
 # --------------------------------------------------------------------------- sandbox

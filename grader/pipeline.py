@@ -20,7 +20,7 @@ from .checks.outcome import error_hint, skipped
 from .checks.registry import CheckContext, CheckDef, Planned
 from .evidence import ErrorEvidence
 from .intake import load_submission
-from .intake.select import narrow_part
+from .intake.select import narrow_part, without_unused_imports
 from .models import CheckOutcome, CodePart, GradedPart, GradedSource, GradeReport, RunResult, SourceUnit, Submission
 from .rubric import CheckSpec
 from .sandbox import Job, Runner
@@ -101,7 +101,10 @@ class _Run:
     def one(self, check: CheckDef[Any, Any, Any]) -> CheckOutcome:
         part = self.sub.numpy_part if check.part == "numpy" else self.sub.framework_part
         if part is None:
-            return skipped(check.id, msg("pipeline.no_numpy") if check.part == "numpy" else msg("pipeline.no_framework"))
+            if check.part == "numpy":
+                return skipped(check.id, msg("pipeline.no_numpy"))
+            # The intake may know why: another exercise's model, or a numpy rewrite of the framework part.
+            return skipped(check.id, self.sub.framework_absence or msg("pipeline.no_framework"))
         missing = next((name for name in check.needs if part.unit(name) is None), None)
         if missing is not None:
             return CheckOutcome(id=check.id, status="error", evidence=ErrorEvidence(failure="missing"),
@@ -144,7 +147,8 @@ class _Run:
         units = imports + staff + tuple(u for u in kept if u.kind != "import")
         # The staff layers say `np` even where the student imported numpy under another name.
         supplied = tuple(dict.fromkeys((*part.supplied_imports, "import numpy as np")))
-        return part.model_copy(update={"units": units, "supplied_imports": supplied}), failed
+        # A student's Relu that computed with torch is gone: its `import torch` must not cost every model check.
+        return without_unused_imports(part.model_copy(update={"units": units, "supplied_imports": supplied})), failed
 
 
 def _note_staff_layers(outcome: CheckOutcome, replaced: tuple[str, ...]) -> CheckOutcome:
@@ -175,6 +179,9 @@ def _graded_sources(sub: Submission) -> tuple[GradedSource, ...]:
     """Each graded definition; the framework model is named `framework:myModel`."""
     units = [(u.name, u) for u in (sub.numpy_part.units if sub.numpy_part else ()) if u.name and u.kind != "import"]
     if sub.framework_part and (model := sub.framework_part.unit("myModel")):
+        # Graded under another name (`myModel = Net`, added by the intake): show the class itself.
+        if model.kind == "constant" and len(model.uses) == 1 and (real := sub.framework_part.unit(model.uses[0])) is not None:
+            model = real
         units.append(("framework:myModel", model))
     return tuple(GradedSource(name=name, source=u.source, file_label=u.file_label, line=u.line, outline=u.outline) for name, u in units)
 

@@ -95,6 +95,9 @@ class GradientCheck(CheckSpec):
     """A backward pass compared with autograd and finite differences."""
 
     tolerance: GradientTolerance = GradientTolerance()
+    numpy_only: bool = Field(True, description="Layer checks: a layer whose code computes with torch, tensorflow, keras, "
+                                               "jax or autograd fails before it runs (this part computes gradients by hand "
+                                               "with numpy); false grades such a layer by its numbers as usual.")
 
 
 class AdvisoryCheck(CheckSpec):
@@ -120,6 +123,11 @@ class FrameworkCheck(CheckSpec):
 
     rtol: float = Field(1e-4, gt=0, description="Relative tolerance (float32) when matching outputs to relu(x W1 + b1) W2 + b2.")
     batch: int = Field(6, ge=2, le=256, description="Images in the probe batch.")
+    accepted_activations: tuple[Literal["relu", "tanh", "sigmoid", "leaky_relu", "elu", "gelu"], ...] = Field(
+        ("relu", "tanh"), min_length=1,
+        description="framework.model.architecture: hidden activations that pass (the course's published answer key uses tanh).")
+    require_template_layout: bool = Field(
+        False, description="framework.model.forward: fail a model that rejects the template's (N, 28, 28) input (else either layout passes).")
 
 
 class Checks(_Strict):

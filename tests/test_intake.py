@@ -549,3 +549,280 @@ def test_narrow_part_keeps_only_what_the_named_class_needs(tmp_path: Path) -> No
     assert part is not None
     narrowed = narrow_part(part, ["Relu"])
     assert [u.name or u.source for u in narrowed.units] == ["EPS", "mask", "Relu"]  # numpy is unused: intake dropped it
+
+
+# --------------------------------------------------------------------------- parts by role (issue 12, patterns 6-8)
+
+TORCH_LAYERS = """\
+import numpy as np
+import torch
+
+class Matmul:
+    def __init__(self):
+        self.mem = {}
+    def forward(self, x, W):
+        x, W = torch.as_tensor(x), torch.as_tensor(W)
+        self.mem = {"x": x, "W": W}
+        return torch.matmul(x, W).numpy()
+    def backward(self, grad_y):
+        g = torch.as_tensor(grad_y)
+        return (g @ self.mem["W"].T).numpy(), (self.mem["x"].T @ g).numpy()
+
+class Relu:
+    def __init__(self):
+        self.mem = {}
+    def forward(self, x):
+        self.mem["x"] = x
+        return np.maximum(x, 0)
+    def backward(self, grad_y):
+        x = torch.tensor(self.mem["x"], requires_grad=True)
+        torch.relu(x).backward(torch.tensor(grad_y))
+        return x.grad.numpy()
+"""
+
+TORCH_NET = """\
+import torch
+from torch import nn
+
+class Block(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(784, 100)
+    def forward(self, x):
+        return torch.relu(self.fc(x.reshape(-1, 784)))
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.block = Block()
+        self.out = nn.Linear(100, 10)
+    def forward(self, x):
+        return self.out(self.block(x))
+"""
+
+
+def libraries(part: CodePart, name: str) -> dict[str, list[tuple[str, str]]]:
+    """Per method of class `name`: the (library, expression) the intake worker recorded."""
+    outline = unit(part, name).outline
+    assert outline is not None
+    return {m.name: [(u.library, u.expression) for u in m.libraries] for m in outline.methods if m.libraries}
+
+
+def test_layers_computing_with_torch_and_their_model_are_the_numpy_part(sub: Path, write: Write) -> None:
+    write("hw.ipynb", notebook(TORCH_LAYERS, SOFTMAX_LOG, MNIST_MODEL))
+    submission = load_submission(sub)
+    part = numpy_part(submission)
+
+    assert part.definitions == ("Matmul", "Relu", "Softmax", "Log", "myModel")
+    assert submission.framework_part is None
+    assert [u.source for u in part.units if u.kind == "import"] == ["import numpy as np", "import torch"]
+    assert libraries(part, "Matmul") == {"forward": [("torch", "torch.matmul")], "backward": [("torch", "torch.as_tensor")]}
+    # One autograd call in an otherwise numpy Relu: the method that makes it, the telling expression first.
+    assert libraries(part, "Relu") == {"backward": [("torch", "torch.relu(...).backward")]}
+    assert libraries(part, "myModel") == {}
+
+
+def test_a_method_records_the_names_it_uses(sub: Path, write: Write) -> None:
+    write("hw.py", NUMPY_LAYERS)
+    outline = unit(numpy_part(load_submission(sub)), "Relu").outline
+    assert outline is not None
+    assert [(m.name, m.uses) for m in outline.methods] == [("__init__", ()), ("forward", ("np",)), ("backward", ())]
+
+
+@pytest.mark.parametrize(("code", "want"), [
+    ("import autograd.numpy as np\n", [("autograd", "np.maximum")]),
+    ("import jax.numpy as jnp\nnp = jnp\n", []),  # `np = jnp` is not kept (not a constant): np is numpy's
+    ("from torch import nn\n", []),
+    ("import numpy as np\nimport tensorflow as tf\n", []),
+], ids=["autograd-numpy", "jax-alias-dropped", "torch-imported-unused", "tf-imported-unused"])
+def test_a_library_is_read_from_the_files_imports(sub: Path, write: Write, code: str, want: list[tuple[str, str]]) -> None:
+    relu = "class Relu:\n    def forward(self, x):\n        return np.maximum(x, 0)\n"
+    write("hw.py", code + relu)
+    assert libraries(numpy_part(load_submission(sub)), "Relu").get("forward", []) == want
+
+
+def test_type_checks_annotations_and_own_names_are_not_computing_with_a_library(sub: Path, write: Write) -> None:
+    relu = (
+        "import numpy as np\nimport torch\n"
+        "class F:\n    pass\n"
+        "class Relu:\n"
+        "    def forward(self, x: torch.Tensor) -> torch.Tensor:\n"
+        "        if isinstance(x, torch.Tensor) or torch.is_tensor(x):\n"
+        "            x = x.detach().numpy()\n"
+        "        F()\n"
+        "        return np.maximum(x, 0)\n"
+        "    def backward(self, g):\n"
+        "        import torch as t\n"
+        "        return t.where(torch.zeros(1) > 0, g, g)\n"
+    )
+    write("hw.py", relu)
+    assert libraries(numpy_part(load_submission(sub)), "Relu") == {"backward": [("torch", "t.where")]}
+
+
+def test_a_layer_built_on_autograd_function_records_its_base(sub: Path, write: Write) -> None:
+    code = ("import torch\nclass Relu(torch.autograd.Function):\n    @staticmethod\n    def forward(ctx, x):\n"
+            "        return x.clamp(min=0)\n    @staticmethod\n    def backward(ctx, g):\n        return g\n")
+    write("hw.py", code)
+    outline = unit(numpy_part(load_submission(sub)), "Relu").outline
+    assert outline is not None
+    assert [(u.library, u.expression, u.line) for u in outline.libraries] == [("torch", "torch.autograd.Function", 1)]
+
+
+def test_a_framework_layer_without_backward_stays_with_the_framework_model(sub: Path, write: Write) -> None:
+    code = ("import torch\nfrom torch import nn\nclass Relu(nn.Module):\n    def forward(self, x):\n        return x.clamp(min=0)\n"
+            "class myModel(nn.Module):\n    def forward(self, x):\n        return self.fc2(Relu()(self.fc1(x.view(-1, 784))))\n")
+    write("hw.py", code)
+    submission = load_submission(sub)
+    assert submission.numpy_part is None
+    assert framework_part(submission).definitions == ("Relu", "myModel")
+
+
+def test_the_tensorflow_template_model_is_still_the_framework_part(sub: Path, write: Write) -> None:
+    write("hw.ipynb", notebook(TORCH_LAYERS, SOFTMAX_LOG, MNIST_MODEL, "import tensorflow as tf\n", TF_MODEL))
+    submission = load_submission(sub)
+    assert unit(framework_part(submission), "myModel").cell == 5
+    assert framework_part(submission).framework == "tensorflow"
+    assert numpy_part(submission).definitions == ("Matmul", "Relu", "Softmax", "Log", "myModel")
+
+
+def test_a_framework_model_of_another_name_is_offered_under_an_alias(sub: Path, write: Write) -> None:
+    write("hw.py", NUMPY_LAYERS + SOFTMAX_LOG + MNIST_MODEL)
+    write("net.py", TORCH_NET)
+    submission = load_submission(sub)
+    part = framework_part(submission)
+
+    assert (part.file, part.framework, part.definitions) == ("net.py", "pytorch", ("Block", "Net"))
+    alias = unit(part, "myModel")
+    assert (alias.kind, alias.source, alias.uses, alias.line) == ("constant", "myModel = Net", ("Net",), unit(part, "Net").line)
+    assert part.units[-1] == alias  # after the class it names
+    assert messages(submission, "info")[-1] == "no framework class is named myModel; graded `Net` (net.py) as the framework model"
+
+
+def test_a_class_named_mymodel_wins_over_a_model_of_another_name(sub: Path, write: Write) -> None:
+    write("net.py", TORCH_NET)
+    write("tf.py", "import tensorflow as tf\n" + TF_MODEL)
+    submission = load_submission(sub)
+    assert framework_part(submission).file == "tf.py"
+    assert not [f for f in submission.findings if f.message.id == "intake.framework_alias"]
+    assert "net.py: skipped for the framework part: Net is a PyTorch model (no class is named myModel)" in messages(submission, "info")
+
+
+def test_a_framework_class_without_the_mnist_shapes_is_not_a_model_to_grade(sub: Path, write: Write) -> None:
+    write("net.py", "import torch\nfrom torch import nn\nclass Net(nn.Module):\n    def __init__(self):\n"
+                    "        super().__init__()\n        self.fc = nn.Linear(3, 2)\n    def forward(self, x):\n        return self.fc(x)\n")
+    assert load_submission(sub).framework_part is None
+
+
+def test_narrow_part_keeps_the_class_an_alias_names(sub: Path, write: Write) -> None:
+    from grader.intake.select import narrow_part
+
+    write("net.py", TORCH_NET + "class Unused(nn.Module):\n    pass\n")
+    narrowed = narrow_part(framework_part(load_submission(sub)), ["myModel"])
+    assert [u.name for u in narrowed.units if u.kind != "import"] == ["Block", "Net", "myModel"]
+
+
+FIT_MODELS = {
+    "torch-linear": "from torch import nn\nclass myModel(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+                    "        self.h = nn.Linear(1, 64)\n        self.o = nn.Linear(64, 1)\n",
+    "keras-input-shape": "from tensorflow import keras\nclass myModel(keras.Model):\n    def __init__(self):\n        super().__init__()\n"
+                         "        self.d1 = keras.layers.Dense(32, input_shape=(1,))\n        self.d2 = keras.layers.Dense(1)\n",
+    "tf-variables": "import tensorflow as tf\nclass myModel:\n    def __init__(self):\n"
+                    "        self.W1 = tf.Variable(tf.random.normal([1, 50]))\n        self.b1 = tf.Variable(tf.zeros([50]))\n"
+                    "    def __call__(self, x):\n        return tf.matmul(x, self.W1) + self.b1\n",
+    "torch-randn": "import torch\nclass myModel:\n    def __init__(self):\n        self.W1 = torch.randn(1, 20, requires_grad=True)\n"
+                   "    def __call__(self, x):\n        return x @ self.W1\n",
+}
+
+
+@pytest.mark.parametrize("code", FIT_MODELS.values(), ids=FIT_MODELS.keys())
+def test_a_framework_mymodel_with_one_input_feature_is_not_the_framework_part(sub: Path, write: Write, code: str) -> None:
+    write("hw.py", NUMPY_LAYERS + SOFTMAX_LOG + MNIST_MODEL)
+    write("fit.py", code)
+    submission = load_submission(sub)
+    reason = "myModel in fit.py takes 1 input feature, not 784; it looks like the function-fitting exercise; no MNIST framework model found"
+
+    assert submission.framework_part is None
+    assert messages(submission, "warning") == [reason]
+    assert submission.framework_absence is not None and str(submission.framework_absence) == reason
+
+
+@pytest.mark.parametrize("code", [
+    "from torch import nn\nclass myModel(nn.Module):\n    def __init__(self, d):\n        super().__init__()\n"
+    "        self.fc = nn.Linear(d, 100)\n        self.out = nn.Linear(100, 10)\n",
+    "from torch import nn\nclass myModel(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+    "        self.conv = nn.Conv2d(1, 8, 3)\n        self.fc = nn.Linear(8 * 26 * 26, 10)\n",
+    "import tensorflow as tf\nclass myModel:\n    def __init__(self):\n        self.b1 = tf.Variable(tf.zeros([1, 100]))\n"
+    "        self.W1 = tf.Variable(tf.random.normal([784, 100]))\n",
+], ids=["unknown-inputs", "conv-first", "mnist-mentioned"])
+def test_a_framework_mymodel_whose_inputs_are_not_known_to_differ_is_still_graded(sub: Path, write: Write, code: str) -> None:
+    write("hw.py", code)
+    submission = load_submission(sub)
+    assert framework_part(submission).file == "hw.py"
+    assert submission.framework_absence is None
+
+
+def test_the_function_fitting_model_beside_the_homework_is_skipped_with_its_reason(sub: Path, write: Write) -> None:
+    write("fit.py", FIT_MODELS["torch-linear"])
+    write("hw.py", "import tensorflow as tf\n" + TF_MODEL)
+    submission = load_submission(sub)
+    assert framework_part(submission).file == "hw.py"
+    assert submission.framework_absence is None
+    assert ("fit.py: skipped for the framework part: myModel takes 1 input feature, not 784: "
+            "it looks like the function-fitting exercise") in messages(submission, "info")
+
+
+def test_a_framework_notebook_rewritten_with_numpy_is_the_reason_when_another_file_is_the_numpy_part(
+        sub: Path, write: Write) -> None:
+    rewrite = ("import numpy as np\nimport tensorflow as tf\nclass myModel:\n    def __init__(self):\n"
+               "        self.W1 = np.random.normal(size=[784, 10])\n    def __call__(self, x):\n"
+               "        return x.reshape(-1, 784) @ self.W1\n")
+    write("numpy_part.py", NUMPY_LAYERS + SOFTMAX_LOG + MNIST_MODEL)
+    write("tf_part.py", rewrite)
+    submission = load_submission(sub)
+    reason = "myModel in tf_part.py is written with numpy only, not PyTorch or TensorFlow; no framework model found"
+    assert numpy_part(submission).file == "numpy_part.py"
+    assert messages(submission, "warning") == [reason]
+    assert str(submission.framework_absence) == reason
+
+
+def test_a_numpy_only_submission_keeps_the_plain_missing_framework_warning(sub: Path, write: Write) -> None:
+    write("hw.py", NUMPY_LAYERS + SOFTMAX_LOG + MNIST_MODEL)
+    write("copy.py", NUMPY_LAYERS + SOFTMAX_LOG + MNIST_MODEL)  # the same notebook twice: its myModel builds on the layers
+    submission = load_submission(sub)
+    assert submission.framework_absence is None
+    assert [f.message.id for f in submission.findings if f.severity == "warning"] == ["intake.no_framework_part"]
+
+
+def test_narrow_part_leaves_out_imports_only_other_classes_use(sub: Path, write: Write) -> None:
+    from grader.intake.select import narrow_part
+
+    log = "class Log:\n    def backward(self, g):\n        return tf.constant(g)\n"
+    write("hw.py", "import numpy as np\nimport tensorflow as tf\nfrom os.path import *\n" + NUMPY_LAYERS + log)
+    part = numpy_part(load_submission(sub))
+    narrowed = {name: narrow_part(part, [name]) for name in ("Relu", "Log")}
+
+    assert [u.source for u in narrowed["Relu"].units if u.kind == "import"] == ["import numpy as np", "from os.path import *"]
+    assert [u.source for u in narrowed["Log"].units if u.kind == "import"] == ["import tensorflow as tf", "from os.path import *"]
+
+
+def test_imports_only_a_replaced_layer_used_can_be_left_out(sub: Path, write: Write) -> None:
+    from grader.intake.select import without_unused_imports
+
+    log = "class Log:\n    def backward(self, g):\n        return tf.constant(g)\n"
+    write("hw.py", "import numpy as np\nimport tensorflow as tf\n" + NUMPY_LAYERS + log)
+    part = numpy_part(load_submission(sub))
+    staffed = part.model_copy(update={"units": tuple(u for u in part.units if u.name != "Log")})  # as the pipeline does
+
+    assert [u.source for u in without_unused_imports(part).units if u.kind == "import"] == ["import numpy as np", "import tensorflow as tf"]
+    assert [u.source for u in without_unused_imports(staffed).units if u.kind == "import"] == ["import numpy as np"]
+
+
+def test_a_keras_model_of_another_name_needs_only_its_ten_classes(sub: Path, write: Write) -> None:
+    layer = ("class Scale(tf.keras.layers.Layer):\n    def call(self, x):\n"
+             "        return tf.reshape(x, [-1, 784]) * 10\n")
+    net = ("class Net(tf.keras.Model):\n    def __init__(self):\n        super().__init__()\n"
+           "        self.flatten = tf.keras.layers.Flatten()\n        self.d1 = tf.keras.layers.Dense(128, activation='relu')\n"
+           "        self.d2 = tf.keras.layers.Dense(10)\n    def call(self, x):\n        return self.d2(self.d1(self.flatten(x)))\n")
+    write("hw.py", "import tensorflow as tf\n" + layer + net)
+    part = framework_part(load_submission(sub))
+    assert (part.framework, part.definitions, unit(part, "myModel").source) == ("tensorflow", ("Net",), "myModel = Net")

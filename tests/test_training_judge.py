@@ -136,15 +136,93 @@ def test_an_output_of_the_wrong_shape_fails_the_check() -> None:
     assert isinstance(outcome.evidence, TrainingEvidence) and outcome.evidence.accuracy is None
 
 
+FLAT = "test accuracy 0.900 >= 0.75 after 10 epochs of the grader's training, on flattened (N, 784) input: " \
+       "myModel does not accept the template's (N, 28, 28) images"
+
+
+def test_a_model_trained_on_flattened_input_passes_and_says_which_layout_it_took() -> None:
+    outcome = _train(GOOD | {"layout": "2d", "training_flag": False, "module_modes": True}, _scores(18), training.FRAMEWORK_TRAIN)
+    assert (outcome.status, outcome.message.id, str(outcome.message)) == ("passed", "training.passed_flat", FLAT)
+    zh = render(outcome.message, "zh")
+    assert "(N, 784)" in zh and "(N, 28, 28)" in zh and "0.900" in zh and CJK.search(zh)
+    ev = outcome.evidence
+    assert isinstance(ev, TrainingEvidence) and ev.notes == ()
+    assert (ev.input_layout, ev.train_call, ev.test_call) == ("(N, 784)", "model.train(); model(x)", "model.eval(); model(x)")
+
+
+def test_a_model_trained_on_the_templates_images_keeps_the_passed_message() -> None:
+    outcome = _train(GOOD | {"layout": "3d", "training_flag": True, "module_modes": False}, _scores(18), training.FRAMEWORK_TRAIN)
+    assert (outcome.message.id, str(outcome.message)) == (
+        "training.passed", "test accuracy 0.900 >= 0.75 after 10 epochs of the grader's training")
+    ev = outcome.evidence
+    assert isinstance(ev, TrainingEvidence)
+    assert (ev.input_layout, ev.train_call, ev.test_call) == ("(N, 28, 28)", "model(x, training=True)", "model(x, training=False)")
+
+
+def test_a_flattened_model_below_the_threshold_fails_with_a_note_on_the_layout() -> None:
+    outcome = _train({"losses": [2.3, 1.2], "layout": "2d"}, _scores(10), training.FRAMEWORK_TRAIN)
+    assert outcome.status == "failed" and outcome.message.id == "training.below_threshold"
+    assert isinstance(outcome.evidence, TrainingEvidence) and [n.id for n in outcome.evidence.notes] == ["training.note_flat"]
+    assert str(outcome.evidence.notes[0]) == (
+        "myModel was trained and tested on flattened (N, 784) input: it does not accept the template's (N, 28, 28) images")
+
+
+@pytest.mark.parametrize(
+    ("flag", "modules", "train_call", "test_call"),
+    [(False, False, "model(x)", "model(x)"), (True, False, "model(x, training=True)", "model(x, training=False)"),
+     (False, True, "model.train(); model(x)", "model.eval(); model(x)"),
+     (True, True, "model.train(); model(x, training=True)", "model.eval(); model(x, training=False)")],
+    ids=["plain", "flag", "module", "module-and-flag"],
+)
+def test_the_evidence_says_how_the_model_was_called_in_each_mode(flag: bool, modules: bool, train_call: str, test_call: str) -> None:
+    outcome = _train({"losses": [2.3, 1.1], "training_flag": flag, "module_modes": modules}, _scores(20), training.FRAMEWORK_TRAIN)
+    assert isinstance(outcome.evidence, TrainingEvidence)
+    assert (outcome.evidence.train_call, outcome.evidence.test_call) == (train_call, test_call)
+
+
+def test_the_numpy_training_evidence_has_no_layout_or_modes() -> None:
+    ev = _train(GOOD, _scores(18)).evidence
+    assert isinstance(ev, TrainingEvidence) and (ev.input_layout, ev.train_call, ev.test_call) == (None, None, None)
+
+
+NO_LAYOUT = {"kind": "exception", "phase": "train", "traceback": "x.shape == (100, 28, 28):\nRuntimeError: mat1 and mat2",
+             "location": {"file": "hw.py", "line": 12, "cell": None},
+             "message": {"id": "training.no_layout", "args": {
+                 "n": 100, "on_3d": {"id": "training.layout_raised", "args": {"type": {"verbatim": "RuntimeError"}}},
+                 "on_2d": {"id": "training.layout_shape", "args": {"shape": "(100, 28, 10)"}}}}}
+
+
+def test_a_model_that_takes_neither_layout_fails_with_the_workers_sentence_and_the_errors_as_evidence() -> None:
+    from grader.evidence import ErrorEvidence
+
+    outcome = _train({"losses": [], "no_layout": NO_LAYOUT}, None, training.FRAMEWORK_TRAIN)  # no test outputs: nothing was trained
+    assert (outcome.status, outcome.message.id) == ("failed", "training.no_layout")
+    assert str(outcome.message) == (
+        "myModel accepts neither (N, 28, 28) nor (N, 784) images: called on (100, 28, 28) it raised RuntimeError, and on (100, 784) "
+        "it returned shape (100, 28, 10); it must take the template's (N, 28, 28) images (or flattened (N, 784) rows) and return "
+        "(N, 10) logits (the errors are quoted in the evidence)")
+    assert "mat1" not in str(outcome.message)
+    ev = outcome.evidence
+    assert isinstance(ev, ErrorEvidence) and ev.failure == "exception" and "mat1 and mat2" in ev.detail
+    assert ev.location is not None and (ev.location.file, ev.location.line) == ("hw.py", 12)
+    zh = render(outcome.message, "zh")
+    assert zh.startswith("myModel 既不接受 (N, 28, 28) 也不接受 (N, 784) 的图像") and "RuntimeError" in zh and "(100, 28, 10)" in zh
+
+
 @pytest.mark.parametrize(
     "values",
     [{}, {"losses": "2.3, 1.1"}, {"losses": [True, 1.0]}, {"losses": ["2.3"]}, {"losses": [None]}, {"losses": ["nonsense"]},
      {"losses": [1.0], "curve": {"step": [5], "loss": [1.0]}},
      {"losses": [1.0], "curve": {"step": [5], "loss": [1.0], "accuracy": [0.5], "extra": []}},
      {"losses": [1.0], "curve": {"step": [5, 10], "loss": [1.0], "accuracy": [0.5]}},
-     {"losses": [1.0], "worker_seconds": "fast"}],
+     {"losses": [1.0], "worker_seconds": "fast"}, {"losses": [1.0], "layout": "4d"}, {"losses": [1.0], "layout": 2},
+     {"losses": [1.0], "training_flag": "yes"}, {"losses": [1.0], "module_modes": 1},
+     {"losses": [], "no_layout": {"kind": "exception", "phase": "train"}}, {"losses": [], "no_layout": "neither"},
+     {"losses": [], "no_layout": NO_LAYOUT | {"message": {"id": "training.passed", "args": {}}}},
+     {"losses": [], "no_layout": NO_LAYOUT, "layout": "3d"}],
     ids=["no-losses", "losses-a-string", "a-bool", "a-numeric-string", "a-null", "a-word", "curve-no-accuracy", "curve-extra-key",
-         "curve-uneven", "seconds-a-word"],
+         "curve-uneven", "seconds-a-word", "layout-unknown", "layout-a-number", "flag-a-string", "modes-a-number",
+         "no-layout-without-message", "no-layout-a-string", "no-layout-another-message", "no-layout-and-a-layout"],
 )
 def test_a_training_reply_with_malformed_values_is_tampered(values: dict[str, Any]) -> None:
     outcome = _train(values, _scores(20))
@@ -353,6 +431,26 @@ TORCH_MODELS = {
     "no_parameters": "class myModel:\n    def __call__(self, x):\n        return torch.zeros(len(x), 10)\n",
     "returns_tuple": "class myModel(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.fc = nn.Linear(784, 10)\n\n"
                      "    def forward(self, x):\n        return self.fc(x.reshape(-1, 784)), 1\n",
+    # Takes only flattened rows: trained and tested as (N, 784).
+    "flat": "class myModel(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.fc = nn.Linear(784, 10)\n\n"
+            "    def forward(self, x):\n        return self.fc(x)\n",
+    # Learns only in training mode; in inference mode it answers class 3 for every image.
+    "mode_module": "class myModel(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.fc = nn.Linear(784, 10)\n\n"
+                   "    def forward(self, x):\n        if self.training:\n            return self.fc(x.reshape(-1, 784))\n"
+                   "        return torch.eye(10)[[3] * len(x)]\n",
+    "mode_flag": "class myModel(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.fc = nn.Linear(784, 10)\n\n"
+                 "    def forward(self, x, training=True):\n        if training:\n            return self.fc(x.reshape(-1, 784))\n"
+                 "        return torch.eye(10)[[3] * len(x)]\n",
+    # A student's own training loop named `train`: model.train() would run it; the grader sets the flags instead.
+    "train_method": "class myModel(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.fc = nn.Linear(784, 10)\n\n"
+                    "    def forward(self, x):\n        return self.fc(x.reshape(-1, 784))\n\n"
+                    "    def train(self, x, y, epochs=50):\n        raise RuntimeError('my own training loop')\n",
+    # Wants (N, 1, 28, 28): rejects both layouts, with a different error each time.
+    "conv": "class myModel(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.conv = nn.Conv2d(1, 1, 3, padding=1)\n"
+            "        self.fc = nn.Linear(784, 10)\n\n    def forward(self, x):\n        return self.fc(torch.relu(self.conv(x)).flatten(1))\n",
+    # Fails the same way whatever the input.
+    "typo": "class myModel(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.fc = nn.Linear(784, 10)\n\n"
+            "    def forward(self, x):\n        return self.fc2(x.reshape(-1, 784))\n",
 }
 
 
@@ -403,3 +501,55 @@ def test_the_framework_worker_names_what_is_wrong_with_the_model(tmp_path: Path,
     assert str(result.error.message) == english
     zh = render(result.error.message, "zh")
     assert CJK.search(zh) and set(re.findall(r"[A-Za-z_]{3,}", zh)) <= CODE_WORDS, zh
+
+
+@pytest.mark.parametrize(("name", "layout", "flag"), [("good", "3d", False), ("flat", "2d", False), ("train_method", "3d", False)],
+                         ids=["template-layout", "flattened-only", "own-train-method"])
+def test_the_framework_worker_trains_in_the_layout_the_model_takes(tmp_path: Path, name: str, layout: str, flag: bool) -> None:
+    pytest.importorskip("torch")
+    ctx, planned, result = _framework_run(tmp_path, name)
+    assert result.error is None, result.error
+    values = TrainingResult.model_validate(result.values)
+    assert (values.layout, values.training_flag, values.module_modes, values.no_layout) == (layout, flag, True, None)
+    assert result.arrays["test_out"].shape == (20, 10) and len(values.losses) == 2
+
+
+@pytest.mark.parametrize("name", ["mode_module", "mode_flag"])
+def test_the_framework_worker_trains_in_training_mode_and_tests_in_inference_mode(tmp_path: Path, name: str) -> None:
+    pytest.importorskip("torch")
+    _, _, result = _framework_run(tmp_path, name)
+    # Training worked, so it ran in training mode (inference mode has no gradient); the test outputs are inference mode's.
+    assert result.error is None, result.error
+    assert TrainingResult.model_validate(result.values).training_flag is (name == "mode_flag")
+    assert result.arrays["test_out"].argmax(axis=1).tolist() == [3] * 20
+
+
+def test_a_model_that_takes_neither_layout_is_reported_as_a_value_and_fails(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    ctx, planned, result = _framework_run(tmp_path, "conv")
+    assert result.error is None, result.error
+    values = TrainingResult.model_validate(result.values)
+    assert values.no_layout is not None and values.layout is None and "test_out" not in result.arrays
+    outcome = evaluate(ctx.check_id, result, lambda: training.judge(ctx, planned.state, Reply(values, result.arrays, result)))
+    assert (outcome.status, outcome.message.id) == ("failed", "training.no_layout")
+    assert str(outcome.message) == (
+        "myModel accepts neither (N, 28, 28) nor (N, 784) images: called on (20, 28, 28) it raised RuntimeError (hw.py, line 12), "
+        "and on (20, 784) it raised RuntimeError (hw.py, line 12); it must take the template's (N, 28, 28) images (or flattened "
+        "(N, 784) rows) and return (N, 10) logits (the errors are quoted in the evidence)")
+    detail = getattr(outcome.evidence, "detail", "")
+    assert "x.shape == (20, 28, 28):" in detail and "x.shape == (20, 784):" in detail and "conv2d" in detail
+    zh = render(outcome.message, "zh")
+    assert "既不接受" in zh and "RuntimeError" in zh and "hw.py" in zh
+
+
+def test_a_model_failing_the_same_way_in_both_layouts_says_the_layout_is_not_the_cause(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    _, _, result = _framework_run(tmp_path, "typo")
+    assert result.error is not None and (result.error.kind, result.error.message.id) == ("exception", "training.same_error")
+    assert str(result.error.message) == (
+        "myModel fails on a batch of 20 images as (N, 28, 28) and as (N, 784) alike: it raised AttributeError (hw.py, line 11) both "
+        "times, so the input layout is not the cause (the error is quoted in the evidence)")
+    assert "'myModel' object has no attribute 'fc2'" in result.error.detail and "internal" not in str(result.error.message)
+    assert result.error.location is not None and result.error.location.line == 11
+    zh = render(result.error.message, "zh")
+    assert CJK.search(zh) and "AttributeError" in zh and "(N, 784)" in zh

@@ -22,7 +22,8 @@ import numpy as np
 import torch
 
 from ..evidence import GradientComparison, GradientEvidence
-from ..models import CheckOutcome
+from ..models import CheckOutcome, ClassOutline, LibraryUse
+from ..vocabulary import Location
 from ..rubric import GradientCheck, Tolerance
 from ..sandbox.protocol import GradType, LayerGradientParams, LayerGradientResult
 from ..text import Message, msg, verbatim
@@ -144,14 +145,67 @@ def layer_check(spec: LayerSpec, default: GradientCheck | None = None) -> LayerC
     gives one, so that existing rubrics keep working.
     """
 
-    def plan(ctx: CheckContext[GradientCheck]) -> Planned[LayerState]:
-        return plan_layer(spec, ctx)
+    def plan(ctx: CheckContext[GradientCheck]) -> Planned[LayerState] | CheckOutcome:
+        return library_outcome(spec, ctx) or plan_layer(spec, ctx)
 
     def judge(ctx: CheckContext[GradientCheck], state: LayerState, reply: Reply[LayerGradientResult]) -> CheckOutcome:
         return judge_layer(spec, ctx, state, reply)
 
     return CheckDef(id=spec.check_id, part="numpy", needs=(spec.name,), spec=GradientCheck, default=default, plan=plan,
                     result=LayerGradientResult, judge=judge, module=__name__)
+
+
+# --------------------------------------------------------------------------- numpy only
+
+
+_METHOD_ORDER = ("backward", "forward")
+"""Which method a library message names first: the one that should compute the gradient by hand."""
+_LIBRARIES = frozenset({"torch", "tensorflow", "keras", "jax", "autograd"})
+_AUTODIFF = frozenset({"autograd", "grad", "backward", "GradientTape", "gradient", "vjp", "jvp", "jacobian", "jacrev", "jacfwd",
+                       "hessian", "value_and_grad", "requires_grad", "requires_grad_", "retain_grad", "grad_fn"})
+
+
+def library_outcome(spec: LayerSpec, ctx: CheckContext[GradientCheck]) -> CheckOutcome | None:
+    """The layer fails before it runs when its code computes with torch, tensorflow, keras, jax or autograd
+    (the intake worker recorded it per method, `MethodOutline.libraries`) and the rubric says `numpy_only`."""
+    unit = ctx.part.unit(spec.name)
+    uses = _library_uses(unit.outline) if ctx.spec.numpy_only and unit is not None else []
+    if unit is None or not uses:
+        return None
+    (method, first), rest = uses[0], uses[1:]
+    where = Location(file=unit.file, cell=unit.cell, line=unit.line + first.line - 1)
+    evidence = GradientEvidence(notes=tuple(_library_msg(spec.name, m, use, also=True) for m, use in rest),
+                                details={"library": first.library, "method": method or "", "expression": first.expression,
+                                         "location": where.label})
+    return CheckOutcome(id=spec.check_id, status="failed", message=_library_msg(spec.name, method, first, also=False),
+                        diagnosis=_library_diagnosis(first), evidence=evidence)
+
+
+def _library_uses(outline: ClassOutline | None) -> list[tuple[str | None, LibraryUse]]:
+    """(method, use) for each library use; backward, then forward, then the other methods, then the class body (None)."""
+    if outline is None:
+        return []
+    ranked = sorted(outline.methods, key=lambda m: _METHOD_ORDER.index(m.name) if m.name in _METHOD_ORDER else len(_METHOD_ORDER))
+    found: list[tuple[str | None, LibraryUse]] = [(m.name, use) for m in ranked for use in m.libraries]
+    return found + [(None, use) for use in outline.libraries]
+
+
+def _library_msg(name: str, method: str | None, use: LibraryUse, *, also: bool) -> Message:
+    """"Relu.backward computes with torch (torch.autograd.grad); this part computes gradients by hand with numpy: ..."."""
+    library = use.library if use.library in _LIBRARIES else verbatim(use.library)
+    expression = verbatim(use.expression)
+    if method is None:
+        return (msg("layers.library.also_class", name=name, library=library, expression=expression) if also
+                else msg("layers.library.class", name=name, library=library, expression=expression))
+    if also:
+        return msg("layers.library.also_method", name=name, method=method, library=library, expression=expression)
+    return msg("layers.library.method", name=name, method=method, library=library, expression=expression)
+
+
+def _library_diagnosis(use: LibraryUse) -> Message:
+    if _AUTODIFF.intersection(use.expression.split(".")):
+        return msg("layers.library.diag_autodiff", expression=verbatim(use.expression))
+    return msg("layers.library.diag", library=use.library if use.library in _LIBRARIES else verbatim(use.library))
 
 
 Problem = tuple[Message, Message | None]

@@ -6,6 +6,14 @@ input of the job), and accuracy is computed here.
 
     numpy.model.train       mini-batch SGD with the template's update W -= lr * W_grad (worker: numpy_train)
     framework.model.train   the rubric's optimizer on the PyTorch or TensorFlow myModel (worker: framework_train)
+
+The framework worker trains the model in the input layout it accepts (the template's
+(N, 28, 28) images, else flattened (N, 784) rows), in training mode, and tests it in
+inference mode; the evidence says which layout and how it was called, and a model
+trained on flattened rows passes with a message that says so (training.passed_flat).
+A model that accepts neither layout is a verdict, not an error: the worker reports it
+as value `no_layout` and the judge fails the check with its sentence (training.no_layout),
+the framework's error text only in the evidence.
 """
 
 from __future__ import annotations
@@ -16,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..evidence import Curve, TrainingEvidence
+from ..evidence import Curve, ErrorEvidence, TrainingEvidence
 from ..models import CheckOutcome
 from ..rubric import TrainingCheck
 from ..sandbox.protocol import FrameworkTrainParams, NumpyTrainParams, TrainingResult
@@ -29,6 +37,8 @@ FRAMEWORK_ID = "framework.model.train"
 TF_INSTALL_HINT = "pip install 'nn-grader[tensorflow]' (or pip install tensorflow-cpu) and grade again"
 """The command that installs the TensorFlow extra (the doctor and the CLI print it; messages say it through
 `tensorflow_missing()`, whose catalog text holds the same command)."""
+LAYOUT_SHAPES = {"3d": "(N, 28, 28)", "2d": "(N, 784)"}
+"""The framework worker's input layouts (tasks_framework.LAYOUTS) as the evidence shows them."""
 LAYER_CHECKS = ("numpy.matmul.backward", "numpy.relu.backward", "numpy.softmax.backward", "numpy.log.backward")
 """The numpy model's training runs after the layers' own checks: a layer that failed one is replaced by the staff's."""
 
@@ -92,6 +102,10 @@ def _planned(ctx: CheckContext[TrainingCheck], params: NumpyTrainParams | Framew
 def judge(ctx: CheckContext[TrainingCheck], state: TrainingState, reply: Reply[TrainingResult]) -> CheckOutcome:
     """Accuracy of the trained model's test outputs against the grader's labels; below the threshold, why."""
     rc, labels = ctx.spec, state.labels
+    if (rejected := reply.values.no_layout) is not None:  # the framework model takes neither input layout
+        expect(rejected.message.id == "training.no_layout" and reply.values.layout is None, "value 'no_layout'")
+        raise CheckFailed(rejected.message, None, ErrorEvidence(failure=rejected.kind, phase=rejected.phase, detail=rejected.traceback,
+                                                                location=rejected.location))
     out = array(reply.result, "test_out")
     losses = reply.values.losses
     evidence = _evidence(rc, state, reply.values)
@@ -99,9 +113,15 @@ def judge(ctx: CheckContext[TrainingCheck], state: TrainingState, reply: Reply[T
         raise CheckFailed(msg("training.output_shape", n=len(labels), shape=str(out.shape)), None, evidence)
     accuracy = float(np.mean(np.argmax(out, axis=1) == labels))
     evidence = evidence.model_copy(update={"accuracy": accuracy})
+    flat = reply.values.layout == "2d"
     if accuracy < rc.threshold:
+        if flat:
+            evidence = evidence.model_copy(update={"notes": (*evidence.notes, msg("training.note_flat"))})
         raise CheckFailed(msg("training.below_threshold", accuracy=accuracy, threshold=rc.threshold, epochs=rc.epochs),
                           _training_diagnosis(losses, out, accuracy), evidence)
+    if flat:  # the passed message says it: the template's images were not what the model takes
+        return CheckOutcome(id=ctx.check_id, status="passed", evidence=evidence,
+                            message=msg("training.passed_flat", accuracy=accuracy, threshold=rc.threshold, epochs=rc.epochs))
     return CheckOutcome(id=ctx.check_id, status="passed", evidence=evidence,
                         message=msg("training.passed", accuracy=accuracy, threshold=rc.threshold, epochs=rc.epochs))
 
@@ -114,7 +134,16 @@ def _evidence(rc: TrainingCheck, state: TrainingState, values: TrainingResult) -
         curve = Curve(step=points.step, loss=points.loss, accuracy=points.accuracy)
     return TrainingEvidence(threshold=rc.threshold, epochs=rc.epochs, batch_size=rc.batch_size, lr=rc.lr, optimizer=rc.optimizer,
                             seed=rc.seed, train_images=state.n_train, test_images=len(state.labels), losses=values.losses,
-                            curve=curve, train_seconds=values.worker_seconds)
+                            curve=curve, train_seconds=values.worker_seconds, input_layout=LAYOUT_SHAPES.get(values.layout or ""),
+                            train_call=_call_code(values, True), test_call=_call_code(values, False))
+
+
+def _call_code(values: TrainingResult, training: bool) -> str | None:
+    """How the framework worker called the model, as code: 'model.train(); model(x)', 'model(x, training=False)'."""
+    if values.training_flag is None and values.module_modes is None:  # the numpy task, or a worker that did not say
+        return None
+    mode = ("model.train(); " if training else "model.eval(); ") if values.module_modes else ""
+    return mode + (f"model(x, training={training})" if values.training_flag else "model(x)")
 
 
 def _training_diagnosis(losses: Sequence[float | str], out: np.ndarray, accuracy: float) -> Message:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from .base import EvidenceBase
 
@@ -38,3 +38,7 @@ class TrainingEvidence(EvidenceBase):
     accuracy: float | None = None
     threshold: float | None = None
     train_seconds: float | None = None
+    input_layout: str | None = Field(None, description="The input shape the framework model was trained and tested on, "
+                                                        "e.g. '(N, 28, 28)' (the template's) or '(N, 784)'.")
+    train_call: str | None = Field(None, description="How the grader called the model while training, as code: 'model(x, training=True)'.")
+    test_call: str | None = Field(None, description="How it called the model on the test images: 'model.eval(); model(x)'.")

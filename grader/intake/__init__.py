@@ -60,6 +60,7 @@ def load_submission(path: Path, *, student: str | None = None, runner: Runner | 
         numpy_part=selection.numpy_part,
         framework_part=selection.framework_part,
         findings=(*(f for a in analyses for f in a.findings), *selection.findings),
+        framework_absence=selection.framework_absence,
     )
 
 

@@ -4,7 +4,11 @@ Runs in the grader's process on the intake worker's validated records
 (records.FileAnalysis): no student text is parsed here.  Students keep other
 exercises in the same folder (a function-fitting notebook also defines Matmul,
 Relu and myModel), so each file's candidate is scored by how well it fits the
-MNIST homework (candidates.py, in the worker) and the best one wins.
+MNIST homework (candidates.py, in the worker) and the best one wins.  A class
+named myModel wins over a framework model of another name (`Net`), which is
+graded only when no file has one, and said so.  When no framework part is
+taken, the intake's reason (a myModel of the function-fitting exercise, a
+framework notebook rewritten with numpy) is `Selection.framework_absence`.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from ..models import CodePart, Finding, Framework
+from ..models import CodePart, Finding, Framework, SourceUnit
 from ..text import Message, msg
 from .files import is_checkpoint
 from .records import Candidate, FileAnalysis, suffix_of
@@ -32,6 +36,8 @@ class Selection:
     numpy_part: CodePart | None
     framework_part: CodePart | None
     findings: tuple[Finding, ...]
+    framework_absence: Message | None = None
+    """Why no framework part was taken, when more can be said than "none found"."""
 
 
 def select_parts(files: Sequence[FileAnalysis], *, where: str) -> Selection:
@@ -44,26 +50,56 @@ def select_parts(files: Sequence[FileAnalysis], *, where: str) -> Selection:
     numpy = [f.numpy for f in files if f.numpy is not None]
     framework = [f.framework for f in files if f.framework is not None]
     numpy_part, numpy_findings = _choose("numpy", numpy, where)
-    framework_part, framework_findings = _choose("framework", framework, where)
-    return Selection(numpy_part, framework_part, (*numpy_findings, *framework_findings))
+    absence = _absence_msg(files, numpy_part) if not framework else None
+    if absence is None:
+        framework_part, framework_findings = _choose("framework", framework, where)
+    else:
+        framework_part, framework_findings = None, [Finding(severity="warning", file=absence[0], message=absence[1])]
+    others = [_info_at(f.file, _other_exercise_msg(f)) for f in files if f.other_exercise is not None and absence is None]
+    findings = (*numpy_findings, *framework_findings, *others, *_alias_findings(framework_part, framework))
+    return Selection(numpy_part, framework_part, findings, absence[1] if absence else None)
 
 
 def narrow_part(part: CodePart, names: Iterable[str]) -> CodePart:
     """`part` with only the classes and functions `names` need, directly or through each other.
 
-    Imports and constants stay.  A broken or hostile class elsewhere in the file
-    (an endless loop in a class body) then cannot cost a check that never uses it.
+    Constants stay, and the imports the kept code uses (all of them when the intake
+    could not tell what an import binds).  A broken or hostile class elsewhere in
+    the file (an endless loop in a class body) then cannot cost a check that never
+    uses it, and a Relu check does not import TensorFlow for the Log that uses it.
     """
+    names = tuple(names)
     defs = {u.name: u for u in part.units if u.kind in ("class", "function") and u.name}
     keep: set[str] = set()
-    todo = [n for n in names if n in defs]
+    # Constants stay, so what they name stays too: the alias `myModel = Net` of a model named otherwise.
+    constants = (n for u in part.units if u.kind == "constant" and u.name in names for n in u.uses)
+    todo = [n for n in (*names, *constants) if n in defs]
     while todo:
         name = todo.pop()
         if name not in keep:
             keep.add(name)
             todo.extend(n for n in defs[name].uses if n in defs)
     units = tuple(u for u in part.units if u.kind in ("import", "constant") or u.name in keep)
+    return without_unused_imports(part.model_copy(update={"units": units}))
+
+
+def without_unused_imports(part: CodePart) -> CodePart:
+    """`part` without the imports none of its definitions uses (an import whose names the intake could not
+    tell, `from x import *`, stays).
+
+    After the staff layers replace a student's Relu that computed with torch, its
+    `import torch` would otherwise cost every model check a torch import for nothing.
+    """
+    used = {n for u in part.units if u.kind != "import" for n in _needs(u)}
+    units = tuple(u for u in part.units if u.kind != "import" or u.binds is None or used & set(u.binds))
     return part.model_copy(update={"units": units})
+
+
+def _needs(unit: SourceUnit) -> Iterable[str]:
+    """The module-level names a unit loads: its own, and each method's (a method may use a name the class binds elsewhere)."""
+    yield from unit.uses
+    for method in unit.outline.methods if unit.outline else ():
+        yield from method.uses
 
 
 # --------------------------------------------------------------------------- choosing
@@ -79,7 +115,45 @@ def _choose(kind: PartKind, candidates: list[Candidate], where: str) -> tuple[Co
 
 
 def _info(candidate: Candidate, message: Message) -> Finding:
-    return Finding(severity="info", file=candidate.part.file, message=message)
+    return _info_at(candidate.part.file, message)
+
+
+def _info_at(file: str, message: Message) -> Finding:
+    return Finding(severity="info", file=file, message=message)
+
+
+def _alias_findings(part: CodePart | None, candidates: list[Candidate]) -> list[Finding]:
+    """"no framework class is named myModel; graded `Net` (hw.py) as the framework model", when so."""
+    chosen = next((c for c in candidates if c.part is part), None)
+    if chosen is None or not chosen.aliased:
+        return []
+    return [_info(chosen, msg("intake.framework_alias", name=chosen.model, file=chosen.part.file))]
+
+
+def _absence_msg(files: Sequence[FileAnalysis], numpy_part: CodePart | None) -> tuple[str, Message] | None:
+    """Why no file offers a framework part, when a file shows more than "none found": (file, reason)."""
+    other = next((f for f in files if f.other_exercise is not None), None)
+    if other is not None and other.other_exercise is not None:
+        exercise = other.other_exercise
+        if exercise.inputs == 1:
+            return other.file, msg("intake.framework_function_fitting", name=exercise.model, file=other.file)
+        return other.file, msg("intake.framework_other_inputs", name=exercise.model, file=other.file, n=exercise.inputs)
+    numpy_file = numpy_part.file if numpy_part is not None else None
+    rewrite = next((f for f in files if f.numpy_rewrite and f.file != numpy_file and f.numpy is not None), None)
+    if rewrite is not None:
+        return rewrite.file, msg("intake.framework_numpy_rewrite", file=rewrite.file)
+    return None
+
+
+def _other_exercise_msg(f: FileAnalysis) -> Message:
+    """e.g. "fit.ipynb: skipped for the framework part: myModel takes 1 input feature, not 784 (...)"."""
+    exercise = f.other_exercise
+    assert exercise is not None  # callers filter
+    if exercise.inputs == 1:
+        why = msg("intake.fit_function_fitting", name=exercise.model)
+    else:
+        why = msg("intake.fit_other_inputs", name=exercise.model, n=exercise.inputs)
+    return msg("intake.skipped_framework", file=f.file, fit=why)
 
 
 def _missing_msg(kind: PartKind) -> Message:
@@ -106,6 +180,8 @@ def _fit_msg(c: Candidate) -> Message:
     """e.g. "defines Matmul, Relu, myModel but no Softmax/Log and no MNIST shapes"."""
     if c.part.kind == "framework" and c.part.framework is not None:
         framework = _FRAMEWORK_TITLE[c.part.framework]
+        if c.aliased:
+            return msg("intake.fit_framework_named", name=c.model, framework=framework)
         if c.mnist_shapes:
             return msg("intake.fit_framework", framework=framework)
         return msg("intake.fit_framework_no_shapes", framework=framework)

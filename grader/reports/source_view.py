@@ -111,14 +111,17 @@ def source_view(check: CheckResult, report: GradeReport, *, mark: bool = True) -
         return None
     lines = graded.source.rstrip("\n").split("\n")
     marked: frozenset[int] = frozenset()
-    if mark and check.status == "failed":
+    # Where the student's code raised (an error, or a failed check that quotes the error: a model that
+    # takes neither input layout) says more than any diagnosis rule.
+    raised = check.evidence.location if isinstance(check.evidence, ErrorEvidence) else None
+    if mark and raised is not None and check.status in ("error", "failed"):
+        marked = error_lines(raised, graded, len(lines))
+    elif mark and check.status == "failed":
         marked = suspicious_lines(graded.source, graded.outline, message_ids(check), str(check.message))
-    elif mark and check.status == "error" and isinstance(check.evidence, ErrorEvidence):
-        marked = error_lines(check.evidence.location, graded, len(lines))
     part, _, name = graded.name.rpartition(":")  # "framework:myModel" -> "framework", "myModel"
     return SourceView(name=name, part=part, file=graded.file_label, first_line=graded.line,
                       lines=tuple(SourceLine(graded.line + i, text, i + 1 in marked) for i, text in enumerate(lines)),
-                      mark_reason="error" if check.status == "error" else "diagnosis")
+                      mark_reason="error" if raised is not None and marked else "diagnosis")
 
 
 def message_ids(check: CheckResult) -> frozenset[str]:

@@ -6,32 +6,70 @@ Failures are Messages of catalog domain `model` (ids `training.*`); what the
 grader was doing when student code failed is a code name ("loss.backward") or,
 where it is prose, a clause (`training.what_*`), so no English reaches a Chinese
 report; type names from student code go in verbatim.
+
+Input layout: the template calls myModel on (N, 28, 28) images, but many students
+flatten the data first and write a model that takes only (N, 784) rows.  Before
+training, each layout of LAYOUTS is tried on a throwaway instance (a Keras layer
+builds its weights for the shape of its first call, so one instance is never tried
+on two shapes); a fresh seeded instance is then trained, and tested, in the first
+layout it accepts (value `layout`).  When it accepts neither, the task reports
+value `no_layout` (a ChildError: training.no_layout, each call's error quoted in
+its traceback) instead of training, and the check fails the model with it.
+
+Modes: the grader trains in training mode and tests in inference mode, as a
+student's own loop would: for a PyTorch module every submodule's `training` flag
+(what model.train() / model.eval() set, without calling a `train` method the
+student may have written as a training loop), and training=True / training=False
+for a Keras layer or a forward/__call__ whose signature takes `training`.
 """
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+import functools
+import inspect
+from dataclasses import dataclass
+from typing import Any, Iterator, Literal
 
 import numpy as np
 
-from ..models import Phase
+from ..models import Location, Phase
 from ..text import Message, msg, verbatim
 from .curve import TrainingCurve
 from .protocol import FrameworkTrainParams
-from .workspace import StudentFailure, Workspace, type_name
+from .workspace import StudentFailure, Workspace, place, type_name
 
 _OWNERS = {"pytorch": "PyTorch myModel", "tensorflow": "TensorFlow myModel"}
 _OUTPUT = msg("training.what_output")
 _FORWARD = msg("training.what_forward")
 _LOSS = msg("training.what_loss")
+_MODES = msg("training.what_modes")
+
+Layout = Literal["3d", "2d"]
+LAYOUTS: tuple[Layout, ...] = ("3d", "2d")
+"""The input layouts tried, in order: the template's (N, 28, 28) images, then flattened (N, 784) rows."""
+_DETAIL_LIMIT = 1400
+"""Characters of each layout's traceback kept in a training.no_layout failure (the two share one traceback)."""
+
+
+def in_layout(images: np.ndarray, layout: Layout) -> np.ndarray:
+    """(N, 28, 28) images as the layout has them: unchanged, or as (N, 784) rows."""
+    return images if layout == "3d" else images.reshape(len(images), -1)
 
 
 def framework_train(ws: Workspace) -> None:
     """Train with the rubric's protocol; return test outputs and the loss per epoch."""
     p = ws.job.params_as(FrameworkTrainParams)
+    x, y = ws.inputs["train_x"].astype(np.float32) / 255.0, ws.inputs["train_y"].astype(np.int64)
+    try:
+        layout = accepted_layout(ws, p, x[: p.batch_size])
+    except NoLayout as rejected:  # a verdict on the model, judged (failed) by the check: no training to do
+        ws.values["no_layout"] = rejected.error.model_dump(mode="json")
+        ws.values["losses"] = []
+        return
+    ws.values["layout"] = layout
     train = _train_torch if p.framework == "pytorch" else _train_tensorflow
     curve = TrainingCurve()
-    losses = train(ws, p, ws.inputs["train_x"].astype(np.float32) / 255.0, ws.inputs["train_y"].astype(np.int64), curve)
+    losses = train(ws, p, in_layout(x, layout), y, curve, layout)
     ws.values["losses"] = [v if np.isfinite(v) else str(v) for v in losses]
     ws.values["curve"] = curve.points
 
@@ -107,16 +145,199 @@ def _checked_logits(out: Any, batch: int, framework: str, phase: Phase) -> Any:
     return out
 
 
+def _tensor_shape(out: Any, framework: str) -> tuple[int, ...] | None:
+    """The shape of `out` when it is a tensor of the framework; None for anything else."""
+    if framework == "pytorch":
+        import torch
+
+        return tuple(int(n) for n in out.shape) if isinstance(out, torch.Tensor) else None
+    import tensorflow as tf
+
+    return tuple(int(n) for n in out.shape) if tf.is_tensor(out) else None
+
+
+# --------------------------------------------------------------------------- training and inference mode
+
+
+@dataclass(frozen=True)
+class Modes:
+    """How the grader puts a model into training or inference mode."""
+
+    flag: bool
+    """Calls pass training=True / training=False: a Keras layer, or a forward/__call__ that takes `training`."""
+    modules: tuple[Any, ...]
+    """The PyTorch modules (the model's own, or those among its attributes) whose `training` flag is set."""
+
+
+def modes(ws: Workspace, model: Any, framework: str) -> Modes:
+    """The model's Modes, read from its class (no student method runs)."""
+    return ws.call("train", _MODES, _find_modes, model, framework)  # type: ignore[no-any-return]
+
+
+def _find_modes(model: Any, framework: str) -> Modes:
+    if framework == "pytorch":
+        import torch
+
+        if isinstance(model, torch.nn.Module):
+            return Modes(_takes_training(type(model).forward), tuple(model.modules()))
+        found = [m for value in _attribute_values(model) if isinstance(value, torch.nn.Module) for m in value.modules()]
+        return Modes(_takes_training(type(model).__call__), tuple(found))
+    import tensorflow as tf
+
+    if isinstance(model, tf.keras.layers.Layer):  # Keras passes `training` on to call() and to its sublayers
+        return Modes(True, ())
+    return Modes(_takes_training(type(model).__call__), ())
+
+
+def _takes_training(fn: Any) -> bool:
+    """Whether `fn` has a parameter `training` that a keyword argument reaches."""
+    try:
+        parameter = inspect.signature(fn).parameters.get("training")
+    except (TypeError, ValueError):  # no signature to read (a builtin, a broken __signature__)
+        return False
+    return parameter is not None and parameter.kind in (parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY)
+
+
+def set_mode(ws: Workspace, phase: Phase, found: Modes, training: bool) -> None:
+    """What model.train() (training) or model.eval() sets: every module's `training` flag.  A student's own
+    `train` method (often their training loop) is never called."""
+    if found.modules:
+        ws.call(phase, _MODES, _set_flags, found.modules, training)
+
+
+def _set_flags(modules: tuple[Any, ...], training: bool) -> None:
+    for module in modules:
+        module.training = training
+
+
+def call_model(ws: Workspace, phase: Phase, what: str | Message, model: Any, found: Modes, batch: Any, training: bool) -> Any:
+    """model(batch), with training=... when the model takes it."""
+    fn = functools.partial(model, training=training) if found.flag else model
+    return ws.call(phase, what, fn, batch)
+
+
+# --------------------------------------------------------------------------- input layout
+
+
+def seed_all(p: FrameworkTrainParams) -> None:
+    """The grader's seeds, set before each fresh model is made (the trained one starts as every trial did)."""
+    np.random.seed(p.seed)
+    if p.framework == "pytorch":
+        import torch
+
+        torch.manual_seed(p.seed)
+        torch.set_num_threads(p.threads)
+    else:
+        import tensorflow as tf
+
+        tf.random.set_seed(p.seed)
+
+
+def _as_tensor(batch: np.ndarray, framework: str) -> Any:
+    if framework == "pytorch":
+        import torch
+
+        return torch.from_numpy(np.ascontiguousarray(batch))
+    import tensorflow as tf
+
+    return tf.constant(batch)
+
+
+def _call_name(framework: str) -> str | Message:
+    return _FORWARD if framework == "pytorch" else "myModel.__call__"
+
+
+class NoLayout(StudentFailure):
+    """The model accepts neither input layout (training.no_layout): the task reports it as a value, and the
+    check fails it as it fails a model that trains too little."""
+
+
+@dataclass(frozen=True)
+class _Rejected:
+    """Why a model did not take one input layout: a clause, the quoted error, where, and the original failure."""
+
+    reason: Message
+    detail: str
+    location: Location | None = None
+    failure: StudentFailure | None = None
+
+
+def accepted_layout(ws: Workspace, p: FrameworkTrainParams, images: np.ndarray) -> Layout:
+    """The first of LAYOUTS in which a fresh myModel, in training mode, returns (n, 10) logits for `images`.
+
+    Each layout gets its own seeded instance, thrown away after the call.  A model that takes the input
+    but returns the wrong thing (a tuple, (n, 5)) fails at once, as it would in any layout; one that
+    rejects both layouts raises NoLayout (training.no_layout), or training.same_error when both calls
+    raised the same error at the same place (a bug that does not depend on the input).  Either way the
+    message says what happened in the student's terms and the errors' text is only in the traceback.
+    """
+    rejected: dict[Layout, _Rejected] = {}
+    for layout in LAYOUTS:
+        why = _try_layout(ws, p, in_layout(images, layout))
+        if why is None:
+            return layout
+        rejected[layout] = why
+    first, second = rejected["3d"], rejected["2d"]
+    n = len(images)
+    if first.failure is not None and second.failure is not None and first.failure.error.message == second.failure.error.message:
+        # The same error at the same place for both: a bug of the forward, whatever the input (an error, not a verdict).
+        raise StudentFailure("exception", "train", msg("training.same_error", n=n, reason=first.reason), first.detail, first.location)
+    detail = "\n".join(f"x.shape == {shape}:\n{why.detail[-_DETAIL_LIMIT:]}"
+                       for shape, why in (((n, 28, 28), first), ((n, 784), second)))
+    message = msg("training.no_layout", n=n, on_3d=first.reason, on_2d=second.reason)
+    raise NoLayout("exception", "train", message, detail, first.location or second.location)
+
+
+def _try_layout(ws: Workspace, p: FrameworkTrainParams, batch: np.ndarray) -> _Rejected | None:
+    """None when a fresh model takes `batch`; why not when it rejects it.  Other failures are raised."""
+    seed_all(p)
+    model = new_model(ws, p.framework)
+    found = modes(ws, model, p.framework)
+    set_mode(ws, "train", found, True)
+    n = len(batch)
+    try:
+        out = call_model(ws, "train", _call_name(p.framework), model, found, _as_tensor(batch, p.framework), True)
+    except StudentFailure as failure:
+        if failure.error.kind != "exception":  # an exit, a forbidden call, memory: not about the input
+            raise
+        return _rejection(failure)
+    shape = ws.call("train", _OUTPUT, _tensor_shape, out, p.framework)
+    if shape is None or (len(shape) == 2 and shape[0] == n):  # it took the input: what it returned is its failure
+        logits(ws, "train", out, n, p.framework)
+        return None
+    return _Rejected(msg("training.layout_shape", shape=str(shape)), f"out.shape == {shape}")
+
+
+def _rejection(failure: StudentFailure) -> _Rejected:
+    """A call that raised, as a clause: 'it raised RuntimeError (hw.py, line 12)'; its text goes in the detail."""
+    error = failure.error
+    kind = error.message.args.get("type")
+    if error.message.id in ("sandbox.raised", "sandbox.raised_at") and kind is not None:
+        reason = (msg("training.layout_raised", type=kind) if error.location is None
+                  else msg("training.layout_raised_at", type=kind, where=place(error.location)))
+    else:
+        reason = error.message
+    detail = error.traceback or f"{kind}: {error.message.args.get('error', '')}"
+    return _Rejected(reason, detail, error.location, failure)
+
+
 # --------------------------------------------------------------------------- PyTorch
 
 
-def _train_torch(ws: Workspace, p: FrameworkTrainParams, x: np.ndarray, y: np.ndarray, curve: TrainingCurve) -> list[float]:
+def _train_torch(ws: Workspace, p: FrameworkTrainParams, x: np.ndarray, y: np.ndarray, curve: TrainingCurve,
+                 layout: Layout) -> list[float]:
     import torch
 
-    torch.manual_seed(p.seed)
-    np.random.seed(p.seed)
-    torch.set_num_threads(p.threads)
+    seed_all(p)
     model = new_model(ws, "pytorch")
+    found = _report_modes(ws, modes(ws, model, "pytorch"))
+    if ws.call("train", msg("training.what_find_parameters"), _lazy, model):
+        # nn.LazyLinear and kin create their weights on the first call: one call in inference mode, which
+        # changes no running statistics, before the parameters are looked for.
+        set_mode(ws, "train", found, False)
+        with torch.no_grad():
+            call_model(ws, "train", _FORWARD, model, found, torch.from_numpy(x[:2]), False)
+    set_mode(ws, "train", found, True)
     params = ws.call("train", msg("training.what_find_parameters"), _torch_parameters, model)
     ws.values["n_parameters"] = ws.call("train", msg("training.what_count_parameters"), _count, params)
     opt_cls = torch.optim.Adam if p.optimizer == "adam" else torch.optim.SGD
@@ -126,7 +347,7 @@ def _train_torch(ws: Workspace, p: FrameworkTrainParams, x: np.ndarray, y: np.nd
     losses, total = [], 0.0
     step_what = msg("training.what_step_parameters")
     for step, idx in enumerate(_batches(p, len(x)), start=1):
-        out = logits(ws, "train", ws.call("train", _FORWARD, model, xt[idx]), len(idx), "pytorch")
+        out = logits(ws, "train", call_model(ws, "train", _FORWARD, model, found, xt[idx], True), len(idx), "pytorch")
         loss = ws.call("train", _LOSS, _torch_loss, out, yt[idx])
         opt.zero_grad()
         ws.call("train", "loss.backward", loss.backward)
@@ -137,11 +358,28 @@ def _train_torch(ws: Workspace, p: FrameworkTrainParams, x: np.ndarray, y: np.nd
         if step % steps_per_epoch == 0:
             losses.append(total / len(x))
             total = 0.0
+    set_mode(ws, "forward", found, False)
     with torch.no_grad():
-        test = torch.from_numpy(ws.inputs["test_x"].astype(np.float32) / 255.0)
-        out = logits(ws, "forward", ws.call("forward", _FORWARD, model, test), len(test), "pytorch")
+        test = torch.from_numpy(np.ascontiguousarray(in_layout(ws.inputs["test_x"].astype(np.float32) / 255.0, layout)))
+        out = logits(ws, "forward", call_model(ws, "forward", _FORWARD, model, found, test, False), len(test), "pytorch")
         ws.arrays["test_out"] = ws.call("forward", _OUTPUT, _torch_numpy, out)
     return losses
+
+
+def _report_modes(ws: Workspace, found: Modes) -> Modes:
+    """Tell the judge how the model was switched between training and inference (the evidence shows it)."""
+    ws.values["training_flag"] = found.flag
+    ws.values["module_modes"] = bool(found.modules)
+    return found
+
+
+def _lazy(model: Any) -> bool:
+    """Whether a PyTorch model has parameters that its first call creates (nn.LazyLinear, nn.LazyConv2d)."""
+    import torch
+
+    modules = model.modules() if isinstance(model, torch.nn.Module) else (
+        m for value in _attribute_values(model) if isinstance(value, torch.nn.Module) for m in value.modules())
+    return any(isinstance(m, torch.nn.modules.lazy.LazyModuleMixin) for m in modules)
 
 
 def _torch_loss(out: Any, labels: Any) -> Any:
@@ -193,14 +431,16 @@ def _attribute_values(model: Any) -> Iterator[Any]:
 # --------------------------------------------------------------------------- TensorFlow
 
 
-def _train_tensorflow(ws: Workspace, p: FrameworkTrainParams, x: np.ndarray, y: np.ndarray, curve: TrainingCurve) -> list[float]:
+def _train_tensorflow(ws: Workspace, p: FrameworkTrainParams, x: np.ndarray, y: np.ndarray, curve: TrainingCurve,
+                      layout: Layout) -> list[float]:
     import tensorflow as tf
 
-    tf.random.set_seed(p.seed)
-    np.random.seed(p.seed)
+    seed_all(p)
     model = new_model(ws, "tensorflow")
-    # A Keras model creates its weights on its first call: build it before looking for them.
-    logits(ws, "train", ws.call("train", "myModel.__call__", model, tf.constant(x[:1])), 1, "tensorflow")
+    found = _report_modes(ws, modes(ws, model, "tensorflow"))
+    # A Keras model creates its weights on its first call: build it (in inference mode, in the layout it
+    # accepts) before looking for them.
+    logits(ws, "train", call_model(ws, "train", "myModel.__call__", model, found, tf.constant(x[:1]), False), 1, "tensorflow")
     variables = ws.call("train", msg("training.what_find_variables"), _tf_variables, model)
     ws.values["n_parameters"] = ws.call("train", msg("training.what_count_variables"), _count, variables)
     update = ws.call("train", msg("training.what_optimiser_variables"), _TfUpdate, tf, variables, p.optimizer, p.lr)
@@ -209,7 +449,8 @@ def _train_tensorflow(ws: Workspace, p: FrameworkTrainParams, x: np.ndarray, y: 
     gradients_what, step_what = msg("training.what_gradients"), msg("training.what_step_variables")
     for step, idx in enumerate(_batches(p, len(x)), start=1):
         with tf.GradientTape() as tape:
-            out = logits(ws, "train", ws.call("train", "myModel.__call__", model, tf.constant(x[idx])), len(idx), "tensorflow")
+            out = call_model(ws, "train", "myModel.__call__", model, found, tf.constant(x[idx]), True)
+            out = logits(ws, "train", out, len(idx), "tensorflow")
             loss = ws.call("train", _LOSS, _tf_loss, tf, out, y[idx])
         grads = ws.call("train", gradients_what, tape.gradient, loss, variables)
         if all(g is None for g in grads):
@@ -221,8 +462,8 @@ def _train_tensorflow(ws: Workspace, p: FrameworkTrainParams, x: np.ndarray, y: 
         if step % steps_per_epoch == 0:
             losses.append(total / len(x))
             total = 0.0
-    test = tf.constant(ws.inputs["test_x"].astype(np.float32) / 255.0)
-    out = logits(ws, "forward", ws.call("forward", "myModel.__call__", model, test), len(test), "tensorflow")
+    test = tf.constant(in_layout(ws.inputs["test_x"].astype(np.float32) / 255.0, layout))
+    out = logits(ws, "forward", call_model(ws, "forward", "myModel.__call__", model, found, test, False), len(test), "tensorflow")
     ws.arrays["test_out"] = np.asarray(out, dtype=np.float64)
     return losses
 

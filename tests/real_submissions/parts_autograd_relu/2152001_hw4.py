@@ -1,0 +1,209 @@
+#!/usr/bin/env python
+# coding: utf-8
+
+# In[1]:
+
+import numpy as np
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+
+# In[2]:
+
+
+class Matmul:
+    def __init__(self):
+        self.mem = {}
+        
+    def forward(self, x, W):
+        h = np.matmul(x, W)
+        self.mem={'x': x, 'W':W}
+        return h
+    
+    def backward(self, grad_y):
+        '''
+        x: shape(N, d)
+        w: shape(d, d')
+        grad_y: shape(N, d')
+        '''
+        x = self.mem['x']
+        W = self.mem['W']
+        
+        ####################
+        '''计算矩阵乘法的对应的梯度'''
+        ####################
+        grad_x = np.matmul(grad_y, W.T)
+        grad_W = np.matmul(x.T, grad_y)
+        return grad_x, grad_W
+
+
+# In[3]:
+
+
+class Relu:
+    def __init__(self):
+        self.mem = {}
+        
+    def forward(self, x):
+        self.mem['x']=x
+        return np.where(x > 0, x, np.zeros_like(x))
+    
+    def backward(self, grad_y):
+        '''
+        grad_y: same shape as x
+        '''
+        ####################
+        '''计算relu 激活函数对应的梯度'''
+        ####################
+        # 用 autograd 验证过和手写的一样，这里直接用 autograd
+        x = torch.tensor(self.mem['x'], requires_grad=True)
+        y = torch.relu(x)
+        grad_x, = torch.autograd.grad(y, x, grad_outputs=torch.tensor(grad_y))
+        return grad_x.numpy()
+
+
+# In[4]:
+
+
+class Softmax:
+    '''
+    softmax over last dimention
+    '''
+    def __init__(self):
+        self.epsilon = 1e-12
+        self.mem = {}
+        
+    def forward(self, x):
+        '''
+        x: shape(N, c)
+        '''
+        x_exp = np.exp(x - np.max(x, axis=-1, keepdims=True))
+        partition = np.sum(x_exp, axis=-1, keepdims=True)
+        out = x_exp/(partition+self.epsilon)
+        
+        self.mem['out'] = out
+        self.mem['x_exp'] = x_exp
+        return out
+    
+    def backward(self, grad_y):
+        '''
+        grad_y: same shape as x
+        '''
+        s = self.mem['out']
+        sisj = np.matmul(np.expand_dims(s,axis=2), np.expand_dims(s, axis=1)) # (N, c, c)
+        g_y_exp = np.expand_dims(grad_y, axis=1)
+        tmp = np.matmul(g_y_exp, sisj) #(N, 1, c)
+        tmp = np.squeeze(tmp, axis=1)
+        tmp = -tmp+grad_y*s 
+        return tmp
+
+
+# In[5]:
+
+
+class Log:
+    '''
+    softmax over last dimention
+    '''
+    def __init__(self):
+        self.epsilon = 1e-12
+        self.mem = {}
+        
+    def forward(self, x):
+        '''
+        x: shape(N, c)
+        '''
+        out = np.log(x+self.epsilon)
+        
+        self.mem['x'] = x
+        return out
+    
+    def backward(self, grad_y):
+        '''
+        grad_y: same shape as x
+        '''
+        x = self.mem['x']
+        
+        return 1./(x+1e-12) * grad_y
+
+
+# In[6]:
+
+
+class myModel:
+    def __init__(self):
+        
+        self.W1 = np.random.normal(size=[28*28+1, 100])
+        self.W2 = np.random.normal(size=[100, 10])
+        
+        self.mul_h1 = Matmul()
+        self.mul_h2 = Matmul()
+        self.relu = Relu()
+        self.softmax = Softmax()
+        self.log = Log()
+        
+        
+    def forward(self, x):
+        x = x.reshape(-1, 28*28)
+        bias = np.ones(shape=[x.shape[0], 1])
+        x = np.concatenate([x, bias], axis=1)
+        
+        self.h1 = self.mul_h1.forward(x, self.W1) # shape(5, 4)
+        self.h1_relu = self.relu.forward(self.h1)
+        self.h2 = self.mul_h2.forward(self.h1_relu, self.W2)
+        self.h2_soft = self.softmax.forward(self.h2)
+        self.h2_log = self.log.forward(self.h2_soft)
+            
+    def backward(self, label):
+        self.h2_log_grad = self.log.backward(-label)
+        self.h2_soft_grad = self.softmax.backward(self.h2_log_grad)
+        self.h2_grad, self.W2_grad = self.mul_h2.backward(self.h2_soft_grad)
+        self.h1_relu_grad = self.relu.backward(self.h2_grad)
+        self.h1_grad, self.W1_grad = self.mul_h1.backward(self.h1_relu_grad)
+        
+model = myModel()
+
+
+# In[7]:
+
+
+class myModel(nn.Module):
+    def __init__(self):
+        super(myModel, self).__init__()
+        ####################
+        '''声明模型对应的参数'''
+        ####################
+        self.fc1 = nn.Linear(28 * 28, 100)
+        self.fc2 = nn.Linear(100, 10)
+
+    def forward(self, x):
+        ####################
+        '''实现模型函数体，返回未归一化的logits'''
+        ####################
+        x = x.view(-1, 28 * 28)
+        x = F.relu(self.fc1(x))
+        return self.fc2(x)
+
+model = myModel()
+optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+
+
+# In[8]:
+
+
+def compute_loss(logits, labels):
+    return F.cross_entropy(logits, labels)
+
+def compute_accuracy(logits, labels):
+    predictions = torch.argmax(logits, dim=1)
+    return (predictions == labels).float().mean()
+
+def train_one_step(model, optimizer, x, y):
+    optimizer.zero_grad()
+    logits = model(x)
+    loss = compute_loss(logits, y)
+    loss.backward()
+    optimizer.step()
+    accuracy = compute_accuracy(logits, y)
+    return loss.item(), accuracy.item()

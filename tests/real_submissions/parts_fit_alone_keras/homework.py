@@ -1,0 +1,147 @@
+import numpy as np
+from tensorflow import keras
+from tensorflow.keras import layers
+
+
+class Matmul:
+    def __init__(self):
+        self.mem = {}
+        
+    def forward(self, x, W):
+        h = np.matmul(x, W)
+        self.mem={'x': x, 'W':W}
+        return h
+    
+    def backward(self, grad_y):
+        '''
+        x: shape(N, d)
+        w: shape(d, d')
+        grad_y: shape(N, d')
+        '''
+        x = self.mem['x']
+        W = self.mem['W']
+        
+        ####################
+        '''计算矩阵乘法的对应的梯度'''
+        ####################
+        grad_x = np.matmul(grad_y, W.T)
+        grad_W = np.matmul(x.T, grad_y)
+        return grad_x, grad_W
+
+class Relu:
+    def __init__(self):
+        self.mem = {}
+        
+    def forward(self, x):
+        self.mem['x']=x
+        return np.where(x > 0, x, np.zeros_like(x))
+    
+    def backward(self, grad_y):
+        '''
+        grad_y: same shape as x
+        '''
+        ####################
+        '''计算relu 激活函数对应的梯度'''
+        ####################
+        x = self.mem['x']
+        grad_x = grad_y * (x > 0)
+        return grad_x
+
+class Softmax:
+    '''
+    softmax over last dimention
+    '''
+    def __init__(self):
+        self.epsilon = 1e-12
+        self.mem = {}
+        
+    def forward(self, x):
+        '''
+        x: shape(N, c)
+        '''
+        x_exp = np.exp(x - np.max(x, axis=-1, keepdims=True))
+        partition = np.sum(x_exp, axis=-1, keepdims=True)
+        out = x_exp/(partition+self.epsilon)
+        
+        self.mem['out'] = out
+        self.mem['x_exp'] = x_exp
+        return out
+    
+    def backward(self, grad_y):
+        '''
+        grad_y: same shape as x
+        '''
+        s = self.mem['out']
+        sisj = np.matmul(np.expand_dims(s,axis=2), np.expand_dims(s, axis=1)) # (N, c, c)
+        g_y_exp = np.expand_dims(grad_y, axis=1)
+        tmp = np.matmul(g_y_exp, sisj) #(N, 1, c)
+        tmp = np.squeeze(tmp, axis=1)
+        tmp = -tmp+grad_y*s 
+        return tmp
+
+class Log:
+    '''
+    softmax over last dimention
+    '''
+    def __init__(self):
+        self.epsilon = 1e-12
+        self.mem = {}
+        
+    def forward(self, x):
+        '''
+        x: shape(N, c)
+        '''
+        out = np.log(x+self.epsilon)
+        
+        self.mem['x'] = x
+        return out
+    
+    def backward(self, grad_y):
+        '''
+        grad_y: same shape as x
+        '''
+        x = self.mem['x']
+        
+        return 1./(x+1e-12) * grad_y
+
+class myModel:
+    def __init__(self):
+        
+        self.W1 = np.random.normal(size=[28*28+1, 100])
+        self.W2 = np.random.normal(size=[100, 10])
+        
+        self.mul_h1 = Matmul()
+        self.mul_h2 = Matmul()
+        self.relu = Relu()
+        self.softmax = Softmax()
+        self.log = Log()
+        
+        
+    def forward(self, x):
+        x = x.reshape(-1, 28*28)
+        bias = np.ones(shape=[x.shape[0], 1])
+        x = np.concatenate([x, bias], axis=1)
+        
+        self.h1 = self.mul_h1.forward(x, self.W1) # shape(5, 4)
+        self.h1_relu = self.relu.forward(self.h1)
+        self.h2 = self.mul_h2.forward(self.h1_relu, self.W2)
+        self.h2_soft = self.softmax.forward(self.h2)
+        self.h2_log = self.log.forward(self.h2_soft)
+            
+    def backward(self, label):
+        self.h2_log_grad = self.log.backward(-label)
+        self.h2_soft_grad = self.softmax.backward(self.h2_log_grad)
+        self.h2_grad, self.W2_grad = self.mul_h2.backward(self.h2_soft_grad)
+        self.h1_relu_grad = self.relu.backward(self.h2_grad)
+        self.h1_grad, self.W1_grad = self.mul_h1.backward(self.h1_relu_grad)
+        
+model = myModel()
+
+class myModel(keras.Model):
+    def __init__(self):
+        super().__init__()
+        self.d1 = layers.Dense(32, activation='relu', input_shape=(1,))
+        self.d2 = layers.Dense(1)
+
+    def call(self, x):
+        return self.d2(self.d1(x))
