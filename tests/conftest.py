@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from grader.cli import main
 from grader.intake.candidates import class_outline
 from grader.models import ClassOutline
+from grader.text import Message
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = Path(__file__).resolve().parent / "corpus"
@@ -90,3 +92,8 @@ def bwrap_required() -> None:
     from grader.sandbox.isolation import select_isolation
 
     require_or_skip("bwrap" in select_isolation("auto").layers, "bubblewrap cannot run on this machine: apt-get install bubblewrap")
+
+
+def result_message(fields: dict[str, Any], name: str = "message") -> Message:
+    """The Message that result.json writes as `<name>_id` and `<name>_args`, to render in another language."""
+    return Message.model_validate({"id": fields[f"{name}_id"], "args": fields[f"{name}_args"]})

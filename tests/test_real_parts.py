@@ -31,9 +31,9 @@ from grader.intake.select import narrow_part
 from grader.models import CheckOutcome
 from grader.pipeline import GradeSettings, MnistCache, grade_submission
 from grader.rubric import DEFAULT_RUBRIC, GradientCheck, Limits, load_rubric
-from grader.text import Message, Verbatim, render
+from grader.text import Message, render
 
-from .conftest import REPO
+from .conftest import REPO, result_message
 from .test_catalogs import english_prose
 
 pytestmark = pytest.mark.slow
@@ -79,16 +79,8 @@ def statuses(res: dict[str, Any]) -> dict[str, str]:
 
 
 def message(fields: dict[str, Any], name: str = "message") -> Message:
-    """The Message of result.json's `<name>_id` and `<name>_args`, to render in another language."""
-    return Message(id=fields[f"{name}_id"], args={k: _arg(v) for k, v in fields[f"{name}_args"].items()})
-
-
-def _arg(value: Any) -> Any:
-    if isinstance(value, dict) and "verbatim" in value:
-        return Verbatim(verbatim=value["verbatim"])
-    if isinstance(value, dict):
-        return Message(id=value["id"], args={k: _arg(v) for k, v in value["args"].items()})
-    return value
+    """The Message of result.json's `<name>_id` and `<name>_args` (conftest.result_message)."""
+    return result_message(fields, name)
 
 
 def finding(res: dict[str, Any], message_id: str) -> dict[str, Any]:

@@ -29,9 +29,9 @@ import pytest
 
 from grader.checks.training import tensorflow_installed
 from grader.cli import main
-from grader.text import Message, Verbatim, render
+from grader.text import Message, render
 
-from .conftest import REPO
+from .conftest import REPO, result_message
 from .test_catalogs import english_prose
 
 pytestmark = pytest.mark.slow
@@ -95,17 +95,9 @@ def outcome(graded: Path, student: str) -> dict[str, Any]:
     return found  # type: ignore[no-any-return]
 
 
-def message(fields: dict[str, Any]) -> Message:
-    """The Message of result.json's `message_id` and `message_args`, to render in Chinese."""
-    return Message(id=fields["message_id"], args={k: _arg(v) for k, v in fields["message_args"].items()})
-
-
-def _arg(value: Any) -> Any:
-    if isinstance(value, dict) and "verbatim" in value:
-        return Verbatim(verbatim=value["verbatim"])
-    if isinstance(value, dict):
-        return Message(id=value["id"], args={k: _arg(v) for k, v in value["args"].items()})
-    return value
+def message(fields: dict[str, Any], name: str = "message") -> Message:
+    """The Message of result.json's `<name>_id` and `<name>_args` (conftest.result_message)."""
+    return result_message(fields, name)
 
 
 def assert_chinese(text: str, *names: str) -> None:
