@@ -179,17 +179,17 @@ def _find_modes(model: Any, framework: str) -> Modes:
         import torch
 
         if isinstance(model, torch.nn.Module):
-            return Modes(_takes_training(type(model).forward), tuple(model.modules()))
+            return Modes(takes_training(type(model).forward), tuple(model.modules()))
         found = [m for value in _attribute_values(model) if isinstance(value, torch.nn.Module) for m in value.modules()]
-        return Modes(_takes_training(type(model).__call__), tuple(found))
+        return Modes(takes_training(type(model).__call__), tuple(found))
     import tensorflow as tf
 
     if isinstance(model, tf.keras.layers.Layer):  # Keras passes `training` on to call() and to its sublayers
         return Modes(True, ())
-    return Modes(_takes_training(type(model).__call__), ())
+    return Modes(takes_training(type(model).__call__), ())
 
 
-def _takes_training(fn: Any) -> bool:
+def takes_training(fn: Any) -> bool:
     """Whether `fn` has a parameter `training` that a keyword argument reaches."""
     try:
         parameter = inspect.signature(fn).parameters.get("training")

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import ast
 import functools
-import inspect
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,7 +39,7 @@ import numpy as np
 from ..safe_ast import parse
 from ..text import msg, verbatim
 from .protocol import FrameworkProbeParams, ProbeLayout
-from .tasks_framework import _tf_variables, _torch_parameters, new_model
+from .tasks_framework import _tf_variables, _torch_parameters, new_model, takes_training
 from .workspace import StudentFailure, Workspace, safe_str, type_name
 
 
@@ -187,10 +186,7 @@ def _takes_training(model: Any, framework: str) -> bool:
         import tensorflow as tf
 
         method = getattr(cls, "call", None) if isinstance(model, tf.keras.layers.Layer) else getattr(cls, "__call__", None)
-    if method is None:
-        return False
-    parameter = inspect.signature(method).parameters.get("training")
-    return parameter is not None and parameter.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    return method is not None and takes_training(method)
 
 
 # --------------------------------------------------------------------------- PyTorch
