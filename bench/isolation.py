@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from grader.intake import load_submission
-from grader.rubric import Limits
+from grader.sandbox.limits import Limits
 from grader.sandbox import Job, Runner, SubprocessRunner
 from grader.sandbox.isolation import Isolation, select_isolation
 from grader.sandbox.pool import WarmRunner

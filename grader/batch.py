@@ -25,7 +25,7 @@ from .gradebook_db import Gradebook, GradeKey, content_hash, options_key
 from .identity import refresh_identities, with_identity
 from .roster import ClassMember, ClassRoll
 from .evidence import ErrorEvidence
-from .models import CheckResult, FailureKind, GradeReport
+from .records import CheckResult, FailureKind, GradeReport
 from .text import Message, msg, verbatim
 from .settings import GradeSettings
 from .reports import write_gradebook, write_html, write_result_json, write_summary

@@ -27,7 +27,8 @@ from .intake import load_submission
 from .intake.archive import unpack_download
 from .intake.course_site import roll_for_folder
 from .intake.layout import class_members, is_class_folder
-from .rubric import Limits, load_rubric
+from .rubric import load_rubric
+from .sandbox.limits import Limits
 from .sandbox import Runner, SubprocessRunner
 from .mnist import load_mnist
 from .progress import BatchProgress

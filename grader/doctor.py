@@ -26,7 +26,7 @@ from pathlib import Path
 from .checks.training import tensorflow_installed
 from .errors import DataError, UsageError
 from .mnist import ENV_DIR, load_mnist
-from .rubric import Limits
+from .sandbox.limits import Limits
 from .sandbox.isolation import BASE_LAYERS, select_isolation, working_bwrap
 from .sandbox.runner import kill_group, seccomp_pipe
 from .sandbox.seccomp import filter_program
@@ -54,7 +54,7 @@ SECCOMP_PROBE = (
     "sys.exit(1)\n"
 )
 RLIMITS_PROBE = (
-    "import resource\nfrom grader.rubric import Limits\nfrom grader.sandbox.limits import apply_rlimits\n"
+    "import resource\nfrom grader.sandbox.limits import Limits, apply_rlimits\n"
     "apply_rlimits(Limits())\nprint(resource.getrlimit(resource.RLIMIT_AS)[0])\n"
 )
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .models import GradeReport
+from .records import GradeReport
 from .reports.json_ import strict_jsonable
 
 FILENAME = "gradebook.sqlite"

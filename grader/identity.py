@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from .gradebook_db import Gradebook, GradeKey
-from .models import GradeReport
+from .records import GradeReport
 from .roster import ClassMember, ClassRoll
 
 __all__ = ["refresh_identities", "with_identity"]

@@ -21,7 +21,7 @@ from .checks.registry import CheckContext, CheckDef, Planned
 from .evidence import ErrorEvidence
 from .intake import load_submission
 from .intake.select import narrow_part, without_unused_imports
-from .models import CheckOutcome, CodePart, GradedPart, GradedSource, GradeReport, RunResult, SourceUnit, Submission
+from .records import CheckOutcome, CodePart, GradedPart, GradedSource, GradeReport, RunResult, SourceUnit, Submission
 from .rubric import CheckSpec
 from .sandbox import Job, Runner
 from .scoring import score_outcomes

@@ -17,25 +17,14 @@ from typing import Any, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
 
 from .errors import RubricError
-from .models import Visibility
+from .records import Visibility
+from .sandbox.limits import Limits
 
 DEFAULT_RUBRIC = Path(__file__).resolve().parent.parent / "rubrics" / "default.toml"
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-
-class Limits(_Strict):
-    """Resource limits of one sandboxed worker run."""
-
-    timeout_s: float = Field(60.0, gt=0, description="Wall-clock seconds before the worker is killed.")
-    cpu_s: int = Field(120, gt=0, description="CPU seconds (RLIMIT_CPU).")
-    memory_mb: int = Field(4096, ge=512, description="Address-space limit in MiB (RLIMIT_AS).")
-    file_size_mb: int = Field(256, gt=0, description="Largest file the worker may write (RLIMIT_FSIZE).")
-    threads: int = Field(1, ge=1, description="BLAS/OpenMP/torch threads inside the worker.")
-    processes: int = Field(1024, ge=16, description="Processes and threads of the worker's user (RLIMIT_NPROC; root is exempt).")
-    open_files: int = Field(1024, ge=64, description="Open file descriptors (RLIMIT_NOFILE).")
 
 
 class Tolerance(_Strict):

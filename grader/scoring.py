@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .models import CheckOutcome, CheckResult
+from .records import CheckOutcome, CheckResult
 from .rubric import AdvisoryCheck, Rubric
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from grader.cli import main
 from grader.intake.candidates import class_outline
-from grader.models import ClassOutline
+from grader.records import ClassOutline
 from grader.text import Message
 
 REPO = Path(__file__).resolve().parents[1]

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from grader.models import CheckResult, GradedPart, GradedSource, GradeReport
+from grader.records import CheckResult, GradedPart, GradedSource, GradeReport
 from grader.text import msg
 
 Blocks = tuple[tuple[str, str], ...]

@@ -21,8 +21,9 @@ import pytest
 from grader.batch import grade_class
 from grader.gradebook_db import FILENAME, Gradebook, GradeKey
 from grader.mnist import load_mnist
-from grader.models import CheckResult, GradeReport, Phase, RunResult
-from grader.rubric import Limits, load_rubric
+from grader.records import CheckResult, GradeReport, Phase, RunResult
+from grader.rubric import load_rubric
+from grader.sandbox.limits import Limits
 from grader.sandbox import Job, WarmRunner
 from grader.settings import GradeSettings, MnistCache
 from grader.text import msg, verbatim

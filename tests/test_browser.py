@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 from grader.evidence import ArrayComparison, Curve, ErrorEvidence, GradientComparison, GradientEvidence, TrainingEvidence
-from grader.models import CheckResult, Finding, GradedPart, GradedSource, GradeReport, Location, Status
+from grader.records import CheckResult, Finding, GradedPart, GradedSource, GradeReport, Location, Status
 from grader.reports import write_html, write_summary
 from grader.reports.i18n import LANGS, Lang
 from grader.text import Message, msg, verbatim
@@ -298,7 +298,7 @@ class _InProcess:
     """Runs the intake and fingerprinting tasks in this process: the corpus is trusted test text, and this file stays fast."""
 
     def run(self, job: Any, arrays: dict[str, Any], limits: Any, *, phase: str) -> Any:
-        from grader.models import RunResult
+        from grader.records import RunResult
         from grader.sandbox.tasks_intake import intake
         from grader.sandbox.tasks_similarity import similarity_fingerprint
         from grader.sandbox.workspace import Workspace

@@ -10,7 +10,7 @@ from grader.checks.compare import Mistake, compare, diagnose, locate, relative_e
 from grader.checks.gradients import autograd_grads, kinks, numerical_grad
 from grader.checks.layers import LAYERS
 from grader.checks.model_gradient import model_inputs, reference_grads
-from grader.models import CheckOutcome
+from grader.records import CheckOutcome
 from grader.rubric import load_rubric
 from grader.scoring import score_outcomes
 from grader.text import msg, render

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from grader.errors import UsageError
-from grader.models import CheckResult, GradedPart, GradeReport, Status
+from grader.records import CheckResult, GradedPart, GradeReport, Status
 from grader.reports.csv_ import write_canvas_csv, write_gradebook
 from grader.reports.terminal import format_batch_table
 

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from grader.intake import load_submission
-from grader.models import CodePart, RunError, RunResult
-from grader.rubric import Limits
+from grader.records import CodePart, RunError, RunResult
+from grader.sandbox.limits import Limits
 from grader.sandbox import FakeRunner, Job, Runner, SubprocessRunner
 from grader.sandbox.isolation import select_isolation
 from grader.sandbox.protocol import IntakeParams, LayerGradientParams, SoftmaxStabilityParams

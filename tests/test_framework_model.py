@@ -20,8 +20,9 @@ from grader.checks.registry import CheckContext, CheckDef, Planned
 from grader.checks.training import TF_INSTALL_HINT, tensorflow_installed
 from grader.evidence.probe import ProbeEvidence
 from grader.intake import load_submission
-from grader.models import CheckOutcome, CodePart, RunResult
-from grader.rubric import CheckSpec, FrameworkCheck, Limits
+from grader.records import CheckOutcome, CodePart, RunResult
+from grader.rubric import CheckSpec, FrameworkCheck
+from grader.sandbox.limits import Limits
 from grader.sandbox import Job, SubprocessRunner
 from grader.text import Message, msg, render, verbatim
 
@@ -721,7 +722,7 @@ def test_training_steps_are_read_from_the_code_with_ast() -> None:
 def test_a_top_level_template_training_step_of_a_deeper_model_is_read_in_the_worker() -> None:
     import ast
 
-    from grader.models import SourceUnit
+    from grader.records import SourceUnit
 
     path = REAL / "fw_tf_deep_template_step" / "tf_exercise.py"
     source = path.read_text(encoding="utf-8")

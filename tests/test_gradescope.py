@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, NonNegativeFloat, ValidationError, m
 from grader.errors import RubricError, UsageError
 from grader.gradescope_autograder import SOURCE_ROOT, build_autograder_zip, main
 from grader.evidence import ErrorEvidence, NoEvidence
-from grader.models import CheckResult, Finding, GradedPart, GradeReport, Status, Visibility
+from grader.records import CheckResult, Finding, GradedPart, GradeReport, Status, Visibility
 from grader.reports.gradescope import gradescope_results, write_gradescope_results
 from grader.text import verbatim
 

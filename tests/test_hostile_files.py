@@ -29,8 +29,8 @@ import numpy as np
 
 from grader.cli import main
 from grader.intake import _default_runner, load_submission
-from grader.models import Phase, RunError, RunResult
-from grader.rubric import Limits
+from grader.records import Phase, RunError, RunResult
+from grader.sandbox.limits import Limits
 from grader.sandbox import Job
 from grader.sandbox.protocol import IntakeParams
 from grader.text import Message, Verbatim, msg, render, verbatim

@@ -11,7 +11,7 @@ import pytest
 
 from grader.errors import UsageError
 from grader.intake import load_submission
-from grader.models import CodePart, Finding, SourceUnit, Submission
+from grader.records import CodePart, Finding, SourceUnit, Submission
 from grader.text import msg, verbatim
 
 SEED = Path("/work/shared/seeds/000_0feca84766e8cab4.txt")

@@ -21,7 +21,7 @@ import pytest
 
 from grader.intake import load_submission
 from grader.mnist import load_mnist
-from grader.models import CheckOutcome, RunResult, Submission
+from grader.records import CheckOutcome, RunResult, Submission
 from grader.pipeline import run_checks
 from grader.rubric import load_rubric
 from grader.sandbox import FakeRunner, Job

@@ -14,9 +14,10 @@ from pydantic import BaseModel, ConfigDict
 from grader.checks import registry
 from grader.checks.registry import CheckContext, CheckDef, Planned, Reply
 from grader.intake import _default_runner, load_submission
-from grader.models import CheckOutcome, Phase, RunResult
+from grader.records import CheckOutcome, Phase, RunResult
 from grader.pipeline import GradeSettings, MnistCache, _Run, run_checks
-from grader.rubric import AdvisoryCheck, Limits, load_rubric
+from grader.rubric import AdvisoryCheck, load_rubric
+from grader.sandbox.limits import Limits
 from grader.sandbox import Job
 from grader.sandbox.isolation import Isolation
 from grader.sandbox.protocol import SoftmaxStabilityParams

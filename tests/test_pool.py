@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from grader.intake import load_submission
-from grader.models import RunResult
-from grader.rubric import Limits
+from grader.records import RunResult
+from grader.sandbox.limits import Limits
 from grader.sandbox import Job
 from grader.sandbox.protocol import SoftmaxStabilityParams
 from grader.sandbox.isolation import select_isolation

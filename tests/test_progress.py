@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from grader.models import CheckResult, GradeReport
+from grader.records import CheckResult, GradeReport
 from grader.progress import BatchProgress, progress_line
 
 from .report_messages import m

@@ -28,9 +28,10 @@ from grader.checks.training import tensorflow_installed
 from grader.cli import main
 from grader.intake import _default_runner, load_submission
 from grader.intake.select import narrow_part
-from grader.models import CheckOutcome
+from grader.records import CheckOutcome
 from grader.pipeline import GradeSettings, MnistCache, grade_submission
-from grader.rubric import DEFAULT_RUBRIC, GradientCheck, Limits, load_rubric
+from grader.rubric import DEFAULT_RUBRIC, GradientCheck, load_rubric
+from grader.sandbox.limits import Limits
 from grader.text import Message, render
 
 from .conftest import REPO, result_message

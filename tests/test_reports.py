@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from grader.evidence import ArrayComparison, Curve, ErrorEvidence, GradientComparison, GradientEvidence, NoEvidence, TrainingEvidence
-from grader.models import CheckOutcome, CheckResult, Finding, GradedPart, GradedSource, GradeReport, Location
+from grader.records import CheckOutcome, CheckResult, Finding, GradedPart, GradedSource, GradeReport, Location
 from grader.reports import (
     format_batch_table,
     format_summary,

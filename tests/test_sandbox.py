@@ -12,8 +12,8 @@ import pytest
 
 from grader.errors import UsageError
 from grader.intake import load_submission
-from grader.models import Location, RunResult
-from grader.rubric import Limits
+from grader.records import Location, RunResult
+from grader.sandbox.limits import Limits
 from grader.sandbox import Job, SubprocessRunner
 from grader.sandbox.isolation import select_isolation
 from grader.sandbox.protocol import SoftmaxStabilityParams

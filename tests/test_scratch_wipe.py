@@ -21,8 +21,8 @@ import numpy as np
 import pytest
 
 from grader.intake import load_submission
-from grader.models import RunResult
-from grader.rubric import Limits
+from grader.records import RunResult
+from grader.sandbox.limits import Limits
 from grader.sandbox import Job, isolation  # isolation: the module, to patch what the template binds
 from grader.sandbox.forkserver import mounts_below
 from grader.sandbox.pool import WarmRunner

@@ -21,11 +21,12 @@ import numpy as np
 import pytest
 
 from grader.errors import RubricError, UsageError
-from grader.models import RunError, RunResult
+from grader.records import RunError, RunResult
 from grader.text import msg
 from grader.reports.similarity import CSV_COLUMNS, STAFF_KEY, line_ranges, write_similarity_csv, write_staff_notes
 from grader.reports.json_ import write_result_json
-from grader.rubric import Limits, SimilaritySettings, load_rubric
+from grader.rubric import SimilaritySettings, load_rubric
+from grader.sandbox.limits import Limits
 from grader.sandbox import Job
 from grader.sandbox.pool import WarmRunner
 from grader.similarity import SimilarityOptions, SimilarityResult, find_similarity, similarity_options

@@ -9,7 +9,7 @@ from typing import Any, Literal
 import pytest
 
 from grader.evidence import ErrorEvidence
-from grader.models import CheckResult, GradedPart, GradeReport
+from grader.records import CheckResult, GradedPart, GradeReport
 from grader.reports import render_summary, write_summary
 from grader.reports.summary import common_diagnoses, is_errored, pass_rates, report_link, score_histogram
 from grader.text import add_locale_dir, msg, verbatim

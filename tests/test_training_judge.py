@@ -21,8 +21,9 @@ from grader.checks.outcome import evaluate
 from grader.checks.registry import CheckContext, CheckDef, Planned, Reply
 from grader.evidence import GradientEvidence, TrainingEvidence
 from grader.mnist import Mnist
-from grader.models import CheckOutcome, CodePart, RunResult
-from grader.rubric import GradientCheck, Limits, TrainingCheck
+from grader.records import CheckOutcome, CodePart, RunResult
+from grader.rubric import GradientCheck, TrainingCheck
+from grader.sandbox.limits import Limits
 from grader.sandbox import FakeRunner
 from grader.sandbox.protocol import FrameworkTrainParams, ModelBackwardResult, NumpyTrainParams, TrainingResult
 from grader.text import catalog, placeholders, render

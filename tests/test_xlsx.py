@@ -7,7 +7,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from grader.models import CheckResult, GradedPart, GradeReport
+from grader.records import CheckResult, GradedPart, GradeReport
 from grader.reports.xlsx import write_gradebook_xlsx
 from grader.text import Message, verbatim
 

@@ -46,7 +46,7 @@ import numpy as np
 from pydantic import JsonValue
 
 from ..evidence.probe import ProbeEvidence, ProbeParameter
-from ..models import CheckOutcome
+from ..records import CheckOutcome
 from ..rubric import FrameworkCheck
 from ..sandbox.protocol import (
     ChildError,

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from ..evidence import GradientComparison, GradientEvidence
-from ..models import CheckOutcome, ClassOutline, LibraryUse
+from ..records import CheckOutcome, ClassOutline, LibraryUse
 from ..vocabulary import Location
 from ..rubric import GradientCheck, Tolerance
 from ..sandbox.protocol import GradType, LayerGradientParams, LayerGradientResult

@@ -10,7 +10,7 @@ import torch
 from pydantic import JsonValue
 
 from ..evidence import ArrayComparison, GradientComparison, GradientEvidence
-from ..models import CheckOutcome
+from ..records import CheckOutcome
 from ..rubric import GradientCheck, Tolerance
 from ..sandbox.protocol import ModelBackwardParams, ModelBackwardResult
 from ..text import Message, msg

@@ -8,7 +8,7 @@ import numpy as np
 from pydantic import ValidationError
 
 from ..evidence import ErrorEvidence, Evidence, NoEvidence
-from ..models import CheckOutcome, FailureKind, RunResult
+from ..records import CheckOutcome, FailureKind, RunResult
 from ..text import Message, msg
 
 _DETAIL_LIMIT = 3000

@@ -29,8 +29,9 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 import numpy as np
 from pydantic import BaseModel, ValidationError
 
-from ..models import CheckOutcome, CodePart, Phase, RunResult
-from ..rubric import CheckSpec, Limits
+from ..records import CheckOutcome, CodePart, Phase, RunResult
+from ..rubric import CheckSpec
+from ..sandbox.limits import Limits
 from .outcome import error_outcome, evaluate, invalid_reply
 
 if TYPE_CHECKING:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..evidence import GradientEvidence
-from ..models import CheckOutcome
+from ..records import CheckOutcome
 from ..rubric import AdvisoryCheck
 from ..sandbox.protocol import SoftmaxStabilityParams, SoftmaxStabilityResult
 from ..text import msg

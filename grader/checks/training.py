@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..evidence import Curve, ErrorEvidence, TrainingEvidence
-from ..models import CheckOutcome
+from ..records import CheckOutcome
 from ..rubric import TrainingCheck
 from ..sandbox.protocol import FrameworkTrainParams, NumpyTrainParams, TrainingResult
 from ..text import Message, msg

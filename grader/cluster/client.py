@@ -36,7 +36,7 @@ from ..errors import UsageError
 from ..gradebook_db import Gradebook
 from ..identity import with_identity
 from ..intake.layout import class_members
-from ..models import GradeReport
+from ..records import GradeReport
 from ..text import Message
 from ..reports.i18n import Lang
 from ..roster import ClassRoll

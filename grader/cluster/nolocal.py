@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..models import Phase, RunResult
-from ..rubric import Limits
+from ..records import Phase, RunResult
+from ..sandbox.limits import Limits
 from ..sandbox.isolation import Isolation
 from ..sandbox.protocol import Job
 

@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..rubric import Limits
+from ..sandbox.limits import Limits
 
 __all__ = ["OmittedFile", "PluginConfig", "TaskReply", "TaskRequest", "WorkerStatus"]
 

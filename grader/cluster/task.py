@@ -27,7 +27,7 @@ from .. import __version__
 from ..batch import grade_one, unreadable_report
 from ..checks.training import tensorflow_installed
 from ..errors import GraderError, UsageError
-from ..models import GradeReport
+from ..records import GradeReport
 from ..text import msg, verbatim
 from ..reports.json_ import strict_jsonable
 from ..sandbox.pool import FRAMEWORK_MODULES

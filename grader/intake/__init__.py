@@ -20,7 +20,7 @@ import threading
 from pathlib import Path
 
 from ..errors import UsageError
-from ..models import Submission
+from ..records import Submission
 from ..sandbox.runner import Runner
 from .files import CODE_SUFFIXES, find_code_files
 from .reader import read_files

@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from ..models import ClassOutline, CodePart, Framework, MethodOutline, SourceUnit
+from ..records import ClassOutline, CodePart, Framework, MethodOutline, SourceUnit
 from ..safe_ast import parse
 from . import roles
 from .extract import FileCode

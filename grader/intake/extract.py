@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
-from ..models import Finding, SourceUnit
+from ..records import Finding, SourceUnit
 from ..safe_ast import parse
 from ..text import Message, msg, verbatim
 

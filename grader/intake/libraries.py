@@ -19,7 +19,7 @@ import ast
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
-from ..models import LibraryUse
+from ..records import LibraryUse
 
 Resolve = Callable[[str], "str | None"]
 """A name the code loads without binding it -> the library it comes from, or None."""

@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 from pydantic import TypeAdapter, ValidationError
 
-from ..models import Finding, RunError, display_path
-from ..rubric import Limits
+from ..records import Finding, RunError, display_path
+from ..sandbox.limits import Limits
 from ..sandbox.protocol import IntakeParams, Job
 from ..sandbox.runner import Runner
 from ..text import Message, msg, verbatim

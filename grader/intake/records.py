@@ -10,7 +10,7 @@ from pathlib import PurePosixPath
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..models import CodePart, Finding, Framework
+from ..records import CodePart, Finding, Framework
 from .files import is_checkpoint
 
 _SUFFIX_RANK = {".ipynb": 0, ".py": 1, ".md": 2}

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from ..models import CodePart, Finding, Framework, SourceUnit
+from ..records import CodePart, Finding, Framework, SourceUnit
 from ..text import Message, msg
 from .files import is_checkpoint
 from .records import Candidate, FileAnalysis, suffix_of

@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from grader.models import GradeReport
+from grader.records import GradeReport
 from grader.reports.csv_ import _csv_text, _number, write_canvas_csv
 from grader.reports.json_ import write_text_atomic
 from grader.roster import ClassRoll, Roster

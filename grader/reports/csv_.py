@@ -32,7 +32,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from grader.errors import UsageError
-from grader.models import GradeReport
+from grader.records import GradeReport
 from grader.reports.json_ import write_text_atomic
 
 _LEADING = ("student", "name", "score", "max_score", "framework", "late")

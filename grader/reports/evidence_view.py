@@ -22,7 +22,7 @@ from markupsafe import Markup
 from pydantic import BaseModel
 
 from grader.evidence import Evidence, GradientComparison, GradientEvidence
-from grader.models import CheckResult, Location
+from grader.records import CheckResult, Location
 from grader.reports.heatmap import as_error, count_over, heatmap_svg, is_over
 from grader.reports.i18n import Lang, markup, text
 from grader.reports.json_ import strict_jsonable

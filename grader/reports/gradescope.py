@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from grader.evidence import Evidence
-from grader.models import CheckResult, GradeReport, Location
+from grader.records import CheckResult, GradeReport, Location
 from grader.reports.evidence_view import evidence_items, location_text
 from grader.reports.i18n import plain
 from grader.reports.json_ import strict_jsonable, write_json_atomic

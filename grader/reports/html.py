@@ -19,7 +19,7 @@ import jinja2
 from markupsafe import Markup
 
 from grader.evidence import TrainingEvidence
-from grader.models import CheckResult, Finding, GradeReport
+from grader.records import CheckResult, Finding, GradeReport
 from grader.reports.charts import training_charts, training_series
 from grader.reports.evidence_view import EvidenceRow, Excerpt, HeatMap, evidence_notes, evidence_rows, excerpts, heatmaps
 from grader.reports.heatmap import legend

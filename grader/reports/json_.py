@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from grader.models import CheckResult, Finding, GradeReport, Message
+from grader.records import CheckResult, Finding, GradeReport, Message
 from grader.text import Verbatim, render
 
 def result_dict(report: GradeReport) -> dict[str, Any]:

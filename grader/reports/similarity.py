@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from grader.models import GradeReport
+from grader.records import GradeReport
 from grader.reports.html import load_template
 from grader.reports.i18n import Lang, markup, plain, text
 from grader.text import Message

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from grader.evidence import ErrorEvidence
-from grader.models import CheckResult, ClassOutline, GradedSource, GradeReport, Location, Message
+from grader.records import CheckResult, ClassOutline, GradedSource, GradeReport, Location, Message
 
 _NUMPY_CLASSES = {"matmul": "Matmul", "relu": "Relu", "softmax": "Softmax", "log": "Log", "model": "myModel"}
 """Second part of a `numpy.*` check id -> the graded definition it is about."""

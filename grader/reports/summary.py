@@ -19,7 +19,7 @@ from urllib.parse import quote
 
 from markupsafe import Markup
 
-from grader.models import CheckResult, GradeReport, Message
+from grader.records import CheckResult, GradeReport, Message
 from grader.reports.charts import histogram_svg
 from grader.reports.html import load_template, percent, points_text, status_counts
 from grader.reports.i18n import Lang, markup, plain, text

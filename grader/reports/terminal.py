@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from rich.console import Console
 from rich.text import Text
 
-from grader.models import CheckResult, Finding, GradeReport, Message, Status
+from grader.records import CheckResult, Finding, GradeReport, Message, Status
 from grader.reports.i18n import plain
 
 _WIDTH = 100

@@ -26,7 +26,7 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 from openpyxl.worksheet.worksheet import Worksheet
 
-from grader.models import CheckResult, GradeReport
+from grader.records import CheckResult, GradeReport
 from grader.reports.i18n import Lang, plain, text
 
 __all__ = ["write_gradebook_xlsx"]

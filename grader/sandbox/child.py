@@ -23,7 +23,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..models import Phase
+from ..records import Phase
 from ..text import msg, verbatim
 from .limits import drop_privileges
 from .protocol import ARRAYS_FILE, INPUTS_FILE, JOB_FILE, OUT_DIR, REPORT_FILE, ChildError, ChildReport, Job

@@ -30,8 +30,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ..models import Phase, RunError, RunResult
-from ..rubric import Limits
+from ..records import Phase, RunError, RunResult
+from .limits import Limits
 from ..text import msg
 from .child import encode_arrays, encode_report, execute, unexpected
 from .isolation import Isolation

@@ -38,7 +38,7 @@ from typing import Any, Iterable
 
 from pydantic import TypeAdapter
 
-from ..rubric import Limits
+from .limits import Limits
 from .limits import apply_rlimits, worker_env
 from .protocol import PreloadReply, PreloadRequest, RunReply, RunRequest, TemplateRequest
 from .runner import REPORT_FD_ENV, kill_group, publish_report, wait_for_report

@@ -6,7 +6,22 @@ import ctypes
 import resource
 from pathlib import Path
 
-from ..rubric import Limits
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Limits(BaseModel):
+    """Resource limits of one sandboxed worker run (the rubric's [limits] table)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    timeout_s: float = Field(60.0, gt=0, description="Wall-clock seconds before the worker is killed.")
+    cpu_s: int = Field(120, gt=0, description="CPU seconds (RLIMIT_CPU).")
+    memory_mb: int = Field(4096, ge=512, description="Address-space limit in MiB (RLIMIT_AS).")
+    file_size_mb: int = Field(256, gt=0, description="Largest file the worker may write (RLIMIT_FSIZE).")
+    threads: int = Field(1, ge=1, description="BLAS/OpenMP/torch threads inside the worker.")
+    processes: int = Field(1024, ge=16, description="Processes and threads of the worker's user (RLIMIT_NPROC; root is exempt).")
+    open_files: int = Field(1024, ge=64, description="Open file descriptors (RLIMIT_NOFILE).")
+
 
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
 _MIB = 1 << 20

@@ -34,8 +34,8 @@ from typing import IO, Iterable, Sequence
 import numpy as np
 from pydantic import ValidationError
 
-from ..models import Phase, RunError, RunResult
-from ..rubric import Limits
+from ..records import Phase, RunError, RunResult
+from .limits import Limits
 from ..text import msg
 from .isolation import Isolation, select_isolation
 from .limits import worker_env

@@ -15,8 +15,8 @@ from typing import Annotated, Any, Literal, TypeVar, Union
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..models import FailureKind, Location, Phase, SourceUnit
-from ..rubric import Limits
+from ..records import FailureKind, Location, Phase, SourceUnit
+from .limits import Limits
 from ..text import Message
 
 Task = Literal["intake", "layer_gradient", "softmax_stability", "model_backward", "numpy_train", "framework_train", "framework_probe",

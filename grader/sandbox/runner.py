@@ -19,8 +19,8 @@ from typing import Protocol, get_args
 import numpy as np
 from pydantic import ValidationError
 
-from ..models import Phase, RunError, RunResult
-from ..rubric import Limits
+from ..records import Phase, RunError, RunResult
+from .limits import Limits
 from ..text import msg
 from .isolation import Isolation, select_isolation
 from .limits import apply_rlimits, worker_env

@@ -32,7 +32,7 @@ from typing import Any, Iterator, Literal
 
 import numpy as np
 
-from ..models import Location, Phase
+from ..records import Location, Phase
 from ..text import Message, msg, verbatim
 from .curve import TrainingCurve
 from .protocol import FrameworkTrainParams

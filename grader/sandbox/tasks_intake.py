@@ -17,7 +17,7 @@ import traceback
 from ..intake.candidates import analyse_file
 from ..intake.extract import extract_file
 from ..intake.records import FileAnalysis
-from ..models import Finding
+from ..records import Finding
 from ..text import Message, msg, verbatim
 from .protocol import IntakeParams
 from .workspace import Workspace

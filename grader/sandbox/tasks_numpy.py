@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ..models import Phase
+from ..records import Phase
 from ..text import Message, msg, verbatim
 from .curve import TrainingCurve
 from .protocol import LayerGradientParams, ModelBackwardParams, NumpyTrainParams

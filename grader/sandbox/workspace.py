@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..models import FailureKind, Location, Phase, SourceUnit
+from ..records import FailureKind, Location, Phase, SourceUnit
 from ..text import Message, Verbatim, msg, verbatim
 from .protocol import ChildError, Job
 

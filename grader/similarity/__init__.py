@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 import numpy as np
 
-from ..models import GradeReport
+from ..records import GradeReport
 from ..rubric import SimilaritySettings
 from ..sandbox.runner import Runner
 from .compare import compare_part

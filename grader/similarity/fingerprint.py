@@ -16,8 +16,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..models import RunError
-from ..rubric import Limits, SimilaritySettings
+from ..records import RunError
+from ..rubric import SimilaritySettings
+from ..sandbox.limits import Limits
 from ..sandbox.protocol import Job, SimilarityParams
 from ..sandbox.runner import Runner
 from ..text import msg

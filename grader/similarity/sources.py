@@ -17,7 +17,7 @@ from pathlib import Path
 from ..errors import UsageError
 from ..intake import load_submission
 from ..intake.files import CODE_SUFFIXES, find_code_files
-from ..models import CodePart, GradeReport, SourceUnit, display_path
+from ..records import CodePart, GradeReport, SourceUnit, display_path
 from ..sandbox.runner import Runner
 from .records import KNOWN_PREFIX, CodeBlock, OwnerKind, PartCode, PartName
 
