@@ -10,9 +10,11 @@ solution and well above what a broken gradient reaches (about 0.10).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import time
 from pathlib import Path
 
+from grader.checks.builtin import BUILTIN
 from grader.intake import load_submission
 from grader.mnist import load_mnist
 from grader.pipeline import GradeSettings, MnistCache, run_checks
@@ -46,7 +48,7 @@ def main() -> None:
     parser.add_argument("--mnist", type=Path, default=None)
     parser.add_argument("--rubric", type=Path, default=None, help="a candidate rubric (default: rubrics/default.toml)")
     args = parser.parse_args()
-    loaded = load_rubric(args.rubric)
+    loaded = load_rubric(args.rubric, BUILTIN)
     rubric = loaded.rubric
     mnist, runner = load_mnist(args.mnist), WarmRunner(1, limits=rubric.limits)
     print(f"MNIST: {mnist.source}; train {len(mnist.train_images)}, test {len(mnist.test_images)}")
@@ -60,7 +62,7 @@ def main() -> None:
             for seed in args.seeds:
                 # The rubric with this check's seed pinned to `seed`, graded by the pipeline like any run.
                 checks = rubric.checks.model_copy(update={field_name(check_id): spec.model_copy(update={"seed": seed})})
-                seeded = LoadedRubric(rubric=rubric.model_copy(update={"checks": checks}), path=loaded.path, sha256=loaded.sha256)
+                seeded = dataclasses.replace(loaded, rubric=rubric.model_copy(update={"checks": checks}))
                 settings = GradeSettings(rubric=seeded, mnist=MnistCache(lambda: mnist), runner=runner, only=(check_id,))
                 outcome = run_checks(sub, settings)[0]
                 accuracy = getattr(outcome.evidence, "accuracy", None)

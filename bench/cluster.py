@@ -56,6 +56,7 @@ def cluster_figures(klass: Path, tmp: Path, *, scheduler: str, jobs: int, mnist:
 
 def per_task_overhead(klass: Path, *, scheduler: str, mnist: list[str], rounds: int) -> list[float]:
     """Seconds each of `rounds` students spent outside the worker's grading, sent one at a time."""
+    from grader.checks.builtin import BUILTIN
     from grader.cluster.client import Arrival, ClusterOptions, open_session
     from grader.cluster.nolocal import NoLocalRunner
     from grader.mnist import load_mnist
@@ -63,7 +64,7 @@ def per_task_overhead(klass: Path, *, scheduler: str, mnist: list[str], rounds: 
     from grader.settings import GradeSettings, MnistCache
 
     mnist_dir = Path(mnist[1]) if mnist else None
-    settings = GradeSettings(rubric=load_rubric(), mnist=MnistCache(lambda: load_mnist(mnist_dir, progress=False)),
+    settings = GradeSettings(rubric=load_rubric(None, BUILTIN), mnist=MnistCache(lambda: load_mnist(mnist_dir, progress=False)),
                              runner=NoLocalRunner(), seed=0, only=OVERHEAD_CHECKS)
     subs = sorted(klass.iterdir())
     overheads = []

@@ -20,6 +20,8 @@ import sys
 from pathlib import Path
 from typing import ContextManager, Sequence
 
+from .checks.builtin import BUILTIN
+from .checks.registry import Registry
 from .checks.training import tensorflow_installed
 from .batch import BatchResult, grade_class, grade_one
 from .errors import GraderError, UsageError
@@ -84,8 +86,9 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the `grade` console script; returns the exit code."""
+def main(argv: Sequence[str] | None = None, registry: Registry = BUILTIN) -> int:
+    """Entry point of the `grade` console script; returns the exit code.  `registry`: the checks graded
+    (a course or a test that adds checks passes `Registry([*BUILTIN, its_check])`)."""
     parser = _parser()
     try:
         args = parser.parse_args(argv)
@@ -93,7 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0 if exc.code == 0 else 2
     color = sys.stdout.isatty() and not args.no_color and "NO_COLOR" not in os.environ
     try:
-        return _run(args, color)
+        return _run(args, color, registry)
     except GraderError as exc:
         print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
         return exc.exit_code
@@ -102,7 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
 
 
-def _run(args: argparse.Namespace, color: bool) -> int:
+def _run(args: argparse.Namespace, color: bool, registry: Registry) -> int:
     if args.doctor:
         if args.path is not None:
             raise UsageError(f"--doctor checks this machine and grades nothing; run `grade --doctor` without {args.path}")
@@ -120,7 +123,7 @@ def _run(args: argparse.Namespace, color: bool) -> int:
         raise UsageError(f"--jobs {args.jobs}: pass a number of parallel submissions of at least 1")
     if args.scheduler and args.cold_workers:
         raise UsageError("--cold-workers starts workers on this machine, --scheduler grades on Dask workers; drop one of them")
-    rubric = load_rubric(args.rubric)
+    rubric = load_rubric(args.rubric, registry)
     # Gradescope hands over one student's upload, whatever folders it holds.
     is_class = args.format != "gradescope" and (args.path.suffix.lower() == ".zip" or is_class_folder(args.path))
     roster = load_roster(args.roster, assignment=args.assignment) if args.roster is not None else None

@@ -35,6 +35,7 @@ import zipfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from grader.checks.builtin import BUILTIN
 from grader.errors import GraderError, UsageError
 from grader.rubric import LoadedRubric, load_rubric
 
@@ -65,7 +66,7 @@ def build_autograder_zip(dest: Path, *, rubric: Path | None, source_root: Path =
         UsageError: `source_root` is not a source tree of the grader, or a
             template is broken.
     """
-    loaded = load_rubric(rubric)
+    loaded = load_rubric(rubric, BUILTIN)
     _check_source_root(source_root)
     values = {"TORCH_REQUIREMENT": _get_torch_requirement(source_root), "MAX_SCORE": f"{_max_score(loaded):g}"}
     entries = dict(_get_source_entries(source_root))

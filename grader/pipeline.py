@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .checks import registry
 from .checks.outcome import error_hint, skipped
 from .checks.registry import CheckContext, CheckDef, Planned
 from .evidence import ErrorEvidence
@@ -74,7 +73,7 @@ class _Run:
         self.runs: dict[str, RunResult] = {}
 
     def all(self) -> list[CheckOutcome]:
-        for check in registry.ordered():
+        for check in self.settings.rubric.registry.ordered():
             if self.selected(check.id):
                 self.outcomes[check.id] = self.guarded(check)
         return list(self.outcomes.values())
@@ -127,7 +126,9 @@ class _Run:
         """The worker run of `planned`, or the run of the check this one shares it with."""
         key = check.share_run or check.id
         if key not in self.runs:
-            job = Job(units=part.units, supplied_imports=part.supplied_imports, params=planned.params)
+            task = self.settings.rubric.registry.get(key).task
+            job = (task.job(part.units, planned.params, part.supplied_imports) if task is not None
+                   else Job(units=part.units, supplied_imports=part.supplied_imports, params=planned.params))
             self.runs[key] = self.settings.runner.run(job, planned.arrays, ctx.limits, phase=planned.phase)
         return self.runs[key]
 
@@ -137,7 +138,7 @@ class _Run:
         if not check.staff_layers:
             return part, ()
         failed = tuple(name for dep in check.after if dep in self.outcomes and self.outcomes[dep].status != "passed"
-                       for name in registry.get(dep).needs)
+                       for name in self.settings.rubric.registry.get(dep).needs)
         staff = _reference_units(set(failed), self.settings.runner)
         failed = tuple(name for name in failed if any(u.name == name for u in staff))
         if not failed:

@@ -155,9 +155,16 @@ class RunResult:
 
     task: str
     values: dict[str, Any] = field(default_factory=dict)
+    """Tasks of sandbox/legacy.py only: their untyped values (typed tasks send `report`)."""
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
     error: RunError | None = None
     duration_s: float = 0.0
+    report: str = ""
+    """A typed task's result as JSON (sandbox/wire.py); the check validates it with its result model."""
+    warnings: tuple[str, ...] = ()
+    """Imports of the student's that failed (evidence, quoted as is)."""
+    worker_seconds: float | None = None
+    """The worker's own run time, as it measured it."""
 
 
 # --------------------------------------------------------------------------- checks

@@ -11,14 +11,18 @@ import functools
 import hashlib
 import tomllib
 import zlib
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Self
+from typing import TYPE_CHECKING, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
 
 from .errors import RubricError
 from .records import Visibility
 from .sandbox.limits import Limits
+
+if TYPE_CHECKING:  # a type only: the registry imports this module for CheckSpec
+    from .checks.registry import Registry
 
 DEFAULT_RUBRIC = Path(__file__).resolve().parent.parent / "rubrics" / "default.toml"
 
@@ -124,15 +128,10 @@ class Checks(_Strict):
     (grader/checks/registry.py) by `checks_model`, one per registered check, aliased by its id."""
 
     def get(self, check_id: str) -> CheckSpec:
-        """The spec of the check with stable id `check_id` (a check registered after this rubric was read: its default)."""
+        """The spec of the check with stable id `check_id` (the model was built from the registry that has it)."""
         spec = getattr(self, field_name(check_id), None)
-        if spec is None:
-            from .checks import registry  # the registry imports this module
-
-            spec = registry.get(check_id).default
-            if spec is None:
-                raise RubricError(f"the rubric has no [checks.\"{check_id}\"] table, and that check has no default: add the table")
-        assert isinstance(spec, CheckSpec), check_id  # every derived field is a check spec
+        if not isinstance(spec, CheckSpec):
+            raise KeyError(f"no check {check_id!r} in this rubric's registry: load the rubric with the registry that has it")
         return spec
 
     def gradient(self, check_id: str) -> GradientCheck:
@@ -151,34 +150,25 @@ def field_name(check_id: str) -> str:
     return check_id.replace(".", "_")
 
 
-@functools.cache
-def _checks_model(version: int) -> type[Checks]:
-    from .checks import registry  # the registry imports this module
+SpecList = tuple[tuple[str, type[CheckSpec], CheckSpec | None], ...]
+"""(id, rubric model, default or None when the rubric must have the table) of each check: `Registry.specs()`."""
 
+
+@functools.cache
+def checks_model(specs: SpecList) -> type[Checks]:
+    """The [checks] table's model: one field per check, its rubric model, its default (or required)."""
     fields: dict[str, Any] = {}
-    for check in registry.ordered():
-        default = check.default if check.default is not None else ...
-        fields[field_name(check.id)] = (check.spec, Field(default, alias=check.id))
+    for check_id, spec, default in specs:
+        fields[field_name(check_id)] = (spec, Field(default if default is not None else ..., alias=check_id))
     model: type[Checks] = create_model("Checks", __base__=Checks, **fields)
     return model
 
 
-def checks_model() -> type[Checks]:
-    """The [checks] table's model: one field per registered check, its rubric model, its default (or required)."""
-    from .checks import registry
-
-    return _checks_model(registry.version())
-
-
 @functools.cache
-def _rubric_model(checks: type[Checks]) -> type[Rubric]:
-    model: type[Rubric] = create_model("Rubric", __base__=Rubric, checks=(checks, ...))
+def rubric_model(specs: SpecList) -> type[Rubric]:
+    """The whole rubric file's model, with the [checks] table of these checks."""
+    model: type[Rubric] = create_model("Rubric", __base__=Rubric, checks=(checks_model(specs), ...))
     return model
-
-
-def rubric_model() -> type[Rubric]:
-    """The whole rubric file's model, with the [checks] table of the current registry."""
-    return _rubric_model(checks_model())
 
 
 class SimilaritySettings(_Strict):
@@ -228,16 +218,19 @@ class Rubric(_Strict):
         return self.limits if timeout is None else self.limits.model_copy(update={"timeout_s": timeout})
 
 
-class LoadedRubric(_Strict):
-    """A validated rubric with where it came from and its content hash."""
+@dataclass(frozen=True)
+class LoadedRubric:
+    """A validated rubric with where it came from, its content hash and the checks it was validated for."""
 
     rubric: Rubric
     path: str
     sha256: str
+    registry: Registry
+    """The checks this rubric's [checks] table was built from: the checks a run with it grades."""
 
 
-def load_rubric(path: Path | None = None) -> LoadedRubric:
-    """Read and validate a rubric; the default rubric when `path` is None.
+def load_rubric(path: Path | None, registry: Registry) -> LoadedRubric:
+    """Read and validate a rubric (the default rubric when `path` is None) for the checks of `registry`.
 
     Raises:
         RubricError: one line naming the file, the key and what is allowed.
@@ -251,20 +244,20 @@ def load_rubric(path: Path | None = None) -> LoadedRubric:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise RubricError(f"{path}: not valid TOML: {exc}") from exc
     try:
-        rubric = rubric_model().model_validate(data)
+        rubric = rubric_model(registry.specs()).model_validate(data)
     except ValidationError as exc:
-        raise RubricError(f"{path}: {_first_error_msg(exc)}") from exc
-    return LoadedRubric(rubric=rubric, path=str(path), sha256=hashlib.sha256(raw).hexdigest())
+        raise RubricError(f"{path}: {_first_error_msg(exc, rubric_model(registry.specs()))}") from exc
+    return LoadedRubric(rubric=rubric, path=str(path), sha256=hashlib.sha256(raw).hexdigest(), registry=registry)
 
 
-def _first_error_msg(exc: ValidationError) -> str:
+def _first_error_msg(exc: ValidationError, model: type[BaseModel]) -> str:
     """'checks.numpy.relu.backward.points: must be >= 0, got -1' for the first error."""
     errors = exc.errors()
     # A misspelt key also makes the right key "missing": name the misspelling, the root cause.
     err = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
     key = ".".join(str(p) for p in err["loc"])
     if err["type"] == "extra_forbidden":
-        msg = f"{key}: unknown key; allowed here: {', '.join(_allowed_keys(err['loc']))}"
+        msg = f"{key}: unknown key; allowed here: {', '.join(_allowed_keys(err['loc'], model))}"
     elif err["type"] == "missing":
         msg = f"{key}: required key is missing"
     else:
@@ -273,9 +266,8 @@ def _first_error_msg(exc: ValidationError) -> str:
     return msg + (f" (and {more} more problem{'s' * (more > 1)})" if more else "")
 
 
-def _allowed_keys(loc: tuple[int | str, ...]) -> list[str]:
-    """The keys the rubric allows in the table that holds `loc`."""
-    model: type[BaseModel] = rubric_model()
+def _allowed_keys(loc: tuple[int | str, ...], model: type[BaseModel]) -> list[str]:
+    """The keys the rubric `model` allows in the table that holds `loc`."""
     for part in loc[:-1]:
         field = next((f for n, f in model.model_fields.items() if part in (n, f.alias)), None)
         sub = getattr(field, "annotation", None) if field else None

@@ -34,6 +34,7 @@ from typing import Any
 
 import pytest
 
+from grader.checks.builtin import BUILTIN
 from grader.cli import main
 from grader.rubric import load_rubric
 
@@ -357,7 +358,7 @@ def test_attack_gets_the_expected_verdict(batch: Batch, name: str) -> None:
 
 
 def test_endless_attacks_cost_one_timeout_each(batch: Batch) -> None:
-    timeout = load_rubric(RUBRIC).rubric.limits_for(ATTACKED).timeout_s
+    timeout = load_rubric(RUBRIC, BUILTIN).rubric.limits_for(ATTACKED).timeout_s
     for name in ("loop_in_backward", "ignore_sigterm"):
         relu = check(batch.results[name], ATTACKED)
         assert relu["message"].startswith(f"timeout: your code did not finish within {timeout:g} s")

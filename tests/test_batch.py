@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from grader.checks.builtin import BUILTIN
 from grader.batch import grade_class
 from grader.gradebook_db import FILENAME, Gradebook, GradeKey
 from grader.mnist import load_mnist
@@ -210,7 +211,7 @@ def test_a_grader_bug_on_one_student_is_recorded_and_the_batch_goes_on(mnist_dir
     report.write_text(report.read_text(encoding="utf-8").replace("class Relu:\n", "class Relu:\n    GRADER_BUG_HERE = 1\n", 1), encoding="utf-8")
     out = tmp_path / "out"
     with WarmRunner(2) as warm:
-        settings = GradeSettings(rubric=load_rubric(), mnist=MnistCache(lambda: load_mnist(mnist_dir)), runner=_BuggyRunner(warm),
+        settings = GradeSettings(rubric=load_rubric(None, BUILTIN), mnist=MnistCache(lambda: load_mnist(mnist_dir)), runner=_BuggyRunner(warm),
                                  only=("numpy.relu.backward", "numpy.matmul.backward"))
         result = grade_class(klass, settings, out=out, jobs=2)
     assert [r.student for r in result.errored] == ["s2"]

@@ -304,8 +304,8 @@ class _InProcess:
         from grader.sandbox.workspace import Workspace
 
         workspace = Workspace(job, arrays)
-        {"intake": intake, "similarity_fingerprint": similarity_fingerprint}[job.task](workspace)
-        return RunResult(job.task, workspace.values, workspace.arrays)
+        {"intake": intake, "similarity_fingerprint": similarity_fingerprint}[job.task_name](workspace)
+        return RunResult(job.task_name, workspace.values, workspace.arrays)
 
 
 @pytest.fixture(scope="module")

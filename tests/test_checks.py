@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from grader.checks.builtin import BUILTIN
 from grader.checks.compare import Mistake, compare, diagnose, locate, relative_error
 from grader.checks.gradients import autograd_grads, kinks, numerical_grad
 from grader.checks.layers import LAYERS
@@ -145,7 +146,7 @@ def test_model_reference_is_the_template_loss() -> None:
 
 
 def test_scoring_gives_points_only_for_passed_checks_and_marks_advisories() -> None:
-    rubric = load_rubric().rubric
+    rubric = load_rubric(None, BUILTIN).rubric
     outcomes = [
         CheckOutcome(id="numpy.relu.backward", status="passed", message=msg("layers.passed", name="Relu", n=2)),
         CheckOutcome(id="numpy.log.backward", status="failed", message=msg("layers.backward_twice", name="Log", grad="grad_x")),

@@ -28,6 +28,7 @@ from typing import IO, Any
 
 import pytest
 
+from grader.checks.builtin import BUILTIN
 from grader.cli import main
 from grader.gradebook_db import FILENAME
 from grader.intake import load_submission
@@ -341,7 +342,7 @@ def test_a_worker_refuses_a_rubric_whose_text_does_not_match_its_hash() -> None:
     from grader.errors import RubricError
     from grader.rubric import load_rubric
 
-    loaded = load_rubric()
+    loaded = load_rubric(None, BUILTIN)
     text = Path(loaded.path).read_text(encoding="utf-8")
     request = TaskRequest(student="s1", plugin="p", grader_version="0", rubric_toml=text, rubric_sha256=loaded.sha256,
                           rubric_path=loaded.path, seed=0)

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from grader.checks.builtin import BUILTIN
 from grader.checks.framework_model import ARCHITECTURE, ARCHITECTURE_ID, FORWARD, FORWARD_ID, ProbeBatch
 from grader.checks.registry import CheckContext, CheckDef, Planned
 from grader.checks.training import TF_INSTALL_HINT, tensorflow_installed
@@ -274,14 +275,14 @@ def test_the_pipeline_runs_one_probe_for_both_checks() -> None:
             self.tasks: list[str] = []
 
         def run(self, job: Job, arrays: dict[str, np.ndarray], limits: Limits, *, phase: Any) -> RunResult:
-            self.tasks.append(job.task)
+            self.tasks.append(job.task_name)
             return super().run(job, arrays, limits, phase=phase)
 
     def no_mnist() -> Any:
         raise AssertionError("the probe needs no MNIST")
 
     runner = CountingRunner()
-    settings = GradeSettings(rubric=load_rubric(), mnist=MnistCache(no_mnist), runner=runner, only=("framework.model.f*", "framework.model.a*"))
+    settings = GradeSettings(rubric=load_rubric(None, BUILTIN), mnist=MnistCache(no_mnist), runner=runner, only=("framework.model.f*", "framework.model.a*"))
     outcomes = {o.id: o for o in run_checks(load_submission(MODELS / "torch_no_b1.py", runner=runner), settings)}
     assert runner.tasks.count("framework_probe") == 1
     assert (outcomes[FORWARD_ID].status, outcomes[ARCHITECTURE_ID].status) == ("passed", "failed")
@@ -758,7 +759,7 @@ def test_tensorflow_models_train_with_the_fused_optimiser_past_the_threshold(mni
     from grader.mnist import load_mnist
     from grader.rubric import TrainingCheck, load_rubric
 
-    rubric = load_rubric().rubric
+    rubric = load_rubric(None, BUILTIN).rubric
     spec = rubric.checks.get(FRAMEWORK_TRAIN.id).with_seed(0, FRAMEWORK_TRAIN.id)
     assert isinstance(spec, TrainingCheck)
     part = load_submission(MODELS / f"{name}.py").framework_part

@@ -223,7 +223,7 @@ class FailingOn:
         files = job.params_as(IntakeParams).files
         self.jobs.append(list(files))
         if self.file in files:
-            return RunResult(job.task, error=self.error)
+            return RunResult(job.task_name, error=self.error)
         return _default_runner().run(job, arrays, limits, phase=phase)
 
 
@@ -257,7 +257,7 @@ def test_a_malformed_intake_reply_costs_only_that_file(tmp_path: Path) -> None:
     class Forging(FailingOn):
         def run(self, job: Job, arrays: dict[str, np.ndarray], limits: Limits, *, phase: Phase) -> RunResult:
             if "odd.py" in job.params_as(IntakeParams).files:
-                return RunResult(job.task, values={"files": [{"file": "odd.py", "findings": "not a list"}]})
+                return RunResult(job.task_name, values={"files": [{"file": "odd.py", "findings": "not a list"}]})
             return _default_runner().run(job, arrays, limits, phase=phase)
 
     submission = load_submission(tmp_path, runner=Forging("odd.py", RunError("crash", "intake", msg("sandbox.template_died"))))

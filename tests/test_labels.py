@@ -19,6 +19,7 @@ from typing import Any, Callable
 import numpy as np
 import pytest
 
+from grader.checks.builtin import BUILTIN
 from grader.intake import load_submission
 from grader.mnist import load_mnist
 from grader.records import CheckOutcome, RunResult, Submission
@@ -148,7 +149,7 @@ def correct(tmp_path_factory: pytest.TempPathFactory) -> Submission:
 
 def _checks(submission: Submission, mnist_dir: Path, only: tuple[str, ...], handler: Handler | None) -> dict[str, CheckOutcome]:
     """The outcomes of the checks `only` on `submission`, the worker replies given by `handler`."""
-    settings = GradeSettings(rubric=load_rubric(), mnist=MnistCache(lambda: load_mnist(mnist_dir, download=False)),
+    settings = GradeSettings(rubric=load_rubric(None, BUILTIN), mnist=MnistCache(lambda: load_mnist(mnist_dir, download=False)),
                              runner=FakeRunner(handler=handler), seed=1, only=only)
     return {o.id: o for o in run_checks(submission, settings)}
 

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 from pydantic import BaseModel, ConfigDict
 
-from grader.checks import registry
+from grader.checks.builtin import BUILTIN
+from grader.checks.registry import Registry
 from grader.checks.registry import CheckContext, CheckDef, Planned, Reply
 from grader.intake import _default_runner, load_submission
 from grader.records import CheckOutcome, Phase, RunResult
@@ -34,20 +35,20 @@ class ScriptedRunner:
         self.answer = answer
 
     def run(self, job: Job, arrays: dict[str, np.ndarray], limits: Limits, *, phase: Phase) -> RunResult:
-        if job.task == "intake":
+        if job.task_name == "intake":
             return _default_runner().run(job, arrays, limits, phase=phase)
         if self.answer is None:
             raise AssertionError("no worker should start here")
         self.jobs.append(job)
-        return RunResult(job.task, values=self.answer)
+        return RunResult(job.task_name, values=self.answer)
 
 
 def no_mnist() -> object:
     raise AssertionError("MNIST should not be needed here")
 
 
-def settings(runner: object | None = None, **overrides: object) -> GradeSettings:
-    return GradeSettings(rubric=load_rubric(), mnist=MnistCache(no_mnist), runner=runner or ScriptedRunner(), **overrides)  # type: ignore[arg-type]
+def settings(runner: object | None = None, registry: Registry = BUILTIN, **overrides: object) -> GradeSettings:
+    return GradeSettings(rubric=load_rubric(None, registry), mnist=MnistCache(no_mnist), runner=runner or ScriptedRunner(), **overrides)  # type: ignore[arg-type]
 
 
 class _Values(BaseModel):
@@ -66,17 +67,13 @@ def _judge(ctx: CheckContext[AdvisoryCheck], state: None, reply: Reply[_Values])
 
 
 @pytest.fixture
-def probe_checks() -> Iterator[None]:
+def probe_checks() -> Registry:
     """Two test checks on Relu, the second judging the first one's run."""
     first = CheckDef(id="test.probe.first", part="numpy", needs=("Relu",), spec=AdvisoryCheck, default=AdvisoryCheck(),
                      plan=_plan, result=_Values, judge=_judge)
     second = CheckDef(id="test.probe.second", part="numpy", needs=("Relu",), spec=AdvisoryCheck, default=AdvisoryCheck(),
                       plan=_plan, result=_Values, judge=_judge, share_run="test.probe.first", after=("test.probe.first",))
-    registry.register(first)
-    registry.register(second)
-    yield
-    registry.unregister("test.probe.second")
-    registry.unregister("test.probe.first")
+    return Registry([*BUILTIN, first, second])
 
 
 def _relu_file(tmp_path: Path) -> Path:
@@ -95,14 +92,14 @@ def test_failed_layer_is_replaced_by_the_staff_one_and_numpy_is_supplied(tmp_pat
     run = _Run(sub, settings())
     run.outcomes["numpy.relu.backward"] = CheckOutcome(id="numpy.relu.backward", status="failed", message=msg("pipeline.no_numpy"))
     assert sub.numpy_part is not None
-    part, replaced = run.with_staff_layers(registry.get("numpy.model.backward"), sub.numpy_part)
+    part, replaced = run.with_staff_layers(BUILTIN.get("numpy.model.backward"), sub.numpy_part)
     assert replaced == ("Relu",)
     relu = part.unit("Relu")
     assert relu is not None and relu.file == "numpy_model.py" and "def backward" in relu.source
     assert part.unit("myModel") == sub.numpy_part.unit("myModel")
     assert "import numpy as np" in part.supplied_imports
     # A layer check itself never runs with the staff layer.
-    assert run.with_staff_layers(registry.get("numpy.relu.backward"), sub.numpy_part) == (sub.numpy_part, ())
+    assert run.with_staff_layers(BUILTIN.get("numpy.relu.backward"), sub.numpy_part) == (sub.numpy_part, ())
 
 
 @pytest.mark.parametrize(
@@ -120,7 +117,7 @@ def test_only_and_self_check_select_checks(tmp_path: Path, only: tuple[str, ...]
 
 
 def test_unpinned_checks_derive_distinct_seeds_from_the_run_seed() -> None:
-    checks = load_rubric().rubric.checks
+    checks = load_rubric(None, BUILTIN).rubric.checks
     a = checks.get("numpy.relu.backward").with_seed(7, "numpy.relu.backward").run_seed
     b = checks.get("numpy.log.backward").with_seed(7, "numpy.log.backward").run_seed
     again = checks.get("numpy.relu.backward").with_seed(7, "numpy.relu.backward").run_seed
@@ -129,18 +126,18 @@ def test_unpinned_checks_derive_distinct_seeds_from_the_run_seed() -> None:
 
 
 def test_registry_order_is_the_report_order_and_respects_dependencies() -> None:
-    ids = [c.id for c in registry.ordered()]
+    ids = [c.id for c in BUILTIN.ordered()]
     assert ids[:4] == ["numpy.matmul.backward", "numpy.relu.backward", "numpy.softmax.backward", "numpy.log.backward"]
-    for check in registry.ordered():
+    for check in BUILTIN.ordered():
         assert all(ids.index(dep) < ids.index(check.id) for dep in (*check.after, *filter(None, [check.share_run])))
-    assert load_rubric().rubric.checks.ids() == tuple(ids)  # the rubric's [checks] table is derived from the registry
+    assert load_rubric(None, BUILTIN).rubric.checks.ids() == tuple(ids)  # the rubric's [checks] table is derived from the registry
 
 
 def test_a_check_depending_on_an_unregistered_one_is_refused() -> None:
     orphan = CheckDef(id="test.orphan", part="numpy", needs=(), spec=AdvisoryCheck, default=AdvisoryCheck(), plan=_plan,
                       result=_Values, judge=_judge, after=("test.nowhere",))
     with pytest.raises(ValueError, match="'test.nowhere', which is not registered yet"):
-        registry.register(orphan)
+        Registry(BUILTIN).register(orphan)
 
 
 def test_missing_parts_and_classes_cost_their_checks_only(tmp_path: Path) -> None:
@@ -152,24 +149,24 @@ def test_missing_parts_and_classes_cost_their_checks_only(tmp_path: Path) -> Non
     assert outcomes["framework.model.forward"].message.id == "pipeline.no_framework"
 
 
-def test_a_shared_run_is_one_worker_job_judged_twice(tmp_path: Path, probe_checks: None) -> None:
+def test_a_shared_run_is_one_worker_job_judged_twice(tmp_path: Path, probe_checks: Registry) -> None:
     runner = ScriptedRunner({"answer": 1})
-    outcomes = run_checks(load_submission(_relu_file(tmp_path)), settings(runner, only=("test.probe.*",)))
+    outcomes = run_checks(load_submission(_relu_file(tmp_path)), settings(runner, probe_checks, only=("test.probe.*",)))
     assert [(o.id, o.status) for o in outcomes] == [("test.probe.first", "passed"), ("test.probe.second", "passed")]
     assert len(runner.jobs) == 1
     assert [u.name for u in runner.jobs[0].units if u.kind == "class"] == ["Relu"]  # narrowed to what the check needs
 
 
-def test_an_invalid_reply_is_tampered_for_that_check_alone(tmp_path: Path, probe_checks: None) -> None:
+def test_an_invalid_reply_is_tampered_for_that_check_alone(tmp_path: Path, probe_checks: Registry) -> None:
     runner = ScriptedRunner({"answer": "not a number"})
-    outcomes = run_checks(load_submission(_relu_file(tmp_path)), settings(runner, only=("test.probe.first",)))
+    outcomes = run_checks(load_submission(_relu_file(tmp_path)), settings(runner, probe_checks, only=("test.probe.first",)))
     assert [(o.status, o.message.id) for o in outcomes] == [("error", "outcome.tampered_reply")]
     assert str(outcomes[0].message).startswith("tampered: the worker's reply has no valid value 'answer'")
 
 
-def test_a_grader_bug_in_a_judge_costs_one_check(tmp_path: Path, probe_checks: None) -> None:
+def test_a_grader_bug_in_a_judge_costs_one_check(tmp_path: Path, probe_checks: Registry) -> None:
     runner = ScriptedRunner({"answer": 13})
-    outcomes = run_checks(load_submission(_relu_file(tmp_path)), settings(runner, only=("test.probe.*", "numpy.matmul.backward")))
+    outcomes = run_checks(load_submission(_relu_file(tmp_path)), settings(runner, probe_checks, only=("test.probe.*", "numpy.matmul.backward")))
     by_id = {o.id: o for o in outcomes}
     assert by_id["test.probe.first"].status == "error" and by_id["test.probe.first"].message.id == "grader.internal_error"
     assert "simulated grader bug" in str(by_id["test.probe.first"].message)

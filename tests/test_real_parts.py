@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from grader.checks import registry
+from grader.checks.builtin import BUILTIN
 from grader.checks.registry import CheckContext, Planned
 from grader.checks.training import tensorflow_installed
 from grader.cli import main
@@ -185,7 +185,7 @@ def test_with_numpy_only_off_a_layer_that_calls_autograd_is_graded_by_its_number
     rubric.write_text(text.replace('[checks."numpy.relu.backward"]\n', '[checks."numpy.relu.backward"]\nnumpy_only = false\n'),
                       encoding="utf-8")
     # The pipeline with this process's intake worker: a CLI run would start a pool for one check.
-    settings = GradeSettings(rubric=load_rubric(rubric), mnist=MnistCache(_no_mnist), runner=_default_runner(),
+    settings = GradeSettings(rubric=load_rubric(rubric, BUILTIN), mnist=MnistCache(_no_mnist), runner=_default_runner(),
                              only=("numpy.relu.backward",))
 
     relu = grade_submission(PARTS / "parts_autograd_relu", settings).checks[0]
@@ -196,7 +196,7 @@ def test_with_numpy_only_off_a_layer_that_calls_autograd_is_graded_by_its_number
 def test_the_library_rule_is_decided_before_any_worker_runs(numpy_only: bool) -> None:
     part = load_submission(PARTS / "parts_torch_layers").numpy_part
     assert part is not None
-    matmul = registry.get("numpy.matmul.backward")
+    matmul = BUILTIN.get("numpy.matmul.backward")
     spec = GradientCheck(points=10, seed=0, numpy_only=numpy_only)
     ctx: CheckContext[GradientCheck] = CheckContext(check_id=matmul.id, part=narrow_part(part, ["Matmul"]), spec=spec,
                                                     limits=Limits(), mnist=_no_mnist, earlier={}, specs=lambda _: spec)

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from grader.checks import registry
+from grader.checks.builtin import BUILTIN
 from grader.cli import main
 from grader.rubric import load_rubric
 
@@ -41,14 +41,9 @@ WRONG_LINE = "        return grad_y * (1 - y)\n"
 
 
 @pytest.fixture
-def tanh_check() -> Iterator[ModuleType]:
-    """The Tanh check registered for one test only (importing the module registers it; a second import does not)."""
-    module = importlib.import_module("tests.tanh_check")
-    registry.register(module.CHECK)
-    try:
-        yield module
-    finally:
-        registry.unregister(module.CHECK_ID)
+def tanh_check() -> ModuleType:
+    """The Tanh check's module (its REGISTRY: the grader's checks and Tanh)."""
+    return importlib.import_module("tests.tanh_check")
 
 
 def write_submission(folder: Path, tanh_source: str) -> Path:
@@ -59,9 +54,11 @@ def write_submission(folder: Path, tanh_source: str) -> Path:
 
 
 def grade(folder: Path, out: Path, mnist_dir: Path, *extra: str) -> dict[str, Any]:
+    from tests.tanh_check import REGISTRY
+
     """`grade` on one submission folder, Tanh and Relu checks only; the check of Tanh from result.json."""
     code = main([str(folder), "--out", str(out), "--mnist", str(mnist_dir), "--seed", "5", "--no-color",
-                 "--only", "numpy.tanh.backward", "numpy.relu.backward", *extra])
+                 "--only", "numpy.tanh.backward", "numpy.relu.backward", *extra], registry=REGISTRY)
     assert code == 0
     result: dict[str, Any] = json.loads((out / folder.name / "result.json").read_text(encoding="utf-8"))
     assert [c["id"] for c in result["checks"]] == ["numpy.relu.backward", "numpy.tanh.backward"]
@@ -93,10 +90,9 @@ def test_a_wrong_tanh_fails_with_its_own_diagnosis_in_both_languages(tanh_check:
 
 
 def test_existing_rubrics_keep_working_and_the_check_goes_away_again(tanh_check: ModuleType) -> None:
-    assert load_rubric().rubric.checks.get("numpy.tanh.backward").points == 5
-    registry.unregister(tanh_check.CHECK_ID)
-    assert "numpy.tanh.backward" not in [c.id for c in registry.ordered()]
-    assert "numpy.tanh.backward" not in load_rubric().rubric.checks.ids()
+    assert load_rubric(None, tanh_check.REGISTRY).rubric.checks.get("numpy.tanh.backward").points == 5
+    assert "numpy.tanh.backward" not in BUILTIN.ids()
+    assert "numpy.tanh.backward" not in load_rubric(None, BUILTIN).rubric.checks.ids()
 
 
 def test_no_grader_file_names_the_tanh_layer() -> None:

@@ -15,6 +15,7 @@ from typing import Any, Literal
 import numpy as np
 import pytest
 
+from grader.checks.builtin import BUILTIN
 from grader.evidence import ArrayComparison, Curve, ErrorEvidence, GradientComparison, GradientEvidence, NoEvidence, TrainingEvidence
 from grader.records import CheckOutcome, CheckResult, Finding, GradedPart, GradedSource, GradeReport, Location
 from grader.reports import (
@@ -639,7 +640,7 @@ def test_scoring_copies_release_from_the_rubric(tmp_path: Path) -> None:
     text = DEFAULT_RUBRIC.read_text(encoding="utf-8").replace(
         '[checks."numpy.log.backward"]\n', '[checks."numpy.log.backward"]\nvisibility = "hidden"\nrelease = true\n')
     (tmp_path / "rubric.toml").write_text(text, encoding="utf-8")
-    rubric = load_rubric(tmp_path / "rubric.toml").rubric
+    rubric = load_rubric(tmp_path / "rubric.toml", BUILTIN).rubric
     outcomes = [CheckOutcome(id=cid, status="passed", message=m("test.ok")) for cid in ("numpy.log.backward", "numpy.relu.backward")]
 
     log, relu = score_outcomes(outcomes, rubric)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from grader.checks.builtin import BUILTIN
 from grader.errors import RubricError
 from grader.rubric import DEFAULT_RUBRIC, load_rubric
 
@@ -19,7 +20,7 @@ def write(tmp_path: Path, text: str) -> Path:
 
 
 def test_default_rubric_is_valid_and_totals_100_points() -> None:
-    rubric = load_rubric().rubric
+    rubric = load_rubric(None, BUILTIN).rubric
     assert sum(spec.points for spec in dict(rubric.checks).values()) == 100
     assert "0.851" in rubric.calibration  # the calibration is written down, not just the numbers
 
@@ -40,20 +41,20 @@ def test_rubric_rejects_bad_values_naming_the_key(tmp_path: Path, old: str, new:
     assert old in DEFAULT
     path = write(tmp_path, DEFAULT.replace(old, new, 1))
     with pytest.raises(RubricError) as info:
-        load_rubric(path)
+        load_rubric(path, BUILTIN)
     assert str(info.value) == f"{path}: {message}"
 
 
 def test_rubric_rejects_unknown_check_listing_the_allowed_ids(tmp_path: Path) -> None:
     path = write(tmp_path, DEFAULT + '\n[checks."numpy.relu.backwards"]\npoints = 1\n')
     with pytest.raises(RubricError, match=r"checks\.numpy\.relu\.backwards: unknown key; allowed here: numpy\.matmul\.backward, numpy\.relu\.backward, "):
-        load_rubric(path)
+        load_rubric(path, BUILTIN)
 
 
 def test_rubric_rejects_misspelt_key_inside_a_check(tmp_path: Path) -> None:
     path = write(tmp_path, DEFAULT.replace("batch_size = 100", "batchsize = 100", 1))
     with pytest.raises(RubricError) as info:
-        load_rubric(path)
+        load_rubric(path, BUILTIN)
     assert str(info.value).startswith(f"{path}: checks.numpy.model.train.batchsize: unknown key; allowed here: points, visibility, seed, timeout_s, release, epochs, batch_size")
     assert "(and 1 more problem)" in str(info.value)  # batch_size is now missing too
 
@@ -61,15 +62,15 @@ def test_rubric_rejects_misspelt_key_inside_a_check(tmp_path: Path) -> None:
 def test_rubric_that_is_not_toml_says_so(tmp_path: Path) -> None:
     path = write(tmp_path, "name = \n")
     with pytest.raises(RubricError, match=r"rubric\.toml: not valid TOML: "):
-        load_rubric(path)
+        load_rubric(path, BUILTIN)
 
 
 def test_missing_rubric_file_names_the_option(tmp_path: Path) -> None:
     with pytest.raises(RubricError, match=r"nope\.toml: cannot read the rubric \(No such file or directory\); pass an existing file to --rubric"):
-        load_rubric(tmp_path / "nope.toml")
+        load_rubric(tmp_path / "nope.toml", BUILTIN)
 
 
 def test_check_timeout_overrides_the_rubric_limit() -> None:
-    rubric = load_rubric().rubric
+    rubric = load_rubric(None, BUILTIN).rubric
     assert rubric.limits_for("numpy.relu.backward").timeout_s == 20
     assert rubric.limits_for("numpy.model.train").timeout_s == rubric.limits.timeout_s == 60

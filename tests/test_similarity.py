@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from grader.checks.builtin import BUILTIN
 from grader.errors import RubricError, UsageError
 from grader.records import RunError, RunResult
 from grader.text import msg
@@ -251,8 +252,8 @@ class _FailingRunner:
         self.runner, self.poison, self.isolation = runner, poison, runner.isolation
 
     def run(self, job: Job, arrays: dict[str, np.ndarray], limits: Limits, *, phase: str) -> RunResult:
-        if job.task == "similarity_fingerprint" and self.poison in arrays["text"].tobytes():
-            return RunResult(job.task, error=RunError("crash", "intake", msg("sandbox.died", signal="SIGSEGV")))
+        if job.task_name == "similarity_fingerprint" and self.poison in arrays["text"].tobytes():
+            return RunResult(job.task_name, error=RunError("crash", "intake", msg("sandbox.died", signal="SIGSEGV")))
         return self.runner.run(job, arrays, limits, phase=phase)  # type: ignore[arg-type]
 
 
@@ -319,9 +320,9 @@ def test_rubric_without_a_similarity_table_gets_the_defaults_and_a_bad_table_is_
     older.write_text(text.split("[similarity]")[0], encoding="utf-8")
     bad.write_text(text.split("[similarity]")[0] + "[similarity]\nthreshold = 0.4\nreport_floor = 0.5\n", encoding="utf-8")
 
-    assert load_rubric().rubric.similarity == load_rubric(older).rubric.similarity == SimilaritySettings()
+    assert load_rubric(None, BUILTIN).rubric.similarity == load_rubric(older, BUILTIN).rubric.similarity == SimilaritySettings()
     with pytest.raises(RubricError, match="report_floor 0.5 is above threshold 0.4"):
-        load_rubric(bad)
+        load_rubric(bad, BUILTIN)
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [

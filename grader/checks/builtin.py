@@ -4,16 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import registry
 from .framework_model import ARCHITECTURE, FORWARD
 from .gradients import layer_check
 from .layers import LAYERS
 from .model_gradient import MODEL_BACKWARD
-from .stability import STABILITY
+from .registry import CheckDef, Registry
+from .softmax_stability.check import STABILITY
 from .training import FRAMEWORK_TRAIN, NUMPY_TRAIN
 
-for _layer in LAYERS:
-    registry.register(layer_check(_layer))
-_CHECKS: tuple[registry.CheckDef[Any, Any, Any], ...] = (STABILITY, MODEL_BACKWARD, NUMPY_TRAIN, FORWARD, ARCHITECTURE, FRAMEWORK_TRAIN)
-for _check in _CHECKS:
-    registry.register(_check)
+_CHECKS: tuple[CheckDef[Any, Any, Any], ...] = (
+    *(layer_check(layer) for layer in LAYERS),
+    STABILITY,
+    MODEL_BACKWARD,
+    NUMPY_TRAIN,
+    FORWARD,
+    ARCHITECTURE,
+    FRAMEWORK_TRAIN,
+)
+BUILTIN = Registry(_CHECKS)
+"""Every check of the grader's own; extend a copy, `Registry(BUILTIN)`, to add a course's."""

@@ -22,7 +22,7 @@ is one registry entry plus its catalog entries.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
@@ -32,6 +32,8 @@ from pydantic import BaseModel, ValidationError
 from ..records import CheckOutcome, CodePart, Phase, RunResult
 from ..rubric import CheckSpec
 from ..sandbox.limits import Limits
+from ..sandbox.tasks import WorkerTask
+from ..sandbox.wire import TaskResult, decode_result
 from .outcome import error_outcome, evaluate, invalid_reply
 
 if TYPE_CHECKING:
@@ -39,7 +41,7 @@ if TYPE_CHECKING:
 
 SpecT = TypeVar("SpecT", bound=CheckSpec)
 StateT = TypeVar("StateT")
-ResultT = TypeVar("ResultT", bound=BaseModel)
+ResultT = TypeVar("ResultT", bound=TaskResult)
 PartKind = Literal["numpy", "framework"]
 
 
@@ -96,6 +98,8 @@ class CheckDef(Generic[SpecT, StateT, ResultT]):
     share_run: str | None = None
     narrow: bool = True
     """Run with only `needs` and the definitions they use (a broken neighbour cannot break this check)."""
+    task: WorkerTask[Any, Any] | None = None
+    """The worker task its plan's params are for (typed: its result model is `result`); None for sandbox/legacy.py tasks."""
     module: str = field(default="", compare=False)
     """The module that registered it, for error messages."""
 
@@ -104,61 +108,52 @@ class CheckDef(Generic[SpecT, StateT, ResultT]):
         if result.error:
             return error_outcome(self.id, result)
         try:
-            values = self.result.model_validate(result.values)
+            values = (decode_result(self.result, result.report, result.arrays) if self.task is not None
+                      else self.result.model_validate(result.values))
         except ValidationError as exc:
             return invalid_reply(self.id, exc, result)
         reply = Reply(values=values, arrays=result.arrays, result=result)
         return evaluate(self.id, result, lambda: self.judge(ctx, state, reply))
 
 
-_REGISTRY: dict[str, CheckDef[Any, Any, Any]] = {}
-_VERSION = [0]
+class Registry:
+    """The checks a run grades, in registration order (a dependency order: `after` and `share_run` point back).
 
+    The grader's own are `builtin.BUILTIN`; a course or a test extends a copy (`Registry(BUILTIN)`) with its
+    own checks and loads its rubric with it (`load_rubric(path, registry)`), so no module state changes.
+    """
 
-def register(check: CheckDef[SpecT, StateT, ResultT]) -> CheckDef[SpecT, StateT, ResultT]:
-    """Add `check` to the registry (or replace the entry with its id) and return it; after the built-in checks."""
-    _load_builtin()
-    for dep in (*check.after, *((check.share_run,) if check.share_run else ())):
-        if dep not in _REGISTRY:
-            raise ValueError(f"check {check.id!r} depends on {dep!r}, which is not registered yet: register {dep!r} first")
-    _REGISTRY[check.id] = check
-    _VERSION[0] += 1
-    return check
+    def __init__(self, checks: Iterable[CheckDef[Any, Any, Any]] = ()) -> None:
+        self._checks: dict[str, CheckDef[Any, Any, Any]] = {}
+        for check in checks:
+            self.register(check)
 
+    def register(self, check: CheckDef[SpecT, StateT, ResultT]) -> CheckDef[SpecT, StateT, ResultT]:
+        """Add `check` (or replace the entry with its id) and return it; what it depends on must be registered first."""
+        for dep in (*check.after, *((check.share_run,) if check.share_run else ())):
+            if dep not in self._checks:
+                raise ValueError(f"check {check.id!r} depends on {dep!r}, which is not registered yet: register {dep!r} first")
+        self._checks[check.id] = check
+        return check
 
-def unregister(check_id: str) -> None:
-    """Remove a check (tests that register one of their own clean up with this)."""
-    if _REGISTRY.pop(check_id, None) is not None:
-        _VERSION[0] += 1
+    def ordered(self) -> tuple[CheckDef[Any, Any, Any], ...]:
+        """Every registered check, in dependency order."""
+        return tuple(self._checks.values())
 
+    def get(self, check_id: str) -> CheckDef[Any, Any, Any]:
+        """The registered check `check_id` (KeyError for an id nobody registered)."""
+        return self._checks[check_id]
 
-def ordered() -> tuple[CheckDef[Any, Any, Any], ...]:
-    """Every registered check; registration order respects `after`, so it is a dependency order."""
-    _load_builtin()
-    return tuple(_REGISTRY.values())
+    def ids(self) -> tuple[str, ...]:
+        """The ids of every registered check, in order."""
+        return tuple(self._checks)
 
+    def __iter__(self) -> Iterator[CheckDef[Any, Any, Any]]:
+        return iter(self._checks.values())
 
-def get(check_id: str) -> CheckDef[Any, Any, Any]:
-    """The registered check `check_id`."""
-    _load_builtin()
-    return _REGISTRY[check_id]
+    def __contains__(self, check_id: object) -> bool:
+        return check_id in self._checks
 
-
-def version() -> int:
-    """Changes whenever a check is registered or removed (the rubric's derived model is cached by it)."""
-    _load_builtin()
-    return _VERSION[0]
-
-
-_LOADING: list[bool] = []
-
-
-def _load_builtin() -> None:
-    # The built-in checks register themselves on import; imported here, lazily, because they import this module.
-    if _LOADING:
-        return
-    _LOADING.append(True)
-    try:
-        from . import builtin  # noqa: F401
-    finally:
-        _LOADING.clear()
+    def specs(self) -> tuple[tuple[str, type[CheckSpec], CheckSpec | None], ...]:
+        """(id, rubric model, default) of each check: what the rubric's [checks] table is built from."""
+        return tuple((c.id, c.spec, c.default) for c in self._checks.values())

@@ -24,5 +24,5 @@ class NoLocalRunner:
 
     def run(self, job: Job, arrays: dict[str, np.ndarray], limits: Limits, *, phase: Phase) -> RunResult:
         """Refuse: with --scheduler, student code runs on the Dask workers only."""
-        raise RuntimeError(f"grader bug: job {job.task!r} reached the client of a cluster run; "
+        raise RuntimeError(f"grader bug: job {job.task_name!r} reached the client of a cluster run; "
                            "grader/cluster/client.py sends every student to the workers")

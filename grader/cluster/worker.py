@@ -18,6 +18,7 @@ child exits.
 
 from __future__ import annotations
 
+import dataclasses
 import asyncio
 import hashlib
 import tempfile
@@ -28,6 +29,7 @@ from pathlib import Path
 
 from distributed import Worker, WorkerPlugin
 
+from ..checks.builtin import BUILTIN
 from .. import __version__
 from ..errors import DataError, GraderError, RubricError
 from ..mnist import Mnist, load_mnist
@@ -145,8 +147,8 @@ def load_rubric_text(request: TaskRequest) -> LoadedRubric:
     with tempfile.TemporaryDirectory(prefix="nn-grader-rubric-") as tmp:
         path = Path(tmp) / (Path(request.rubric_path).name or "rubric.toml")
         path.write_bytes(raw)
-        loaded = load_rubric(path)
-    return loaded.model_copy(update={"path": request.rubric_path})
+        loaded = load_rubric(path, BUILTIN)
+    return dataclasses.replace(loaded, path=request.rubric_path)
 
 
 def worker_status(plugin: str, dask_worker: Worker) -> str:

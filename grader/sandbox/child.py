@@ -22,12 +22,15 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict
 
 from ..records import Phase
 from ..text import msg, verbatim
 from .limits import drop_privileges
 from .protocol import ARRAYS_FILE, INPUTS_FILE, JOB_FILE, OUT_DIR, REPORT_FILE, ChildError, ChildReport, Job
-from .runner import ARRAYS_DIGEST, REPORT_FD_ENV, open_dirs
+from .runner import REPORT_FD_ENV, open_dirs
+from .tasks import TaskRef, find
+from .wire import encode_result
 from .workspace import StudentFailure, Workspace, load_code, place, safe_str, type_name
 
 _SAVEZ: Callable[..., None] = np.savez
@@ -63,8 +66,8 @@ def encode_report(ws: Workspace, error: ChildError | None, arrays: bytes) -> byt
 
     Raises whatever pydantic raises for a value the report cannot hold (a grader bug; see `main`).
     """
-    values = {**ws.values, ARRAYS_DIGEST: hashlib.sha256(arrays).hexdigest()}
-    return ChildReport(token=ws.job.token, values=values, warnings=ws.warnings, error=error).model_dump_json().encode()
+    return ChildReport(token=ws.job.token, result=ws.result, arrays_sha256=hashlib.sha256(arrays).hexdigest(),
+                       worker_seconds=ws.worker_seconds, values=ws.values, warnings=ws.warnings, error=error).model_dump_json().encode()
 
 
 def _npz(arrays: dict[str, np.ndarray]) -> bytes:
@@ -112,17 +115,29 @@ def main(argv: list[str]) -> int:
     """Run the job in folder argv[1]; always try to leave a report behind."""
     jobdir = Path(argv[1])
     report_fd = _report_fd()  # read before student code can change the environment
-    job = Job.model_validate_json((jobdir / JOB_FILE).read_text(encoding="utf-8"))
+    job = read_job((jobdir / JOB_FILE).read_text(encoding="utf-8"))
     with np.load(jobdir / INPUTS_FILE, allow_pickle=False) as data:
         inputs = {name: data[name] for name in data.files}
     ws, error = execute(job, inputs, before=drop_privileges)
     try:
         _write_outputs(jobdir, ws, error, report_fd)
     except Exception as exc:  # noqa: BLE001 - a value the report cannot hold: our bug, reported as ours
-        ws.values.clear()
-        ws.arrays.clear()
+        ws.clear_result()
         _write_outputs(jobdir, ws, unexpected(ws, exc), report_fd)
     return 0
+
+
+class _JobHead(BaseModel):
+    """The one field of job.json read before the task's own Job model: which task it is."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    task: TaskRef
+
+
+def read_job(text: str) -> Job:
+    """job.json validated with the Job model of its task (whose params are that task's)."""
+    return find(_JobHead.model_validate_json(text).task).job_model().model_validate_json(text)
 
 
 def execute(job: Job, inputs: dict[str, np.ndarray], *, before: Callable[[], None] = lambda: None) -> tuple[Workspace, ChildError | None]:
@@ -137,17 +152,23 @@ def execute(job: Job, inputs: dict[str, np.ndarray], *, before: Callable[[], Non
     try:
         before()
         load_code(ws)
-        _task(job.task)(ws)
+        task = find(job.task)
+        if task.run is None:
+            _task(job.task_name)(ws)
+        else:
+            ws.result, ws.arrays = encode_result(task.run(ws, job.params))
     except StudentFailure as failure:
         error = failure.error
     except Exception as exc:  # noqa: BLE001 - a grader bug must still leave a report, labelled as ours
         error = unexpected(ws, exc)
-    ws.values["worker_seconds"] = round(time.monotonic() - start, 4)
+    ws.worker_seconds = round(time.monotonic() - start, 4)
+    if find(job.task).run is None:  # the legacy tasks' results carry it among their values
+        ws.values["worker_seconds"] = ws.worker_seconds
     return ws, error
 
 
 def _phase(job: Job) -> Phase:
-    return "train" if job.task.endswith("train") else "backward"
+    return find(job.task).phase
 
 
 def unexpected(ws: Workspace, exc: Exception) -> ChildError:

@@ -1,7 +1,7 @@
 """An in-process `Runner` for tests of trusted code, in the way httpx ships `MockTransport`.
 
     runner = FakeRunner()                            # runs each job's task here, in this process
-    runner = FakeRunner(handler=lambda job, arrays: RunResult(job.task, values={...}))   # a canned reply
+    runner = FakeRunner(handler=lambda job, arrays: RunResult(job.task_name, values={...}))   # a canned reply
 
 `FakeRunner.run` takes the worker's own code path without a worker: the job and
 its input arrays go through JSON and `.npz` as they would to a child, the
@@ -23,6 +23,8 @@ forged or malformed one, for tampering tests); None runs the job as above.
 
 from __future__ import annotations
 
+import dataclasses
+
 import io
 import secrets
 import time
@@ -33,10 +35,10 @@ import numpy as np
 from ..records import Phase, RunError, RunResult
 from .limits import Limits
 from ..text import msg
-from .child import encode_arrays, encode_report, execute, unexpected
+from .child import encode_arrays, encode_report, execute, read_job, unexpected
 from .isolation import Isolation
 from .protocol import Job
-from .runner import ARRAYS_DIGEST, load_arrays, parse_report, result_from_report
+from .runner import load_arrays, parse_report, result_from_report
 
 Handler = Callable[[Job, dict[str, np.ndarray]], RunResult | None]
 """Asked before each job: a canned RunResult, or None to run the job in-process."""
@@ -64,25 +66,24 @@ class FakeRunner:
                 return canned
         start = time.monotonic()
         result = run_in_process(job, arrays, phase=phase)
-        return RunResult(result.task, result.values, result.arrays, result.error, time.monotonic() - start)
+        return dataclasses.replace(result, duration_s=time.monotonic() - start)
 
 
 def run_in_process(job: Job, arrays: dict[str, np.ndarray], *, phase: Phase) -> RunResult:
     """`job` through the worker's and the host's code, without a worker process between them."""
-    sent = Job.model_validate_json(job.model_dump_json())  # as child.main reads job.json
+    sent = read_job(job.model_dump_json())  # as child.main reads job.json
     ws, error = execute(sent, _through_npz(arrays))
     try:
         data, error = encode_arrays(ws, error)
         report = encode_report(ws, error, data)
     except Exception as exc:  # noqa: BLE001 - a value the report cannot hold: reported as ours, as child.main does
-        ws.values.clear()
-        ws.arrays.clear()
+        ws.clear_result()
         data, error = encode_arrays(ws, unexpected(ws, exc))
         report = encode_report(ws, error, data)
     parsed = parse_report(report, job.token)
     if parsed is None:  # what the host says of a report that does not validate
-        return RunResult(job.task, error=RunError("tampered", phase, msg("sandbox.bad_report")))
-    return result_from_report(job, parsed, load_arrays(data, parsed.values.get(ARRAYS_DIGEST)), "", phase)
+        return RunResult(job.task_name, error=RunError("tampered", phase, msg("sandbox.bad_report")))
+    return result_from_report(job, parsed, load_arrays(data, parsed.arrays_sha256), "", phase)
 
 
 def _through_npz(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -19,6 +19,8 @@ Threads share one `WarmRunner`: each run borrows an idle template, so at most
 
 from __future__ import annotations
 
+import dataclasses
+
 import os
 import secrets
 import select
@@ -92,12 +94,12 @@ class TemplateClient:
             reply = self._request(RunRequest(jobdir=str(jobdir), limits=limits), limits.timeout_s + _REPLY_MARGIN_S)
             if not isinstance(reply, RunReply):
                 error = RunError("crash", phase, msg("sandbox.template_died"), stderr_tail(jobdir / "stderr.txt"))
-                result = RunResult(job.task, error=error)
+                result = RunResult(job.task_name, error=error)
             else:
                 result = read_result(jobdir, job, reply.returncode, reply.timed_out, limits, phase)
         finally:
             shutil.rmtree(jobdir, ignore_errors=True)
-        return RunResult(job.task, result.values, result.arrays, result.error, time.monotonic() - start)
+        return dataclasses.replace(result, duration_s=time.monotonic() - start)
 
     def start(self, preload: Iterable[str] = ()) -> None:
         """Start the template now, and ask it to import `preload` too, without waiting for either."""

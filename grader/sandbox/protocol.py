@@ -13,11 +13,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, TypeVar, Union
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, model_validator as _model_validator
 
 from ..records import FailureKind, Location, Phase, SourceUnit
 from .limits import Limits
 from ..text import Message
+from .tasks import MAX_REPORT_BYTES, TaskRef
+from .wire import TaskParams, TaskResult
 
 Task = Literal["intake", "layer_gradient", "softmax_stability", "model_backward", "numpy_train", "framework_train", "framework_probe",
                "similarity_fingerprint"]
@@ -27,14 +29,8 @@ INPUTS_FILE = "inputs.npz"
 OUT_DIR = "out"
 REPORT_FILE = "report.json"
 ARRAYS_FILE = "arrays.npz"
-MAX_REPORT_BYTES = 2_000_000
 MAX_INTAKE_REPORT_BYTES = 64_000_000
 """An intake report carries the kept source of a whole submission (each file is at most 16 MiB)."""
-
-
-def max_report_bytes(task: str) -> int:
-    """The largest report.json the host reads for a job of `task`."""
-    return MAX_INTAKE_REPORT_BYTES if task == "intake" else MAX_REPORT_BYTES
 
 
 class _Msg(BaseModel):
@@ -44,7 +40,7 @@ class _Msg(BaseModel):
 # --------------------------------------------------------------------------- task parameters (host -> worker)
 
 
-class LayerGradientParams(_Msg):
+class LayerGradientParams(TaskParams):
     """layer_gradient: forward/backward of one numpy layer at `n_points` input points with `n_args` arguments."""
 
     task: Literal["layer_gradient"] = "layer_gradient"
@@ -53,13 +49,13 @@ class LayerGradientParams(_Msg):
     n_points: int = Field(ge=1, le=8)
 
 
-class SoftmaxStabilityParams(_Msg):
+class SoftmaxStabilityParams(TaskParams):
     """softmax_stability: Softmax.forward on large logits."""
 
     task: Literal["softmax_stability"] = "softmax_stability"
 
 
-class ModelBackwardParams(_Msg):
+class ModelBackwardParams(TaskParams):
     """model_backward: the numpy myModel with the grader's weights, forward and backward, and directional forwards."""
 
     task: Literal["model_backward"] = "model_backward"
@@ -68,7 +64,7 @@ class ModelBackwardParams(_Msg):
     fd_step32: float
 
 
-class NumpyTrainParams(_Msg):
+class NumpyTrainParams(TaskParams):
     """numpy_train: the grader's seeded mini-batch SGD on the numpy myModel."""
 
     task: Literal["numpy_train"] = "numpy_train"
@@ -79,7 +75,7 @@ class NumpyTrainParams(_Msg):
     threads: int = 1
 
 
-class FrameworkTrainParams(_Msg):
+class FrameworkTrainParams(TaskParams):
     """framework_train: the grader's seeded training loop on the framework myModel."""
 
     task: Literal["framework_train"] = "framework_train"
@@ -92,7 +88,7 @@ class FrameworkTrainParams(_Msg):
     threads: int = 1
 
 
-class FrameworkProbeParams(_Msg):
+class FrameworkProbeParams(TaskParams):
     """framework_probe: a fresh, seeded framework myModel called on the grader's batch."""
 
     task: Literal["framework_probe"] = "framework_probe"
@@ -101,14 +97,14 @@ class FrameworkProbeParams(_Msg):
     threads: int = 1
 
 
-class IntakeParams(_Msg):
+class IntakeParams(TaskParams):
     """intake: analyse these files (their bytes are inputs f0, f1, ...)."""
 
     task: Literal["intake"] = "intake"
     files: tuple[str, ...]
 
 
-class SimilarityParams(_Msg):
+class SimilarityParams(TaskParams):
     """similarity_fingerprint: fingerprint each text of the inputs."""
 
     task: Literal["similarity_fingerprint"] = "similarity_fingerprint"
@@ -122,25 +118,35 @@ Params = Annotated[
           FrameworkProbeParams, IntakeParams, SimilarityParams],
     Field(discriminator="task"),
 ]
-ParamsT = TypeVar("ParamsT", bound=_Msg)
+ParamsT = TypeVar("ParamsT", bound=TaskParams)
 
 
 class Job(_Msg):
-    """One unit of work for a worker: which student code to load and what to run (`params.task`)."""
+    """One unit of work for a worker: which student code to load and what to run (`task`, with `params`)."""
 
     units: tuple[SourceUnit, ...] = Field(description="Student (or reference) definitions, executed in order.")
     supplied_imports: tuple[str, ...] = ()
-    params: Params = Field(description="The task and its parameters.")
+    task: TaskRef = Field(None, validate_default=True,  # filled for legacy params below
+                          description="The worker task to run (sandbox/tasks.py); the host chose it.")
+    params: SerializeAsAny[TaskParams] = Field(description="The task's parameters (the worker validates them with its model).")
     token: str = Field("", description="Random per run; a report without it is not accepted.")
 
+    @_model_validator(mode="before")
+    @classmethod
+    def _legacy_task(cls, data: Any) -> Any:
+        # Tasks not yet moved beside their stage (sandbox/legacy.py) are named by their params' `task`.
+        if isinstance(data, dict) and data.get("task") is None and hasattr(data.get("params"), "task"):
+            return {**data, "task": TaskRef(module="grader.sandbox.legacy", name=data["params"].task)}
+        return data
+
     @property
-    def task(self) -> Task:
-        """Which worker task runs."""
-        return self.params.task
+    def task_name(self) -> str:
+        """The task's name, for labels and results."""
+        return self.task.name
 
     def params_as(self, kind: type[ParamsT]) -> ParamsT:
         """The parameters as `kind`; a task called with another task's parameters is a grader bug."""
-        assert isinstance(self.params, kind), f"task {self.task} got {type(self.params).__name__}"
+        assert isinstance(self.params, kind), f"task {self.task_name} got {type(self.params).__name__}"
         return self.params
 
 
@@ -158,10 +164,13 @@ class ChildError(_Msg):
 
 
 class ChildReport(_Msg):
-    """What the worker says about its run (arrays travel separately)."""
+    """What the worker says about its run (arrays travel separately, in arrays.npz)."""
 
     token: str
-    values: dict[str, Any] = Field(default_factory=dict, description="Validated by the task's own result model on the host.")
+    result: str = Field("", description="The task result's JSON (wire.encode_result); the host validates it with the task's model.")
+    arrays_sha256: str = Field("", description="Digest of arrays.npz, checked before the arrays are read.")
+    worker_seconds: float | None = Field(None, description="The worker's own run time.")
+    values: dict[str, Any] = Field(default_factory=dict, description="Tasks of sandbox/legacy.py only: their untyped values.")
     warnings: list[str] = Field(default_factory=list)
     error: ChildError | None = None
 
@@ -205,7 +214,7 @@ class RunReply(_Msg):
 # --------------------------------------------------------------------------- task results (worker -> host), validated on the host
 # Each check's registry entry names its result model; a reply that does not validate is "tampered" for that check alone.
 
-class _Result(BaseModel):
+class _Result(TaskResult):
     """Base of the task result models: the worker's `values`, validated in the grader's process."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)

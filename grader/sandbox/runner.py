@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import hashlib
 import io
 import os
@@ -14,7 +16,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Protocol, get_args
+from typing import Protocol
 
 import numpy as np
 from pydantic import ValidationError
@@ -31,18 +33,18 @@ from .protocol import (
     JOB_FILE,
     OUT_DIR,
     REPORT_FILE,
+    MAX_INTAKE_REPORT_BYTES,
     ChildReport,
     Job,
-    Task,
-    max_report_bytes,
 )
+from .tasks import find
 
 _STDERR_TAIL = 4000
 REPORT_FD_ENV = "GRADER_REPORT_FD"
 """The worker's environment variable naming the pipe it writes its report into (see `wait_for_report`)."""
-ARRAYS_DIGEST = "arrays_sha256"
 """A report value: the sha256 of the arrays file as the worker wrote it, checked before it is read."""
-_PIPE_LIMIT = max(max_report_bytes(task) for task in get_args(Task))
+_PIPE_LIMIT = MAX_INTAKE_REPORT_BYTES
+"""No task may send more (legacy.intake allows this much)."""
 _CHUNK = 1 << 20
 
 
@@ -74,7 +76,7 @@ class SubprocessRunner:
             returncode, timed_out = self._spawn(jobdir, limits)
             result = read_result(jobdir, job, returncode, timed_out, limits, phase)
         duration = time.monotonic() - start
-        return RunResult(job.task, result.values, result.arrays, result.error, duration)
+        return dataclasses.replace(result, duration_s=duration)
 
     def _start(self, jobdir: Path, limits: Limits, report_fd: int) -> subprocess.Popen[bytes]:
         """The worker, started in its own session with the report pipe `report_fd`."""
@@ -281,26 +283,29 @@ def read_result(jobdir: Path, job: Job, returncode: int, timed_out: bool, limits
     """Turn what the worker left behind into a RunResult; trust only a complete, tokened report."""
     tail = stderr_tail(jobdir / "stderr.txt")
     if timed_out:
-        return RunResult(job.task, error=RunError("timeout", phase, msg("sandbox.timeout", seconds=limits.timeout_s), tail))
-    report = parse_report(read_regular(jobdir / OUT_DIR / REPORT_FILE, max_report_bytes(job.task)), job.token)
+        return RunResult(job.task_name, error=RunError("timeout", phase, msg("sandbox.timeout", seconds=limits.timeout_s), tail))
+    report = parse_report(read_regular(jobdir / OUT_DIR / REPORT_FILE, find(job.task).max_report_bytes), job.token)
     if report is None and (os.path.lexists(jobdir / OUT_DIR / REPORT_FILE) or not _is_folder(jobdir / OUT_DIR)):
-        return RunResult(job.task, error=RunError("tampered", phase, msg("sandbox.bad_report"), tail))
+        return RunResult(job.task_name, error=RunError("tampered", phase, msg("sandbox.bad_report"), tail))
     if report is None:
-        return RunResult(job.task, error=_no_report_error(returncode, limits, phase, tail))
-    arrays = load_arrays(read_regular(jobdir / OUT_DIR / ARRAYS_FILE, limits.file_size_mb << 20), report.values.get(ARRAYS_DIGEST))
+        return RunResult(job.task_name, error=_no_report_error(returncode, limits, phase, tail))
+    arrays = load_arrays(read_regular(jobdir / OUT_DIR / ARRAYS_FILE, limits.file_size_mb << 20), report.arrays_sha256)
     return result_from_report(job, report, arrays, tail, phase)
 
 
 def result_from_report(job: Job, report: ChildReport, arrays: dict[str, np.ndarray] | None, tail: str, phase: Phase) -> RunResult:
     """The RunResult of a worker's validated, tokened report and its arrays (None: missing or changed)."""
-    values = {name: value for name, value in report.values.items() if name != ARRAYS_DIGEST}
+    values = dict(report.values)
     if report.error is not None:
         err = report.error
         detail = err.traceback or tail
-        return RunResult(job.task, values, arrays or {}, RunError(err.kind, err.phase, err.message, detail, err.location))
+        return RunResult(job.task_name, values, arrays or {}, RunError(err.kind, err.phase, err.message, detail, err.location),
+                         worker_seconds=report.worker_seconds)
     if arrays is None:
-        return RunResult(job.task, error=RunError("tampered", phase, msg("sandbox.bad_arrays")))
-    return RunResult(job.task, {**values, "warnings": report.warnings}, arrays)
+        return RunResult(job.task_name, error=RunError("tampered", phase, msg("sandbox.bad_arrays")))
+    legacy = {"warnings": report.warnings} if find(job.task).run is None else {}
+    return RunResult(job.task_name, {**values, **legacy}, arrays, report=report.result, warnings=tuple(report.warnings),
+                     worker_seconds=report.worker_seconds)
 
 
 def parse_report(data: bytes | None, token: str) -> ChildReport | None:

@@ -85,7 +85,7 @@ def layer_gradient(ws: Workspace) -> None:
             _finite_difference_forwards(ws, cls, name, f"p{k}_", args, i, steps)
 
 
-def _forward(ws: Workspace, layer: Any, name: str, args: list[np.ndarray]) -> np.ndarray:
+def layer_forward(ws: Workspace, layer: Any, name: str, args: list[np.ndarray]) -> np.ndarray:
     """The layer's forward on `args`, as a plain array."""
     out = ws.call("forward", f"{name}.forward", _method(ws, "forward", name, layer, "forward"), *args)
     return to_array(ws, out, f"{name}.forward", "forward")
@@ -101,7 +101,7 @@ def _fresh_pass(ws: Workspace, cls: Any, name: str, prefix: str, args: list[np.n
     """forward(x) then backward(grad_y) on a new layer; keeps what the calls left in their inputs."""
     layer = ws.construct(name, name, cls)
     passed = [a.copy() for a in args]
-    ws.arrays[prefix + "out"] = _forward(ws, layer, name, passed)
+    ws.arrays[prefix + "out"] = layer_forward(ws, layer, name, passed)
     for i, arg in enumerate(passed):
         ws.arrays[f"{prefix}arg_after{i}"] = arg.copy()
     upstream = grad_y.copy()
@@ -115,8 +115,8 @@ def _fresh_pass(ws: Workspace, cls: Any, name: str, prefix: str, args: list[np.n
 def _state_passes(ws: Workspace, cls: Any, name: str, args: list[np.ndarray], grad_y: np.ndarray) -> None:
     """forward(A), forward(B), backward, backward: the gradients must be those of B, twice."""
     layer = ws.construct(name, name, cls)
-    _forward(ws, layer, name, [ws.inputs[f"stale_arg{i}"].copy() for i in range(len(args))])
-    _forward(ws, layer, name, [a.copy() for a in args])
+    layer_forward(ws, layer, name, [ws.inputs[f"stale_arg{i}"].copy() for i in range(len(args))])
+    layer_forward(ws, layer, name, [a.copy() for a in args])
     for label in ("seq", "again"):
         for i, grad in enumerate(_backward(ws, layer, name, grad_y.copy(), len(args))):
             ws.arrays[f"p0_{label}_grad{i}"] = to_array(ws, grad, f"{name}.backward")
@@ -144,19 +144,13 @@ def _finite_difference_forwards(
         for sign, bucket in ((1.0, plus), (-1.0, minus)):
             moved = [a.copy() for a in args]
             moved[i].flat[j] += sign * steps.flat[j]
-            out = _forward(ws, ws.construct(name, name, cls), name, moved)
+            out = layer_forward(ws, ws.construct(name, name, cls), name, moved)
             if out.shape != shape:
                 message = msg("layers.worker.forward_shape_varies", name=name, got=str(out.shape), first=str(shape))
                 raise StudentFailure("exception", "forward", message)
             bucket.append(out)
     ws.arrays[f"{prefix}fd_plus{i}"] = np.stack(plus)
     ws.arrays[f"{prefix}fd_minus{i}"] = np.stack(minus)
-
-
-def softmax_stability(ws: Workspace) -> None:
-    """The student's Softmax forward on large logits (the template's overflows)."""
-    layer = ws.construct("Softmax", "Softmax", ws.require("Softmax"))
-    ws.arrays["out"] = _forward(ws, layer, "Softmax", [ws.inputs["x"].copy()])
 
 
 def _model(ws: Workspace, seed: int) -> Any:

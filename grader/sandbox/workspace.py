@@ -45,7 +45,11 @@ class Workspace:
         self.job = job
         self.params = job.params
         self.inputs = inputs
+        self.result = ""
+        """The task result's JSON (wire.encode_result), once a typed task returned."""
+        self.worker_seconds: float | None = None
         self.values: dict[str, Any] = {}
+        """Tasks of sandbox/legacy.py only: their untyped values."""
         self.arrays: dict[str, np.ndarray] = {}
         self.warnings: list[str] = []
         self.namespace: dict[str, Any] = {"__name__": "student", "__builtins__": __builtins__}
@@ -55,6 +59,12 @@ class Workspace:
         """file label -> (file, notebook cell): turns a traceback frame into a `Location`."""
         self.broken: dict[str, StudentFailure] = {}
         """Definitions whose execution failed; the failure is raised only when a task needs them."""
+
+    def clear_result(self) -> None:
+        """Forget what the task produced (a report that could not hold it is replaced by the error)."""
+        self.result = ""
+        self.values.clear()
+        self.arrays.clear()
 
     def require(self, name: str) -> Any:
         """The student's class or function `name`, or the failure that stopped its definition."""

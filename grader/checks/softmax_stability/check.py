@@ -1,18 +1,18 @@
-"""numpy.softmax.stability (advisory): does Softmax.forward survive large logits?"""
+"""numpy.softmax.stability: the plan and the judge (the grader's side); the worker's side is worker.py."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..evidence import GradientEvidence
-from ..records import CheckOutcome
-from ..rubric import AdvisoryCheck
-from ..sandbox.protocol import SoftmaxStabilityParams, SoftmaxStabilityResult
-from ..text import msg
-from .compare import excerpt
-from .layers import softmax_np
-from .outcome import CheckFailed, array
-from .registry import CheckContext, CheckDef, Planned, Reply
+from ...evidence import GradientEvidence
+from ...records import CheckOutcome
+from ...rubric import AdvisoryCheck
+from ...text import msg
+from ..compare import excerpt
+from ..layers import softmax_np
+from ..outcome import CheckFailed
+from ..registry import CheckContext, CheckDef, Planned, Reply
+from .worker import TASK, StabilityParams, StabilityResult
 
 CHECK_ID = "numpy.softmax.stability"
 LARGE_LOGITS = np.array([[1000.0, 0.0, -1000.0, 10.0, 5.0], [-800.0, -799.0, -798.0, -1000.0, -801.0]])
@@ -20,12 +20,12 @@ LARGE_LOGITS = np.array([[1000.0, 0.0, -1000.0, 10.0, 5.0], [-800.0, -799.0, -79
 
 def plan(ctx: CheckContext[AdvisoryCheck]) -> Planned[None]:
     """Softmax.forward on logits of magnitude 1000, where np.exp overflows unless the row maximum is subtracted."""
-    return Planned(params=SoftmaxStabilityParams(), arrays={"x": LARGE_LOGITS}, phase="forward", state=None)
+    return Planned(params=StabilityParams(), arrays={"x": LARGE_LOGITS}, phase="forward", state=None)
 
 
-def judge(ctx: CheckContext[AdvisoryCheck], state: None, reply: Reply[SoftmaxStabilityResult]) -> CheckOutcome:
+def judge(ctx: CheckContext[AdvisoryCheck], state: None, reply: Reply[StabilityResult]) -> CheckOutcome:
     """Compare the student's output with a stable softmax of the same logits."""
-    got, want = array(reply.result, "out"), softmax_np(LARGE_LOGITS)
+    got, want = reply.values.out, softmax_np(LARGE_LOGITS)
     evidence = GradientEvidence(details={"input": LARGE_LOGITS.tolist(), "expected": excerpt(want),
                                          "got": excerpt(got) if got.shape == want.shape else list(got.shape)})
     if got.shape != want.shape or not np.all(np.isfinite(got)) or not np.allclose(got, want, atol=1e-6):
@@ -34,7 +34,7 @@ def judge(ctx: CheckContext[AdvisoryCheck], state: None, reply: Reply[SoftmaxSta
     return CheckOutcome(id=CHECK_ID, status="passed", message=msg("stability.passed"), evidence=evidence)
 
 
-STABILITY: CheckDef[AdvisoryCheck, None, SoftmaxStabilityResult] = CheckDef(
+STABILITY: CheckDef[AdvisoryCheck, None, StabilityResult] = CheckDef(
     id=CHECK_ID, part="numpy", needs=("Softmax",), spec=AdvisoryCheck, default=AdvisoryCheck(), plan=plan,
-    result=SoftmaxStabilityResult, judge=judge, module=__name__,
+    result=StabilityResult, judge=judge, task=TASK, module=__name__,
 )
