@@ -2,7 +2,10 @@
 
     python bench/verdicts.py --out /tmp/before.json           # full: every corpus folder of the tests
     python bench/verdicts.py --smoke --out /tmp/smoke.json    # CI: one small corpus
-    python bench/verdicts.py --diff /tmp/before.json /tmp/after.json
+    python bench/verdicts.py --diff /tmp/before.json /tmp/after.json [--noise /tmp/before2.json]
+
+--noise names a second dump of the unchanged code at the same seed: checks that differ between it
+and BEFORE are not deterministic (Keras training is not, today) and are left out of the diff.
 
 A verdict is what a student and a TA read: status, points, message and diagnosis (id, arguments and
 English text) and the evidence's kind; timings, dates and versions are left out.  Each corpus folder
@@ -46,15 +49,15 @@ def dump(corpora: tuple[str, ...], seed: int, jobs: int) -> dict[str, Any]:
     return out
 
 
-def diff(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
-    """Each student and check whose verdict differs, in words."""
+def diff(before: dict[str, Any], after: dict[str, Any], noisy: frozenset[tuple[str, str]] = frozenset()) -> list[str]:
+    """Each student and check whose verdict differs, in words (but the `noisy` (student, check) pairs)."""
     lines = [f"only before: {k}" for k in sorted(before.keys() - after.keys())]
     lines += [f"only after: {k}" for k in sorted(after.keys() - before.keys())]
     for key in sorted(before.keys() & after.keys()):
         old = {c["id"]: c for c in before[key]["checks"]}
         new = {c["id"]: c for c in after[key]["checks"]}
         for check in sorted(old.keys() | new.keys()):
-            if old.get(check) != new.get(check):
+            if old.get(check) != new.get(check) and (key, check) not in noisy:
                 lines.append(f"{key} {check}:\n  before {json.dumps(old.get(check), ensure_ascii=False)}\n"
                              f"  after  {json.dumps(new.get(check), ensure_ascii=False)}")
     return lines
@@ -68,9 +71,17 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--smoke", action="store_true", help="one small corpus (CI)")
     parser.add_argument("--diff", nargs=2, type=Path, metavar=("BEFORE", "AFTER"))
+    parser.add_argument("--noise", type=Path, metavar="BEFORE2", help="a second dump of BEFORE's code: what differs is noise")
     args = parser.parse_args()
     if args.diff:
-        lines = diff(*(json.loads(p.read_text(encoding="utf-8")) for p in args.diff))
+        before, after = (json.loads(p.read_text(encoding="utf-8")) for p in args.diff)
+        noisy: frozenset[tuple[str, str]] = frozenset()
+        if args.noise:
+            again = json.loads(args.noise.read_text(encoding="utf-8"))
+            noisy = frozenset((k, c["id"]) for k in before.keys() & again.keys() for c in before[k]["checks"]
+                              if c != next((d for d in again[k]["checks"] if d["id"] == c["id"]), None))
+            print(f"left out as noise (differ between two runs of the same code): {sorted(noisy)}", file=sys.stderr)
+        lines = diff(before, after, noisy)
         print("\n".join(lines) or "no verdict differs")
         return 1 if lines else 0
     data = dump(SMOKE if args.smoke else CORPORA, args.seed, args.jobs)
