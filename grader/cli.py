@@ -22,7 +22,7 @@ from typing import ContextManager, Sequence
 
 from .checks.builtin import BUILTIN
 from .checks.registry import Registry
-from .checks.training import tensorflow_installed
+from .checks.training.judge import tensorflow_installed
 from .batch import BatchResult, grade_class, grade_one
 from .errors import GraderError, UsageError
 from .intake import load_submission

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-from .checks.training import tensorflow_installed
+from .checks.training.judge import tensorflow_installed
 from .errors import DataError, UsageError
 from .mnist import ENV_DIR, load_mnist
 from .sandbox.limits import Limits

@@ -18,7 +18,7 @@ import pytest
 from grader.checks.builtin import BUILTIN
 from grader.checks.framework_model import ARCHITECTURE, ARCHITECTURE_ID, FORWARD, FORWARD_ID, ProbeBatch
 from grader.checks.registry import CheckContext, CheckDef, Planned
-from grader.checks.training import TF_INSTALL_HINT, tensorflow_installed
+from grader.checks.training.judge import TF_INSTALL_HINT, tensorflow_installed
 from grader.evidence.probe import ProbeEvidence
 from grader.intake import load_submission
 from grader.records import CheckOutcome, CodePart, RunResult
@@ -754,7 +754,7 @@ def test_a_top_level_template_training_step_of_a_deeper_model_is_read_in_the_wor
 @pytest.mark.parametrize("name", ["tf_keras_dense", "tf_variables"])
 def test_tensorflow_models_train_with_the_fused_optimiser_past_the_threshold(mnist_dir: Path, name: str) -> None:
     # A Keras model has no weights until its first call; a plain class holds tf.Variables from the start.
-    from grader.checks.training import FRAMEWORK_TRAIN
+    from grader.checks.training.framework_check import FRAMEWORK_TRAIN
     from grader.evidence import TrainingEvidence
     from grader.mnist import load_mnist
     from grader.rubric import TrainingCheck, load_rubric

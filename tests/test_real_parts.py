@@ -24,7 +24,7 @@ import pytest
 
 from grader.checks.builtin import BUILTIN
 from grader.checks.registry import CheckContext, Planned
-from grader.checks.training import tensorflow_installed
+from grader.checks.training.judge import tensorflow_installed
 from grader.cli import main
 from grader.intake import _default_runner, load_submission
 from grader.intake.select import narrow_part

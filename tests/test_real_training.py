@@ -27,7 +27,7 @@ from typing import Any
 
 import pytest
 
-from grader.checks.training import tensorflow_installed
+from grader.checks.training.judge import tensorflow_installed
 from grader.cli import main
 from grader.text import Message, render
 

@@ -16,7 +16,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from grader.checks import model_gradient, training
+from grader.checks import model_gradient
+from grader.checks.training import framework_check, numpy_check
+from grader.checks.training import judge as training
 from grader.checks.outcome import evaluate
 from grader.checks.registry import CheckContext, CheckDef, Planned, Reply
 from grader.evidence import GradientEvidence, TrainingEvidence
@@ -65,7 +67,7 @@ def _tampered(outcome: CheckOutcome) -> bool:
 # --------------------------------------------------------------------------- training
 
 
-def _train(values: dict[str, Any], out: np.ndarray | None, check: CheckDef[Any, Any, Any] = training.NUMPY_TRAIN) -> CheckOutcome:
+def _train(values: dict[str, Any], out: np.ndarray | None, check: CheckDef[Any, Any, Any] = numpy_check.NUMPY_TRAIN) -> CheckOutcome:
     ctx = _ctx(check.id, NUMPY_PART if check.part == "numpy" else TORCH_PART, TRAIN)
     state = training.TrainingState(labels=LABELS, n_train=40)
     return _judged(check, ctx, state, values, {} if out is None else {"test_out": out})
@@ -81,7 +83,7 @@ GOOD = {"losses": [2.3, 1.1, 0.6], "curve": {"step": [5, 10], "loss": [2.0, "nan
         "worker_seconds": 0.8, "W1_shape": [785, 100], "W2_shape": [100, 10], "warnings": []}
 
 
-@pytest.mark.parametrize("check", [training.NUMPY_TRAIN, training.FRAMEWORK_TRAIN], ids=lambda c: c.id)
+@pytest.mark.parametrize("check", [numpy_check.NUMPY_TRAIN, framework_check.FRAMEWORK_TRAIN], ids=lambda c: c.id)
 def test_an_accurate_model_passes_with_the_training_evidence(check: CheckDef[Any, Any, Any]) -> None:
     outcome = _train(GOOD, _scores(18), check)
     assert (outcome.id, outcome.status) == (check.id, "passed")
@@ -142,7 +144,7 @@ FLAT = "test accuracy 0.900 >= 0.75 after 10 epochs of the grader's training, on
 
 
 def test_a_model_trained_on_flattened_input_passes_and_says_which_layout_it_took() -> None:
-    outcome = _train(GOOD | {"layout": "2d", "training_flag": False, "module_modes": True}, _scores(18), training.FRAMEWORK_TRAIN)
+    outcome = _train(GOOD | {"layout": "2d", "training_flag": False, "module_modes": True}, _scores(18), framework_check.FRAMEWORK_TRAIN)
     assert (outcome.status, outcome.message.id, str(outcome.message)) == ("passed", "training.passed_flat", FLAT)
     zh = render(outcome.message, "zh")
     assert "(N, 784)" in zh and "(N, 28, 28)" in zh and "0.900" in zh and CJK.search(zh)
@@ -152,7 +154,7 @@ def test_a_model_trained_on_flattened_input_passes_and_says_which_layout_it_took
 
 
 def test_a_model_trained_on_the_templates_images_keeps_the_passed_message() -> None:
-    outcome = _train(GOOD | {"layout": "3d", "training_flag": True, "module_modes": False}, _scores(18), training.FRAMEWORK_TRAIN)
+    outcome = _train(GOOD | {"layout": "3d", "training_flag": True, "module_modes": False}, _scores(18), framework_check.FRAMEWORK_TRAIN)
     assert (outcome.message.id, str(outcome.message)) == (
         "training.passed", "test accuracy 0.900 >= 0.75 after 10 epochs of the grader's training")
     ev = outcome.evidence
@@ -161,7 +163,7 @@ def test_a_model_trained_on_the_templates_images_keeps_the_passed_message() -> N
 
 
 def test_a_flattened_model_below_the_threshold_fails_with_a_note_on_the_layout() -> None:
-    outcome = _train({"losses": [2.3, 1.2], "layout": "2d"}, _scores(10), training.FRAMEWORK_TRAIN)
+    outcome = _train({"losses": [2.3, 1.2], "layout": "2d"}, _scores(10), framework_check.FRAMEWORK_TRAIN)
     assert outcome.status == "failed" and outcome.message.id == "training.below_threshold"
     assert isinstance(outcome.evidence, TrainingEvidence) and [n.id for n in outcome.evidence.notes] == ["training.note_flat"]
     assert str(outcome.evidence.notes[0]) == (
@@ -176,7 +178,7 @@ def test_a_flattened_model_below_the_threshold_fails_with_a_note_on_the_layout()
     ids=["plain", "flag", "module", "module-and-flag"],
 )
 def test_the_evidence_says_how_the_model_was_called_in_each_mode(flag: bool, modules: bool, train_call: str, test_call: str) -> None:
-    outcome = _train({"losses": [2.3, 1.1], "training_flag": flag, "module_modes": modules}, _scores(20), training.FRAMEWORK_TRAIN)
+    outcome = _train({"losses": [2.3, 1.1], "training_flag": flag, "module_modes": modules}, _scores(20), framework_check.FRAMEWORK_TRAIN)
     assert isinstance(outcome.evidence, TrainingEvidence)
     assert (outcome.evidence.train_call, outcome.evidence.test_call) == (train_call, test_call)
 
@@ -196,7 +198,7 @@ NO_LAYOUT = {"kind": "exception", "phase": "train", "traceback": "x.shape == (10
 def test_a_model_that_takes_neither_layout_fails_with_the_workers_sentence_and_the_errors_as_evidence() -> None:
     from grader.evidence import ErrorEvidence
 
-    outcome = _train({"losses": [], "no_layout": NO_LAYOUT}, None, training.FRAMEWORK_TRAIN)  # no test outputs: nothing was trained
+    outcome = _train({"losses": [], "no_layout": NO_LAYOUT}, None, framework_check.FRAMEWORK_TRAIN)  # no test outputs: nothing was trained
     assert (outcome.status, outcome.message.id) == ("failed", "training.no_layout")
     assert str(outcome.message) == (
         "myModel accepts neither (N, 28, 28) nor (N, 784) images: called on (100, 28, 28) it raised RuntimeError, and on (100, 784) "
@@ -235,13 +237,13 @@ def test_a_training_reply_with_malformed_values_is_tampered(values: dict[str, An
 def test_a_training_reply_without_its_test_outputs_is_tampered(out: Any) -> None:
     ctx = _ctx(training.NUMPY_ID, NUMPY_PART, TRAIN)
     arrays = {} if out is None else {"test_out": out}
-    outcome = _judged(training.NUMPY_TRAIN, ctx, training.TrainingState(LABELS, 40), {"losses": [1.0]}, arrays)
+    outcome = _judged(numpy_check.NUMPY_TRAIN, ctx, training.TrainingState(LABELS, 40), {"losses": [1.0]}, arrays)
     assert _tampered(outcome)
     assert str(outcome.message) == "tampered: the worker's reply has no valid array 'test_out' (missing, or of the wrong type); the run is not trusted"
 
 
 def test_the_numpy_plan_sends_images_but_keeps_the_test_labels() -> None:
-    planned = training.NUMPY_TRAIN.plan(_ctx(training.NUMPY_ID, NUMPY_PART, TRAIN))
+    planned = numpy_check.NUMPY_TRAIN.plan(_ctx(training.NUMPY_ID, NUMPY_PART, TRAIN))
     assert isinstance(planned, Planned)
     assert planned.params == NumpyTrainParams(seed=3, epochs=10, batch_size=32, lr=0.1, threads=1)
     assert planned.phase == "train" and sorted(planned.arrays) == ["test_x", "train_x", "train_y"]
@@ -251,7 +253,7 @@ def test_the_numpy_plan_sends_images_but_keeps_the_test_labels() -> None:
 
 def test_the_framework_plan_names_framework_and_optimizer() -> None:
     spec = TRAIN.model_copy(update={"optimizer": "adam", "train_samples": 1000})
-    planned = training.FRAMEWORK_TRAIN.plan(_ctx(training.FRAMEWORK_ID, TORCH_PART, spec))
+    planned = framework_check.FRAMEWORK_TRAIN.plan(_ctx(training.FRAMEWORK_ID, TORCH_PART, spec))
     assert isinstance(planned, Planned)
     assert planned.params == FrameworkTrainParams(framework="pytorch", seed=3, epochs=10, batch_size=32, lr=0.1, optimizer="adam")
     assert len(planned.arrays["train_x"]) == 60  # train_samples is capped by what MNIST has
@@ -259,7 +261,7 @@ def test_the_framework_plan_names_framework_and_optimizer() -> None:
 
 def test_a_tensorflow_part_without_tensorflow_is_skipped(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(training, "tensorflow_installed", lambda: False)
-    outcome = training.FRAMEWORK_TRAIN.plan(_ctx(training.FRAMEWORK_ID, TF_PART, TRAIN))
+    outcome = framework_check.FRAMEWORK_TRAIN.plan(_ctx(training.FRAMEWORK_ID, TF_PART, TRAIN))
     assert isinstance(outcome, CheckOutcome) and outcome.status == "skipped"
     assert str(outcome.message) == f"this submission's framework part is TensorFlow, which is not installed: {training.TF_INSTALL_HINT}"
     assert "pip install 'nn-grader[tensorflow]'" in render(outcome.message, "zh")
@@ -267,7 +269,7 @@ def test_a_tensorflow_part_without_tensorflow_is_skipped(monkeypatch: pytest.Mon
 
 def test_the_registry_entries_are_as_specified() -> None:
     layers = ("numpy.matmul.backward", "numpy.relu.backward", "numpy.softmax.backward", "numpy.log.backward")
-    backward, numpy_train, framework_train = model_gradient.MODEL_BACKWARD, training.NUMPY_TRAIN, training.FRAMEWORK_TRAIN
+    backward, numpy_train, framework_train = model_gradient.MODEL_BACKWARD, numpy_check.NUMPY_TRAIN, framework_check.FRAMEWORK_TRAIN
     assert (backward.id, backward.part, backward.needs, backward.spec, backward.default) == (
         "numpy.model.backward", "numpy", ("myModel",), GradientCheck, None)
     assert (backward.after, backward.staff_layers, backward.narrow, backward.result) == (layers, True, False, ModelBackwardResult)
@@ -464,7 +466,7 @@ def _framework_run(tmp_path: Path, name: str) -> tuple[CheckContext[Any], Planne
     part = load_submission(path, runner=runner).framework_part
     assert part is not None and part.framework == "pytorch"
     ctx = _ctx(training.FRAMEWORK_ID, part, TRAIN.model_copy(update={"epochs": 2, "batch_size": 20}))
-    planned = training.FRAMEWORK_TRAIN.plan(ctx)
+    planned = framework_check.FRAMEWORK_TRAIN.plan(ctx)
     assert isinstance(planned, Planned)
     from grader.sandbox.protocol import Job
 

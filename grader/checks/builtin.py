@@ -10,7 +10,8 @@ from .layers import LAYERS
 from .model_gradient import MODEL_BACKWARD
 from .registry import CheckDef, Registry
 from .softmax_stability.check import STABILITY
-from .training import FRAMEWORK_TRAIN, NUMPY_TRAIN
+from .training.framework_check import FRAMEWORK_TRAIN
+from .training.numpy_check import NUMPY_TRAIN
 
 _CHECKS: tuple[CheckDef[Any, Any, Any], ...] = (
     *(layer_check(layer) for layer in LAYERS),

@@ -60,7 +60,7 @@ from ..sandbox.protocol import (
 from ..text import Arg, Message, msg, verbatim
 from .outcome import CheckFailed, array, expect, skipped
 from .registry import CheckContext, CheckDef, Planned, Reply
-from .training import tensorflow_installed
+from .training.judge import tensorflow_installed
 
 FORWARD_ID = "framework.model.forward"
 ARCHITECTURE_ID = "framework.model.architecture"

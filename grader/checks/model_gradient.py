@@ -18,7 +18,7 @@ from .compare import Comparison, compare, diagnose, error_map, excerpt
 from .layers import EPS
 from .outcome import CheckFailed, array
 from .registry import CheckContext, CheckDef, Planned, Reply
-from .training import LAYER_CHECKS
+from .training.judge import LAYER_CHECKS
 
 CHECK_ID = "numpy.model.backward"
 BATCH, HIDDEN = 7, 100

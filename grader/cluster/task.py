@@ -25,7 +25,7 @@ from distributed import get_worker
 
 from .. import __version__
 from ..batch import grade_one, unreadable_report
-from ..checks.training import tensorflow_installed
+from ..checks.training.judge import tensorflow_installed
 from ..errors import GraderError, UsageError
 from ..records import GradeReport
 from ..text import msg, verbatim

@@ -1,4 +1,4 @@
-"""Training checks: the grader's own seeded loop on the student's model, then test accuracy.
+"""Training checks (shared judge): the grader's own seeded loop on the student's model, then test accuracy.
 
 The worker trains and returns the model's outputs on the test images; the test
 labels never leave the grader's process (they are the judge's state, not an
@@ -24,13 +24,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..evidence import Curve, ErrorEvidence, TrainingEvidence
-from ..records import CheckOutcome
-from ..rubric import TrainingCheck
-from ..sandbox.protocol import FrameworkTrainParams, NumpyTrainParams, TrainingResult
-from ..text import Message, msg
-from .outcome import CheckFailed, array, expect, skipped
-from .registry import CheckContext, CheckDef, Planned, Reply
+from ...evidence import Curve, ErrorEvidence, TrainingEvidence
+from ...records import CheckOutcome
+from ...rubric import TrainingCheck
+from ...sandbox.protocol import FrameworkTrainParams, NumpyTrainParams, TrainingResult
+from ...text import Message, msg
+from ..outcome import CheckFailed, array, expect, skipped
+from ..registry import CheckContext, CheckDef, Planned, Reply
 
 NUMPY_ID = "numpy.model.train"
 FRAMEWORK_ID = "framework.model.train"
@@ -64,30 +64,7 @@ def tensorflow_missing() -> Message:
     return msg("training.tensorflow_missing")
 
 
-# --------------------------------------------------------------------------- plans
-
-
-def plan_numpy(ctx: CheckContext[TrainingCheck]) -> Planned[TrainingState]:
-    """Mini-batch SGD on the student's numpy myModel with the template's update W -= lr * W_grad."""
-    rc = ctx.spec
-    params = NumpyTrainParams(seed=rc.run_seed, epochs=rc.epochs, batch_size=rc.batch_size, lr=rc.lr, threads=ctx.limits.threads)
-    return _planned(ctx, params)
-
-
-def plan_framework(ctx: CheckContext[TrainingCheck]) -> Planned[TrainingState] | CheckOutcome:
-    """The student's PyTorch or TensorFlow myModel trained by the grader's loop with the rubric's optimizer."""
-    framework = ctx.part.framework
-    if framework is None:  # intake gives every framework part its framework: a grader bug, costing this check
-        raise ValueError(f"{ctx.check_id}: the framework part has no framework")
-    if framework == "tensorflow" and not tensorflow_installed():
-        return skipped(ctx.check_id, tensorflow_missing())
-    rc = ctx.spec
-    params = FrameworkTrainParams(framework=framework, seed=rc.run_seed, epochs=rc.epochs, batch_size=rc.batch_size, lr=rc.lr,
-                                  optimizer=rc.optimizer, threads=ctx.limits.threads)
-    return _planned(ctx, params)
-
-
-def _planned(ctx: CheckContext[TrainingCheck], params: NumpyTrainParams | FrameworkTrainParams) -> Planned[TrainingState]:
+def planned(ctx: CheckContext[TrainingCheck], params: NumpyTrainParams | FrameworkTrainParams) -> Planned[TrainingState]:
     """The first train_samples training images with labels and the first test_samples test images (no labels) go out."""
     mnist = ctx.mnist()
     n_train = min(ctx.spec.train_samples, len(mnist.train_images))
@@ -157,15 +134,3 @@ def _training_diagnosis(losses: Sequence[float | str], out: np.ndarray, accuracy
     if len(numeric) >= 2 and numeric[-1] >= numeric[0]:
         return msg("training.loss_flat")
     return msg("training.too_little")
-
-
-# --------------------------------------------------------------------------- registry entries
-
-NUMPY_TRAIN: CheckDef[TrainingCheck, TrainingState, TrainingResult] = CheckDef(
-    id=NUMPY_ID, part="numpy", needs=("myModel",), spec=TrainingCheck, default=None, plan=plan_numpy, result=TrainingResult,
-    judge=judge, after=LAYER_CHECKS, staff_layers=True, narrow=False, module=__name__)
-"""Not narrowed: the student's myModel builds their own layers (or the staff's, for layers that failed)."""
-
-FRAMEWORK_TRAIN: CheckDef[TrainingCheck, TrainingState, TrainingResult] = CheckDef(
-    id=FRAMEWORK_ID, part="framework", needs=("myModel",), spec=TrainingCheck, default=None, plan=plan_framework,
-    result=TrainingResult, judge=judge, after=("framework.model.forward", "framework.model.architecture"), module=__name__)
