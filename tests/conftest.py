@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from grader.cli import main
 from grader.intake.candidates import class_outline
-from grader.records import ClassOutline
+from grader.records import ClassOutline, RunResult
 from grader.text import Message
 
 REPO = Path(__file__).resolve().parents[1]
@@ -97,3 +98,11 @@ def bwrap_required() -> None:
 def result_message(fields: dict[str, Any], name: str = "message") -> Message:
     """The Message that result.json writes as `<name>_id` and `<name>_args`, to render in another language."""
     return Message.model_validate({"id": fields[f"{name}_id"], "args": fields[f"{name}_args"]})
+
+
+def stability_out(result: RunResult) -> np.ndarray:
+    """What Softmax.forward returned in a numpy.softmax.stability worker run (the task sandbox tests use)."""
+    from grader.checks.softmax_stability.worker import StabilityResult
+    from grader.sandbox.wire import decode_result
+
+    return decode_result(StabilityResult, result.report, result.arrays).out

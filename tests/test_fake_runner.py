@@ -17,7 +17,8 @@ from grader.records import CodePart, RunError, RunResult
 from grader.sandbox.limits import Limits
 from grader.sandbox import FakeRunner, Job, Runner, SubprocessRunner
 from grader.sandbox.isolation import select_isolation
-from grader.sandbox.protocol import IntakeParams, LayerGradientParams, SoftmaxStabilityParams
+from grader.sandbox.protocol import IntakeParams, LayerGradientParams
+from grader.checks.softmax_stability.worker import TASK as STABILITY, StabilityParams
 from grader.text import msg, render
 
 LIMITS = Limits(timeout_s=20, cpu_s=30, memory_mb=1024)
@@ -107,7 +108,7 @@ def test_a_failing_student_method_gives_the_real_runners_error(tmp_path: Path, r
     body = textwrap.indent(BROKEN[name], " " * 8)
     source = f"import numpy as np\n\nclass Softmax:\n    def forward(self, x):\n{body}\n"
     part = numpy_part(tmp_path, source, real)
-    job = Job(units=part.units, supplied_imports=part.supplied_imports, params=SoftmaxStabilityParams())
+    job = STABILITY.job(part.units, StabilityParams(), part.supplied_imports)
     inputs = {"x": np.array([[1.0, 2.0, 3.0]])}
     from_real = real.run(job, inputs, LIMITS, phase="forward")
     from_fake = FakeRunner().run(job, inputs, LIMITS, phase="forward")
@@ -117,7 +118,7 @@ def test_a_failing_student_method_gives_the_real_runners_error(tmp_path: Path, r
 
 def test_a_missing_class_names_what_the_code_defines(tmp_path: Path, real: SubprocessRunner) -> None:
     part = numpy_part(tmp_path, RELU, real)
-    job = Job(units=part.units, supplied_imports=part.supplied_imports, params=SoftmaxStabilityParams())
+    job = STABILITY.job(part.units, StabilityParams(), part.supplied_imports)
     from_real = real.run(job, {"x": np.ones((1, 3))}, LIMITS, phase="forward")
     from_fake = FakeRunner().run(job, {"x": np.ones((1, 3))}, LIMITS, phase="forward")
     same_reply(from_fake, from_real)
@@ -129,7 +130,7 @@ def test_a_missing_class_names_what_the_code_defines(tmp_path: Path, real: Subpr
 def test_an_exception_carries_its_message_and_its_location(tmp_path: Path) -> None:
     source = "import numpy as np\n\nclass Softmax:\n    def forward(self, x):\n        raise ValueError('bad shape')\n"
     part = numpy_part(tmp_path, source, FakeRunner())
-    job = Job(units=part.units, supplied_imports=part.supplied_imports, params=SoftmaxStabilityParams())
+    job = STABILITY.job(part.units, StabilityParams(), part.supplied_imports)
     error = FakeRunner().run(job, {"x": np.ones((1, 3))}, LIMITS, phase="forward").error
     assert error is not None and (error.kind, error.phase) == ("exception", "forward")
     assert str(error.message) == "`Softmax.forward` raised ValueError: bad shape (hw.py, line 5)"

@@ -12,7 +12,7 @@ from grader.intake import load_submission
 from grader.records import RunResult
 from grader.sandbox.limits import Limits
 from grader.sandbox import Job
-from grader.sandbox.protocol import SoftmaxStabilityParams
+from grader.checks.softmax_stability.worker import TASK as STABILITY, StabilityParams
 from grader.sandbox.isolation import select_isolation
 from grader.sandbox.pool import WarmRunner
 
@@ -30,7 +30,7 @@ def run_class_body(runner: WarmRunner, tmp_path: Path, body: str) -> RunResult:
     (folder / "hw.py").write_text(source, encoding="utf-8")
     part = load_submission(folder).numpy_part
     assert part is not None and part.unit("Softmax") is not None
-    job = Job(units=part.units, supplied_imports=part.supplied_imports, params=SoftmaxStabilityParams())
+    job = STABILITY.job(part.units, StabilityParams(), part.supplied_imports)
     return runner.run(job, {"x": np.ones((1, 3))}, LIMITS, phase="forward")
 
 

@@ -16,7 +16,8 @@ from grader.records import Location, RunResult
 from grader.sandbox.limits import Limits
 from grader.sandbox import Job, SubprocessRunner
 from grader.sandbox.isolation import select_isolation
-from grader.sandbox.protocol import SoftmaxStabilityParams
+from grader.checks.softmax_stability.worker import TASK as STABILITY, StabilityParams
+from tests.conftest import stability_out
 from grader.text import Verbatim
 
 from .conftest import REPO
@@ -33,14 +34,14 @@ def run_softmax(tmp_path: Path, forward_body: str, *, limits: Limits = LIMITS, r
     )
     part = load_submission(tmp_path).numpy_part
     assert part is not None
-    job = Job(units=part.units, supplied_imports=part.supplied_imports, params=SoftmaxStabilityParams())
+    job = STABILITY.job(part.units, StabilityParams(), part.supplied_imports)
     return (runner or SubprocessRunner()).run(job, LOGITS, limits, phase="forward")
 
 
 def test_plain_arrays_come_back_from_a_correct_forward(tmp_path: Path) -> None:
     result = run_softmax(tmp_path, "e = np.exp(x - x.max()); return e / e.sum()")
     assert result.error is None
-    np.testing.assert_allclose(result.arrays["out"], np.exp([[1.0, 2.0, 3.0]]) / np.exp([1.0, 2.0, 3.0]).sum())
+    np.testing.assert_allclose(stability_out(result), np.exp([[1.0, 2.0, 3.0]]) / np.exp([1.0, 2.0, 3.0]).sum())
 
 
 def test_endless_loop_is_killed_at_the_wall_clock_limit(tmp_path: Path) -> None:
@@ -94,7 +95,7 @@ def test_exception_in_a_notebook_cell_names_the_cell_and_its_line(tmp_path: Path
     (tmp_path / "hw.ipynb").write_text(json.dumps(notebook), encoding="utf-8")
     part = load_submission(tmp_path).numpy_part
     assert part is not None
-    job = Job(units=part.units, supplied_imports=part.supplied_imports, params=SoftmaxStabilityParams())
+    job = STABILITY.job(part.units, StabilityParams(), part.supplied_imports)
     result = SubprocessRunner().run(job, LOGITS, LIMITS, phase="forward")
     assert result.error is not None and result.error.kind == "exception"
     assert str(result.error.message) == "`Softmax.forward` raised ValueError: bad shape (hw.ipynb [cell 2], line 3)"
@@ -107,7 +108,7 @@ def test_a_class_that_does_not_compile_names_its_place(tmp_path: Path) -> None:
     (tmp_path / "hw.py").write_text("import numpy as np\n\nclass Softmax:\n    return 1\n", encoding="utf-8")
     part = load_submission(tmp_path).numpy_part
     assert part is not None
-    job = Job(units=part.units, supplied_imports=part.supplied_imports, params=SoftmaxStabilityParams())
+    job = STABILITY.job(part.units, StabilityParams(), part.supplied_imports)
     result = SubprocessRunner().run(job, LOGITS, LIMITS, phase="forward")
     assert result.error is not None and (result.error.kind, result.error.phase) == ("exception", "import")
     assert str(result.error.message) == "SyntaxError in hw.py, line 3: 'return' outside function"
@@ -150,7 +151,7 @@ def test_worker_environment_is_cleared_and_threads_are_capped(tmp_path: Path, mo
     body = "v = os.environ.get('GRADER_SECRET', '') + os.environ['OMP_NUM_THREADS']\nreturn np.array([[float(len(v))]])"
     result = run_softmax(tmp_path, body, limits=LIMITS.model_copy(update={"threads": threads}))
     assert result.error is None
-    assert result.arrays["out"].tolist() == [[1.0]]
+    assert stability_out(result).tolist() == [[1.0]]
 
 
 # --------------------------------------------------------------------------- isolation layers
@@ -195,7 +196,7 @@ def test_staff_solution_and_repository_are_invisible_inside_bwrap(tmp_path: Path
             "return np.array([[float(sum(seen))]])")
     result = run_softmax(tmp_path, body, runner=SubprocessRunner(isolation=BWRAP))
     assert result.error is None, result.error
-    assert result.arrays["out"].tolist() == [[0.0]]
+    assert stability_out(result).tolist() == [[0.0]]
 
 
 @needs_bwrap

@@ -26,7 +26,7 @@ from grader.sandbox.limits import Limits
 from grader.sandbox import Job, isolation  # isolation: the module, to patch what the template binds
 from grader.sandbox.forkserver import mounts_below
 from grader.sandbox.pool import WarmRunner
-from grader.sandbox.protocol import SoftmaxStabilityParams
+from grader.checks.softmax_stability.worker import TASK as STABILITY, StabilityParams
 
 LIMITS = Limits(timeout_s=10)
 CI = os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
@@ -198,7 +198,7 @@ def student_job(folder: Path, body: str) -> Job:
     (folder / "hw.py").write_text(source, encoding="utf-8")
     part = load_submission(folder).numpy_part
     assert part is not None
-    return Job(units=part.units, supplied_imports=part.supplied_imports, params=SoftmaxStabilityParams())
+    return STABILITY.job(part.units, StabilityParams(), part.supplied_imports)
 
 
 def run_job(pool: WarmRunner, folder: Path, body: str = "") -> RunResult:

@@ -260,7 +260,7 @@ def test_the_framework_plan_names_framework_and_optimizer() -> None:
 
 
 def test_a_tensorflow_part_without_tensorflow_is_skipped(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(training, "tensorflow_installed", lambda: False)
+    monkeypatch.setattr(framework_check, "tensorflow_installed", lambda: False)
     outcome = framework_check.FRAMEWORK_TRAIN.plan(_ctx(training.FRAMEWORK_ID, TF_PART, TRAIN))
     assert isinstance(outcome, CheckOutcome) and outcome.status == "skipped"
     assert str(outcome.message) == f"this submission's framework part is TensorFlow, which is not installed: {training.TF_INSTALL_HINT}"
