@@ -48,6 +48,9 @@ def result_dict(report: GradeReport) -> dict[str, Any]:
         "seed": report.seed,
         "isolation": list(report.isolation),
         "versions": dict(report.versions),
+        # What staff changed that the student may see (grader/review/final.py); staff-only notes are never here.
+        "adjustments": [adjustment.model_dump() for adjustment in report.adjustments],
+        "comments": [comment.model_dump() for comment in report.comments],
     }
     jsonable: dict[str, Any] = strict_jsonable(content)
     return jsonable
