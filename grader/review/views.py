@@ -81,7 +81,8 @@ class StudentView:
     checks: list[CheckView]
     code: list[CodeView]
     history: list[HistoryEntry]
-    pairs: list[FlaggedPair] = field(default_factory=list)
+    others: list[str] = field(default_factory=list)
+    """The students (or known solutions) a flagged similarity pair links this student with."""
 
 
 @dataclass(frozen=True)
@@ -141,7 +142,7 @@ def student_view(store: ReviewStore, student: str) -> StudentView:
     return StudentView(report=report, state=store.state(student), points=points_text(report.score, report.max_score),
                        checks=checks, code=[_code(source, comments) for source in raw.sources],
                        history=store.history(student),
-                       pairs=[p for p in store.flagged_pairs() if student in (p.a, p.b)])
+                       others=sorted({p.b if p.a == student else p.a for p in store.flagged_pairs() if student in (p.a, p.b)}))
 
 
 def _code(source: GradedSource, comments: list[Comment]) -> CodeView:
