@@ -64,7 +64,7 @@ def server(graded: tuple[Path, Path]) -> Iterator[str]:
         assert process.stdout is not None
         line = process.stdout.readline()
         found = re.search(r"(http://127\.0\.0\.1:\d+/\?token=\S+)", line)
-        assert found, f"no URL printed: {line!r} {process.stderr.read() if process.poll() is not None else ''}"
+        assert found, f"no URL printed: {line!r}"
         _wait_for(port)
         yield found.group(1)
     finally:
@@ -100,8 +100,12 @@ class Watch:
     def __init__(self, page: Any) -> None:
         self.dialogs: list[str] = []
         self.errors: list[str] = []
-        page.on("dialog", lambda dialog: (self.dialogs.append(dialog.message), dialog.dismiss()))
+        page.on("dialog", self._dialog)
         page.on("pageerror", lambda error: self.errors.append(str(error)))
+
+    def _dialog(self, dialog: Any) -> None:
+        self.dialogs.append(str(dialog.message))
+        dialog.dismiss()
 
 
 def _assert_nothing_ran(page: Any, watch: Watch) -> None:

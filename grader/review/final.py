@@ -81,7 +81,7 @@ def rewrite_student_files(book: Gradebook, out: Path, student: str) -> None:
     """After a TA's change: out/<student>/report.html and result.json from the final report, in the language the
     report was written in, keeping the similarity run's staff note of result.json (grader/reports/similarity.py)."""
     from grader.batch import html_lang, write_student_files  # batch imports this module: import at call time
-    from grader.reports.i18n import LANGS, text
+    from grader.reports.i18n import LANGS, Lang, text
     from grader.reports.json_ import result_dict, write_json_atomic
     from grader.reports.similarity import STAFF_KEY
 
@@ -90,7 +90,7 @@ def rewrite_student_files(book: Gradebook, out: Path, student: str) -> None:
         return
     folder = out / student
     found = html_lang(folder / "report.html")
-    lang = next((code for code in LANGS if text(code, "html_lang") == found), "en")
+    lang: Lang = next((code for code in LANGS if text(code, "html_lang") == found), "en")
     staff = _staff_note(folder / "result.json", STAFF_KEY)
     write_student_files(report, out, lang=lang)
     if staff is not None:

@@ -117,7 +117,7 @@ def class_view(store: ReviewStore, *, show: str, check: str) -> ClassView:
             reviewed=states.get(student, StudentState(student)).reviewed, overridden=len(mine),
             needs_look=any(needs_another_look(o, raw, content) for o in mine),
             failing=tuple(c.id for c in report.checks if c.status in ("failed", "error"))))
-    wanted: Filter = show if show in FILTERS else "all"  # type: ignore[assignment]
+    wanted: Filter = next((f for f in FILTERS if f == show), "all")
     kept = [row for row in rows if _keeps(row, wanted) and (not check or check in row.failing)]
     return ClassView(rows=kept, total=len(rows), show=wanted, check=check, check_ids=list(check_ids))
 
