@@ -26,6 +26,7 @@ from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Re
 from starlette.routing import Route
 
 from grader.reports.i18n import LANGS, Lang, markup, text
+from grader.safe_ast import COMPILE_LOCK
 from grader.review.auth import LANG_COOKIE, NAME_COOKIE, TOKEN_COOKIE, Access, host_ok
 from grader.review.final import rewrite_student_files
 from grader.review.store import DECISIONS, ReviewError, ReviewStore, StaleForm
@@ -111,7 +112,9 @@ def _lang(request: Request, config: ReviewConfig) -> Lang:
 
 def _render(name: str, request: Request | None, lang: Lang, status: int = 200, **values: object) -> HTMLResponse:
     ta = _ta(request) if request is not None else ""
-    page = _environment().get_template(name).render(t=functools.partial(text, lang), m=functools.partial(markup, lang=lang),
+    with COMPILE_LOCK:  # compiling a template is compiling Python: see grader/safe_ast.py
+        template = _environment().get_template(name)
+    page = template.render(t=functools.partial(text, lang), m=functools.partial(markup, lang=lang),
                                                     lang=lang, langs=LANGS, ta=ta, quote=_quote, **values)
     return HTMLResponse(page, status_code=status)
 
