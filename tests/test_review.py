@@ -171,6 +171,21 @@ def test_cli_twins_store_changes_refuse_bad_input_and_print_the_history(review, 
     assert review("history", out).out == history.out  # one student's history is the class's here
 
 
+def test_removing_an_override_gives_the_autograder_points_back_and_keeps_both_in_the_history(
+        review, graded: tuple[list[str], Path]) -> None:  # type: ignore[no-untyped-def]
+    _, out = graded
+    assert review("override", out, "1000002", "numpy.relu.backward", "7", "--reason", "first look").code == 0
+    assert json.loads((out / "1000002" / "result.json").read_text(encoding="utf-8"))["score"] == 17
+    removed = review("override", out, "1000002", "numpy.relu.backward", "--remove", "--reason", "I misread the mask")
+    assert removed.code == 0, removed.err
+    result = json.loads((out / "1000002" / "result.json").read_text(encoding="utf-8"))
+    assert (result["score"], result["adjustments"]) == (10, [])
+    again = review("override", out, "1000002", "numpy.relu.backward", "--remove", "--reason", "twice")
+    assert again.code == 2 and "no override of numpy.relu.backward" in again.err
+    lines = review("history", out, "1000002").out.strip().splitlines()
+    assert len(lines) == 2 and "override_removed numpy.relu.backward: 7 -> 0 (failed 0/10)  (I misread the mask)" in lines[1]
+
+
 def test_every_export_has_the_final_points_and_no_staff_only_note(grade, review, graded: tuple[list[str], Path]) -> None:  # type: ignore[no-untyped-def]
     regrade, out = graded
     assert review("override", out, "1000002", "numpy.relu.backward", "8", "--reason", "mask is right").code == 0

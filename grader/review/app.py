@@ -69,6 +69,7 @@ def create_app(config: ReviewConfig) -> Starlette:
         Route("/student/{student}", pages.student_page),
         Route("/student/{student}/files/{name}", pages.student_file),
         Route("/student/{student}/override", pages.override, methods=["POST"]),
+        Route("/student/{student}/remove", pages.remove, methods=["POST"]),
         Route("/student/{student}/comment", pages.comment, methods=["POST"]),
         Route("/student/{student}/reviewed", pages.reviewed, methods=["POST"]),
     ]
@@ -183,6 +184,14 @@ class _Pages:
                                staff_only=_field(form, "visibility") == "staff", author=_ta(request),
                                version=_version(form))
         return await self._change(request, student, change, "override")
+
+    async def remove(self, request: Request) -> Response:
+        student = request.path_params["student"]
+
+        def change(store: ReviewStore, form: FormData) -> None:
+            store.remove_override(student, _field(form, "check"), reason=_field(form, "reason"), author=_ta(request),
+                                  version=_version(form))
+        return await self._change(request, student, change, "removed")
 
     async def comment(self, request: Request) -> Response:
         student = request.path_params["student"]

@@ -38,7 +38,8 @@ def _parser() -> argparse.ArgumentParser:
     override.add_argument("out", type=Path, metavar="OUT")
     override.add_argument("student")
     override.add_argument("check", metavar="CHECK", help="the check id, e.g. numpy.relu.backward")
-    override.add_argument("points", metavar="POINTS", help="the new points, 0 to the check's maximum")
+    override.add_argument("points", metavar="POINTS", nargs="?", default=None, help="the new points, 0 to the check's maximum")
+    override.add_argument("--remove", action="store_true", help="drop the override instead: the autograder's points count again")
     override.add_argument("--reason", required=True, help="why (shown to the student unless --staff-only)")
     override.add_argument("--staff-only", action="store_true", help="keep the reason for staff; the student sees the points only")
     override.add_argument("--by", default=None, metavar="NAME", help="who (default: the login name)")
@@ -65,7 +66,13 @@ def run(argv: Sequence[str]) -> int:
         return _serve(args)
     store = ReviewStore(args.out)
     try:
-        if args.command == "override":
+        if args.command == "override" and args.remove:
+            store.remove_override(args.student, args.check, reason=args.reason, author=args.by or _login())
+            rewrite_student_files(store.book, args.out, args.student)
+            print(f"{args.student}: override of {args.check} removed; " + _EXPORTS_HINT.format(out=args.out))
+        elif args.command == "override":
+            if args.points is None:
+                raise UsageError("grade override: give POINTS (the check's new points), or --remove to drop the override")
             done = store.set_override(args.student, args.check, args.points, reason=args.reason, staff_only=args.staff_only,
                                       author=args.by or _login())
             rewrite_student_files(store.book, args.out, args.student)

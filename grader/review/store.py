@@ -218,6 +218,21 @@ class ReviewStore:
             self._log(student, check_id, "override", was, f"{value:g}", why, staff_only, who)
         return override
 
+    def remove_override(self, student: str, check_id: str, *, reason: str, author: str, version: int | None = None) -> None:
+        """Drop `student`'s override of `check_id`: the autograder's points count again (the history keeps both)."""
+        report = self.report(student)
+        check = next((c for c in report.checks if c.id == check_id), None)
+        why = _required(reason, "reason_missing")
+        who = _required(author, "author_missing")
+        with self._change(student, version, who):
+            old = self._db.execute("SELECT points FROM review_overrides WHERE student = ? AND check_id = ?",
+                                   (student, check_id)).fetchone()
+            if old is None:
+                raise ReviewError("no_override", student=student, check=check_id)
+            self._db.execute("DELETE FROM review_overrides WHERE student = ? AND check_id = ?", (student, check_id))
+            now = f"{check.score:g} ({verdict_text(check)})" if check is not None else verdict_text(None)
+            self._log(student, check_id, "override_removed", f"{float(old[0]):g}", now, why, True, who)
+
     def add_comment(self, student: str, comment: str, *, file: str | None = None, line: int | str | None = None,
                     check_id: str | None = None, staff_only: bool = False, author: str, version: int | None = None) -> None:
         """A comment on a line of `student`'s code (`file`, `line`) or on a check (`check_id`)."""
