@@ -11,6 +11,7 @@ which regrades nothing that is unchanged.
 from __future__ import annotations
 
 import functools
+from datetime import datetime
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -158,9 +159,10 @@ class _Pages:
         store = self._store()
         try:
             view = class_view(store, show=request.query_params.get("show", "all"), check=request.query_params.get("check", ""))
-            return self._page("class.html.j2", request, view=view, filters=FILTERS,
-                              files=[f for f in _CLASS_FILES if (self.config.out / f).is_file()],
-                              pairs=len(store.flagged_pairs()))
+            files = [f for f in _CLASS_FILES if (self.config.out / f).is_file()]
+            return self._page("class.html.j2", request, view=view, filters=FILTERS, files=files,
+                              pairs=len(store.flagged_pairs()), stale=_stale_exports(store, self.config.out, files),
+                              source=store.last_source(), out=str(self.config.out))
         finally:
             store.close()
 
@@ -286,6 +288,16 @@ class _Pages:
             lang = _lang(request, self.config)
             return _error_page(lang, 404, text(lang, "review.error.no_file", name=name))
         return FileResponse(path)
+
+
+def _stale_exports(store: ReviewStore, out: Path, files: list[str]) -> bool:
+    """Whether points changed by hand after the class exports were last written (they show the old totals)."""
+    changed = store.last_points_change()
+    exports = [out / name for name in files if name in ("gradebook.csv", "canvas.csv", "moodle.csv")]
+    if changed is None or not exports:
+        return False
+    written = min(path.stat().st_mtime for path in exports)
+    return datetime.fromisoformat(changed).timestamp() > written
 
 
 def _field(form: FormData, name: str) -> str:

@@ -190,6 +190,16 @@ class ReviewStore:
         rows = self._db.execute("SELECT part, a, b, decision, note, version, author, changed FROM review_pairs")
         return {(r[0], r[1], r[2]): PairDecision(r[0], r[1], r[2], r[3], r[4], int(r[5]), r[6], r[7]) for r in rows}
 
+    def last_points_change(self) -> str | None:
+        """When points last changed by hand (an override set or removed), ISO time in UTC; None if never."""
+        row = self._db.execute("SELECT MAX(changed) FROM review_history WHERE kind IN ('override', 'override_removed')").fetchone()
+        return str(row[0]) if row and row[0] else None
+
+    def last_source(self) -> str:
+        """The class folder (or archive's unpacked folder) of the latest grading run."""
+        row = self._db.execute("SELECT source FROM runs ORDER BY run_id DESC LIMIT 1").fetchone()
+        return str(row[0]) if row else "CLASS"
+
     def flagged_pairs(self) -> list[FlaggedPair]:
         """The flagged pairs of the class's similarity.csv (none without one)."""
         return flagged_pairs(self.out)
