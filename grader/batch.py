@@ -4,7 +4,8 @@ Every submission gets a report, whatever it did: a submission the grader cannot
 even load still gets a result.json and report.html that say why.  A class is
 graded several submissions at a time (threads sharing one pool of warm workers,
 see sandbox/pool.py), and every result goes into the SQLite gradebook
-(gradebook_db.py) as soon as it is done; the class outputs are written from it.
+(gradebook_db.py) as soon as it is done; the class outputs are written from it,
+with the TAs' overrides applied (review/final.py: the final points everywhere).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from .errors import DataError, UsageError
 from .intake.layout import class_members, is_class_folder
 from .gradebook_db import Gradebook, GradeKey, content_hash, options_key
 from .identity import refresh_identities, with_identity
+from .review.final import final_reports
 from .roster import ClassMember, ClassRoll
 from .evidence import ErrorEvidence
 from .records import CheckResult, FailureKind, GradeReport
@@ -115,15 +117,24 @@ def grade_class(folder: Path, settings: GradeSettings, *, out: Path, jobs: int =
             except BaseException:
                 pool.shutdown(wait=False, cancel_futures=True)  # Ctrl-C: stop queued students, keep saved ones
                 raise
-        result.reports = book.reports([sub.name for sub in members])
+        result.reports = final_reports(book, [sub.name for sub in members])
     finally:
         book.close()
+    write_reviewed_files(result.reports, out, lang=lang)
     if similarity is not None:
         result.similarity = find_similarity(result.reports, similarity, settings=settings.rubric.rubric.similarity,
                                             runner=settings.runner, jobs=jobs)
     write_class_outputs(result.reports, out, assignment=settings.rubric.rubric.name, lang=lang, roll=roll,
                         similarity=result.similarity)
     return result
+
+
+def write_reviewed_files(reports: list[GradeReport], out: Path, *, lang: Lang) -> None:
+    """Rewrite the files of the students whose final report a TA changed (an override, a visible comment):
+    grading wrote the autograder's own verdict, and a regrade must not undo what people decided."""
+    for report in reports:
+        if report.adjustments or report.comments:
+            write_student_files(report, out, lang=lang)
 
 
 def start_class_run(book: Gradebook, folder: Path, members: list[Path], settings: GradeSettings, *, out: Path,
@@ -164,13 +175,13 @@ def _restore_files(book: Gradebook, students: list[str], out: Path, lang: Lang) 
     again from the gradebook (no regrading)."""
     for student in students:
         html = out / student / "report.html"
-        if not (out / student / "result.json").exists() or _html_lang(html) != text(lang, "html_lang"):
+        if not (out / student / "result.json").exists() or html_lang(html) != text(lang, "html_lang"):
             report = book.report(student)
             if report is not None:
                 write_student_files(report, out, lang=lang)
 
 
-def _html_lang(path: Path) -> str | None:
+def html_lang(path: Path) -> str | None:
     """The lang attribute of a report page, read from its first bytes; None when unreadable."""
     try:
         with open(path, encoding="utf-8", errors="replace") as fh:

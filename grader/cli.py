@@ -5,6 +5,7 @@
     grade class.zip                    the same, for a class archive as downloaded from the course site
     grade submissions/ --similarity    also similarity.csv and similarity.html: copies found, for staff
     grade --self-check hw.ipynb        public checks only; exit 1 when one fails
+    grade review grades/               the TAs' review web app (and override, comment, history: docs/review.md)
 
 Exit codes: 0 graded (self-check: all public checks passed), 1 self-check found a
 failing check, 2 usage or rubric error, 3 MNIST could not be found or read.
@@ -47,7 +48,11 @@ from .similarity import similarity_options
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="grade", description="Grade the chap4 simple neural network homework.")
+    parser = argparse.ArgumentParser(
+        prog="grade", description="Grade the chap4 simple neural network homework.",
+        epilog="Review a graded class: grade review OUT | grade override OUT STUDENT CHECK POINTS --reason ... | "
+               "grade comment OUT STUDENT FILE:LINE TEXT | grade history OUT [STUDENT] (see `grade review --help`). "
+               "A submission folder named like one of these words is graded as ./review.")
     # Optional only for --doctor: _run refuses a missing path otherwise.
     parser.add_argument("path", type=Path, nargs="?", default=None,
                         help="a submission (folder, .ipynb, .py or .md) or a folder of submissions")
@@ -89,6 +94,9 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None, registry: Registry = BUILTIN) -> int:
     """Entry point of the `grade` console script; returns the exit code.  `registry`: the checks graded
     (a course or a test that adds checks passes `Registry([*BUILTIN, its_check])`)."""
+    words = list(sys.argv[1:] if argv is None else argv)
+    if words and words[0] in REVIEW_COMMANDS:
+        return _review(words)
     parser = _parser()
     try:
         args = parser.parse_args(argv)
@@ -103,6 +111,20 @@ def main(argv: Sequence[str] | None = None, registry: Registry = BUILTIN) -> int
     except BrokenPipeError:  # `grade ... | head`: the reader left; reports are already written
         sys.stderr.close()
         return 0
+
+
+REVIEW_COMMANDS = ("review", "override", "comment", "history")
+"""First words handed to grader/review/cli.py (imported only then: grading never loads the review code)."""
+
+
+def _review(words: list[str]) -> int:
+    from .review.cli import run
+
+    try:
+        return run(words)
+    except GraderError as exc:
+        print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
+        return exc.exit_code
 
 
 def _run(args: argparse.Namespace, color: bool, registry: Registry) -> int:

@@ -9,6 +9,12 @@ gradebook.csv and summary.html are generated from the rows, never from memory.
 
 SQLite in WAL mode with a busy timeout lets two grader processes write the same
 gradebook at once without corrupting it; the last writer of a student wins.
+
+The review_* tables hold what people decided (`grade review`, `grade override`,
+`grade comment`): overrides, comments, similarity decisions and the history of every
+change.  Grading never deletes or rewrites them; `save` only adds a history entry when
+the autograder's verdict under an override changed (grader/review/ reads them).
+Opening an older gradebook creates the tables (schema version 2).
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .records import GradeReport
+from .records import CheckResult, GradeReport
 from .reports.json_ import strict_jsonable
 
 FILENAME = "gradebook.sqlite"
@@ -44,7 +50,65 @@ CREATE TABLE IF NOT EXISTS results (
     errored INTEGER NOT NULL,
     report TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS review_students (
+    student TEXT PRIMARY KEY,
+    version INTEGER NOT NULL DEFAULT 0,
+    reviewed INTEGER NOT NULL DEFAULT 0,
+    changed_by TEXT NOT NULL DEFAULT '',
+    changed TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE IF NOT EXISTS review_overrides (
+    student TEXT NOT NULL,
+    check_id TEXT NOT NULL,
+    points REAL NOT NULL,
+    reason TEXT NOT NULL,
+    staff_only INTEGER NOT NULL,
+    autograder_score REAL NOT NULL,
+    autograder_status TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    author TEXT NOT NULL,
+    changed TEXT NOT NULL,
+    PRIMARY KEY (student, check_id)
+);
+CREATE TABLE IF NOT EXISTS review_comments (
+    comment_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    student TEXT NOT NULL,
+    file TEXT,
+    line INTEGER,
+    check_id TEXT,
+    text TEXT NOT NULL,
+    staff_only INTEGER NOT NULL,
+    author TEXT NOT NULL,
+    changed TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS review_pairs (
+    part TEXT NOT NULL,
+    a TEXT NOT NULL,
+    b TEXT NOT NULL,
+    decision TEXT NOT NULL,
+    note TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    author TEXT NOT NULL,
+    changed TEXT NOT NULL,
+    PRIMARY KEY (part, a, b)
+);
+CREATE TABLE IF NOT EXISTS review_history (
+    event_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    student TEXT NOT NULL,
+    target TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    old TEXT NOT NULL,
+    new TEXT NOT NULL,
+    why TEXT NOT NULL,
+    staff_only INTEGER NOT NULL,
+    author TEXT NOT NULL,
+    changed TEXT NOT NULL
+);
 """
+SCHEMA_VERSION = 2
+"""1: runs and results; 2: the review_* tables (created on opening an older gradebook)."""
+AUTOGRADER = "autograder"
+"""The author of history entries the grader itself writes (a verdict that changed under an override)."""
 
 
 @dataclass(frozen=True)
@@ -91,6 +155,16 @@ class Gradebook:
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     self._db.execute(statement)
+            self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        """The connection (autocommit; write inside `transaction()`), for grader/review/store.py."""
+        return self._db
+
+    def transaction(self) -> "_Transaction":
+        """BEGIN IMMEDIATE ... COMMIT around a block of writes (rolled back on an exception)."""
+        return _Transaction(self._db)
 
     def start_run(self, source: str) -> int:
         """Record the start of a batch over `source`; returns its run id."""
@@ -112,11 +186,34 @@ class Gradebook:
         text = json.dumps(strict_jsonable(report.model_dump()), ensure_ascii=False, allow_nan=False)
         errored = bool(report.errored)
         with self._transaction():
+            self._note_changed_verdicts(report, key)
             self._db.execute(
                 "INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (report.student, key.content_hash, key.rubric_hash, key.grader_version, key.options, run_id,
                  _now(), report.score, report.max_score, int(errored), text),
             )
+
+    def _note_changed_verdicts(self, report: GradeReport, key: GradeKey) -> None:
+        """In save's transaction: a history entry for each overridden check whose autograder verdict the new
+        result changes (a regrade, a new rubric, a resubmission); the override itself is kept as it is."""
+        overridden = [row[0] for row in self._db.execute(
+            "SELECT check_id FROM review_overrides WHERE student = ? ORDER BY check_id", (report.student,))]
+        old = self._db.execute("SELECT report, content_hash FROM results WHERE student = ?", (report.student,)).fetchone()
+        if not overridden or old is None:
+            return
+        before = {c.id: c for c in GradeReport.model_validate_json(old[0]).checks}
+        after = {c.id: c for c in report.checks}
+        resubmitted = old[1] != key.content_hash
+        changed = [(cid, verdict_text(before.get(cid)), verdict_text(after.get(cid))) for cid in overridden]
+        changed = [(cid, was, now) for cid, was, now in changed if was != now or resubmitted]
+        for check_id, was, now in changed:
+            self._db.execute(
+                "INSERT INTO review_history (student, target, kind, old, new, why, staff_only, author, changed) "
+                "VALUES (?, ?, 'autograder', ?, ?, ?, 1, ?, ?)",
+                (report.student, check_id, was, now, "resubmitted" if resubmitted else "regraded", AUTOGRADER, _now()))
+        if changed:  # a form loaded before the regrade shows the old verdict: refuse it
+            self._db.execute("INSERT INTO review_students (student, version) VALUES (?, 1) "
+                             "ON CONFLICT (student) DO UPDATE SET version = version + 1", (report.student,))
 
     def report(self, student: str) -> GradeReport | None:
         """The stored report of `student`, if any."""
@@ -153,6 +250,11 @@ class _Transaction:
 
     def __exit__(self, exc_type: object, *_: object) -> None:
         self._db.execute("ROLLBACK" if exc_type else "COMMIT")
+
+
+def verdict_text(check: CheckResult | None) -> str:
+    """An autograder verdict as history shows it: 'failed 0/10', or 'absent' for a check the result lacks."""
+    return "absent" if check is None else f"{check.status} {check.score:g}/{check.max_score:g}"
 
 
 def _now() -> str:

@@ -233,6 +233,24 @@ class GradedSource(_Record):
     outline: ClassOutline | None = None
 
 
+class StaffAdjustment(_Record):
+    """A check's points as staff set them (`grade review`, `grade override`), as the student may see it."""
+
+    check_id: str
+    autograder_score: float = Field(description="The points the autograder gave the check.")
+    reason: str | None = Field(default=None, description="Why, when the TA let the student see it; None: staff-only.")
+
+
+class StaffComment(_Record):
+    """A TA's comment the student may see: on a line of their code, or on a check."""
+
+    text: str
+    file: str | None = Field(default=None, description="File label of the code the comment is on, e.g. 'hw.ipynb [cell 3]'.")
+    line: int | None = Field(default=None, description="1-based line in that file (or cell).")
+    check_id: str | None = Field(default=None, description="The check the comment is on, for a comment on a check.")
+    author: str = ""
+
+
 class GradeReport(_Record):
     """Everything a reporter needs about one graded submission.
 
@@ -257,6 +275,14 @@ class GradeReport(_Record):
     versions: dict[str, str] = Field(default_factory=dict, description="Python and library versions of the grading run, e.g. numpy, torch.")
     display_name: str | None = Field(default=None, description="The student's name from the roster or the course site's download, shown beside `student`.")
     late: bool = Field(default=False, description="The course site marked the submission late (Canvas LATE_, Moodle's status).")
+    adjustments: tuple[StaffAdjustment, ...] = Field(
+        default=(), description="Checks whose points staff changed (their scores above are the final ones); set by "
+                                "grader/review/final.py from the gradebook, never stored with the autograder's result.")
+    comments: tuple[StaffComment, ...] = Field(default=(), description="The TAs' student-visible comments.")
+
+    def adjustment(self, check_id: str) -> StaffAdjustment | None:
+        """Staff's change to the points of `check_id`, if any."""
+        return next((a for a in self.adjustments if a.check_id == check_id), None)
 
     @property
     def score(self) -> float:

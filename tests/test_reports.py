@@ -127,6 +127,7 @@ def test_result_json_has_exactly_the_documented_top_level_names() -> None:
     assert list(result_dict(_make_report())) == [
         "student", "score", "max_score", "framework", "checks", "parts", "findings",
         "rubric", "grader_version", "mnist_source", "created", "self_check", "seed", "isolation", "versions",
+        "adjustments", "comments",
     ]
 
 

@@ -31,7 +31,9 @@ from distributed import Client, Future, KilledWorker, as_completed
 from distributed.comm.addressing import parse_address, parse_host_port
 
 from .. import __version__
-from ..batch import BatchResult, start_class_run, unreadable_report, write_class_outputs, write_student_files
+from ..batch import (BatchResult, start_class_run, unreadable_report, write_class_outputs, write_reviewed_files,
+                     write_student_files)
+from ..review.final import final_reports
 from ..errors import UsageError
 from ..gradebook_db import Gradebook
 from ..identity import with_identity
@@ -199,9 +201,10 @@ def grade_class_on_cluster(folder: Path, settings: GradeSettings, *, cluster: Cl
                     write_student_files(report, out, lang=lang)
                     result.graded.append(report.student)
                     on_done(report, done, len(todo))
-        result.reports = book.reports([sub.name for sub in members])
+        result.reports = final_reports(book, [sub.name for sub in members])
     finally:
         book.close()
+    write_reviewed_files(result.reports, out, lang=lang)
     write_class_outputs(result.reports, out, assignment=settings.rubric.rubric.name, lang=lang, roll=roll)
     return result
 

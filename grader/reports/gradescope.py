@@ -74,7 +74,7 @@ def gradescope_results(report: GradeReport) -> dict[str, Any]:
         "visibility": "visible",
         "stdout_visibility": "hidden",
         "extra_data": _get_extra_data(report),
-        "tests": [_get_test(check, number) for number, check in enumerate(report.checks, start=1)],
+        "tests": [_get_test(check, number, report) for number, check in enumerate(report.checks, start=1)],
     }
     jsonable: dict[str, Any] = strict_jsonable(content)
     return jsonable
@@ -102,14 +102,14 @@ def gradescope_visibility(check: CheckResult) -> GradescopeVisibility:
     return "after_published" if check.released else "hidden"
 
 
-def _get_test(check: CheckResult, number: int) -> dict[str, Any]:
+def _get_test(check: CheckResult, number: int, report: GradeReport) -> dict[str, Any]:
     return {
         "score": check.score,
         "max_score": check.max_score,
         "status": "passed" if check.status == "passed" else "failed",
         "name": f"{check.id} (advisory)" if check.advisory else check.id,
         "number": str(number),
-        "output": _check_msg(check),
+        "output": _check_msg(check) + _staff_msg(check, report),
         "output_format": "text",
         "tags": [check.id.split(".")[0]],
         "visibility": gradescope_visibility(check),
@@ -127,6 +127,17 @@ def _check_msg(check: CheckResult) -> str:
     if evidence:
         lines.extend(["", "Evidence (excerpt):", *evidence])
     return "\n".join(lines)
+
+
+def _staff_msg(check: CheckResult, report: GradeReport) -> str:
+    # The final points are the check's score; staff-only reasons and comments are not in the report at all.
+    adjustment = report.adjustment(check.id)
+    lines = []
+    if adjustment is not None:
+        lines.append(f"Adjusted by staff: {adjustment.reason}" if adjustment.reason else "Adjusted by staff.")
+        lines.append(f"Autograder: {adjustment.autograder_score:g} / {check.max_score:g}")
+    lines.extend(f"Staff comment: {comment.text}" for comment in report.comments if comment.check_id == check.id)
+    return "".join("\n" + line for line in lines) if lines else ""
 
 
 def _evidence_lines(evidence: Evidence) -> list[str]:

@@ -12,14 +12,14 @@ marked safe.  Page text comes from `i18n.py`, in English or Chinese.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import jinja2
 from markupsafe import Markup
 
 from grader.evidence import TrainingEvidence
-from grader.records import CheckResult, Finding, GradeReport
+from grader.records import CheckResult, Finding, GradeReport, StaffAdjustment, StaffComment
 from grader.reports.charts import training_charts, training_series
 from grader.reports.evidence_view import EvidenceRow, Excerpt, HeatMap, evidence_notes, evidence_rows, excerpts, heatmaps
 from grader.reports.heatmap import legend
@@ -60,6 +60,11 @@ class _CheckCard:
     charts: tuple[Markup, ...] = ()
     seed: int | None = None
     """The pinned seed of a training check's own run, shown with its charts."""
+    adjustment: StaffAdjustment | None = None
+    """Staff changed this check's points (`grade review`); its reason when the student may see it."""
+    autograder_points: str = ""
+    comments: tuple[StaffComment, ...] = ()
+    """Staff's comments on this check."""
 
 
 def render_html(report: GradeReport, *, lang: Lang = "en") -> str:
@@ -80,8 +85,9 @@ def render_html(report: GradeReport, *, lang: Lang = "en") -> str:
         part_bars=part_bars(report, lang=lang),
         findings=_get_sorted_findings(report.findings),
         counts=status_counts(report.checks),
-        cards=[_get_card(check, report, lang) for check in report.checks],
+        cards=[_with_staff(_get_card(check, report, lang), report) for check in report.checks],
         legend=legend(lang),
+        staff_comments=report.comments,
     )
 
 
@@ -182,6 +188,20 @@ def _get_card(check: CheckResult, report: GradeReport, lang: Lang) -> _CheckCard
         charts=_get_charts(check, lang),
         seed=check.evidence.seed if isinstance(check.evidence, TrainingEvidence) else None,
     )
+
+
+def _with_staff(card: _CheckCard, report: GradeReport) -> _CheckCard:
+    """The card with staff's change to its points, their comments on the check and beside its code lines."""
+    adjustment = report.adjustment(card.check.id)
+    source = card.source
+    if source is not None and report.comments:
+        notes = {(c.file, c.line): c for c in report.comments if c.file is not None}
+        lines = tuple(replace(line, comments=tuple(c.text for c in report.comments if (c.file, c.line) == (source.file, line.number)))
+                      if (source.file, line.number) in notes else line for line in source.lines)
+        source = replace(source, lines=lines)
+    return replace(card, source=source, adjustment=adjustment,
+                   autograder_points=points_text(adjustment.autograder_score, card.check.max_score) if adjustment else "",
+                   comments=tuple(c for c in report.comments if c.check_id == card.check.id))
 
 
 def _get_charts(check: CheckResult, lang: Lang) -> tuple[Markup, ...]:

@@ -11,6 +11,12 @@ argument that is a nested message is {"id": ..., "args": {...}}, one that is tex
 from student code {"verbatim": "..."}.  The same goes for "diagnosis" (all three
 null when there is none) and for each finding's message.  "evidence" is the
 check's typed evidence (grader/evidence) as its model dump, "kind" first.
+
+"adjustments" lists the checks whose points staff changed (`grade review`, `grade
+override`): check_id, autograder_score and the reason, null when the reason is
+staff-only; the checks' scores are already the final ones.  "comments" holds the
+TAs' student-visible comments (text, file and line, or check_id, author).  Staff-only
+notes are never written here (grader/review/final.py).
 """
 
 from __future__ import annotations
@@ -48,6 +54,9 @@ def result_dict(report: GradeReport) -> dict[str, Any]:
         "seed": report.seed,
         "isolation": list(report.isolation),
         "versions": dict(report.versions),
+        # What staff changed that the student may see (grader/review/final.py); staff-only notes are never here.
+        "adjustments": [adjustment.model_dump() for adjustment in report.adjustments],
+        "comments": [comment.model_dump() for comment in report.comments],
     }
     jsonable: dict[str, Any] = strict_jsonable(content)
     return jsonable

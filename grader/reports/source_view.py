@@ -78,6 +78,8 @@ class SourceLine:
     number: int
     text: str
     marked: bool = False
+    comments: tuple[str, ...] = ()
+    """Staff's student-visible comments on this line (`grade review`, `grade comment`)."""
 
 
 @dataclass(frozen=True)
