@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 
 from grader.checks.builtin import BUILTIN
-from grader.checks.framework_model import ARCHITECTURE, ARCHITECTURE_ID, FORWARD, FORWARD_ID, ProbeBatch
+from grader.checks.framework_probe.check import ARCHITECTURE, FORWARD
+from grader.checks.framework_probe.common import ARCHITECTURE_ID, FORWARD_ID, ProbeBatch
 from grader.checks.registry import CheckContext, CheckDef, Planned
 from grader.checks.training.judge import TF_INSTALL_HINT, tensorflow_installed
 from grader.evidence.probe import ProbeEvidence
@@ -78,8 +79,8 @@ def probe_run(name: str) -> tuple[CodePart, RunResult]:
 
 def run_probe(part: CodePart) -> RunResult:
     plan = planned(FORWARD, context(FORWARD, part))
-    return SubprocessRunner().run(Job(units=part.units, supplied_imports=part.supplied_imports, params=plan.params),
-                                  plan.arrays, LIMITS, phase=plan.phase)
+    assert FORWARD.task is not None
+    return SubprocessRunner().run(FORWARD.task.job(part.units, plan.params, part.supplied_imports), plan.arrays, LIMITS, phase=plan.phase)
 
 
 def judge_run(part: CodePart, result: RunResult, spec: FrameworkCheck = RC) -> Judged:
@@ -184,7 +185,7 @@ def test_keras_dense_layers_are_named_by_their_attribute() -> None:
 
 
 def test_tensorflow_part_is_skipped_by_both_checks_without_tensorflow(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("grader.checks.framework_model.tensorflow_installed", lambda: False)
+    monkeypatch.setattr("grader.checks.framework_probe.check.tensorflow_installed", lambda: False)
     part = CodePart(kind="framework", file="hw.py", framework="tensorflow", units=())
     for check in (FORWARD, ARCHITECTURE):
         outcome = check.plan(context(check, part))
@@ -697,12 +698,12 @@ def test_the_student_s_own_training_step_says_which_layers_it_trains(names: str,
 def test_training_steps_are_read_from_the_code_with_ast() -> None:
     import ast
 
-    from grader.sandbox.tasks_probe import _step_variables
+    from grader.checks.framework_probe.steps import step_variables
 
     def listed(source: str) -> tuple[list[str], bool, bool] | None:
         fn = ast.parse(source).body[0]
         assert isinstance(fn, ast.FunctionDef)
-        found = _step_variables(fn)
+        found = step_variables(fn)
         return None if found is None else (found.paths, found.everything, found.unknown)
 
     template = ("def train_one_step(model, optimizer, x, y):\n    with tf.GradientTape() as tape:\n        loss = f(model(x), y)\n"

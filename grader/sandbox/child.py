@@ -193,10 +193,6 @@ def _task(name: str) -> Callable[[Workspace], None]:
         from .tasks_intake import intake
 
         return intake
-    if name == "framework_probe":
-        from .tasks_probe import framework_probe
-
-        return framework_probe
     if name == "similarity_fingerprint":
         from .tasks_similarity import similarity_fingerprint
 
