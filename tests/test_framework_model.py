@@ -779,8 +779,9 @@ def test_tensorflow_models_train_with_the_fused_optimiser_past_the_threshold(mni
     ctx = CheckContext(check_id=FRAMEWORK_TRAIN.id, part=part, spec=spec, limits=rubric.limits_for(FRAMEWORK_TRAIN.id),
                        mnist=lambda: mnist, earlier={}, specs=lambda check_id: rubric.checks.get(check_id))
     plan = planned(FRAMEWORK_TRAIN, ctx)
-    result = SubprocessRunner().run(Job(units=part.units, supplied_imports=part.supplied_imports, params=plan.params),
-                                    plan.arrays, ctx.limits, phase=plan.phase)
+    assert FRAMEWORK_TRAIN.task is not None
+    result = SubprocessRunner().run(FRAMEWORK_TRAIN.task.job(part.units, plan.params, part.supplied_imports), plan.arrays, ctx.limits,
+                                    phase=plan.phase)
     outcome = judged(FRAMEWORK_TRAIN, ctx, plan.state, result)
     assert outcome.status == "passed", str(outcome.message)
     assert isinstance(outcome.evidence, TrainingEvidence) and outcome.evidence.accuracy is not None

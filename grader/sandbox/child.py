@@ -185,10 +185,6 @@ def unexpected(ws: Workspace, exc: Exception) -> ChildError:
 
 def _task(name: str) -> Callable[[Workspace], None]:
     # Imported lazily so a numpy job never pays for importing torch or TensorFlow.
-    if name == "framework_train":
-        from .tasks_framework import framework_train
-
-        return framework_train
     if name == "intake":
         from .tasks_intake import intake
 

@@ -21,7 +21,7 @@ from ..text import Message
 from .tasks import MAX_REPORT_BYTES, TaskRef
 from .wire import TaskParams, TaskResult
 
-Task = Literal["intake", "layer_gradient", "softmax_stability", "model_backward", "numpy_train", "framework_train",
+Task = Literal["intake", "layer_gradient", "softmax_stability", "model_backward", "numpy_train",
                "similarity_fingerprint"]
 
 JOB_FILE = "job.json"
@@ -75,19 +75,6 @@ class NumpyTrainParams(TaskParams):
     threads: int = 1
 
 
-class FrameworkTrainParams(TaskParams):
-    """framework_train: the grader's seeded training loop on the framework myModel."""
-
-    task: Literal["framework_train"] = "framework_train"
-    framework: Literal["pytorch", "tensorflow"]
-    seed: int
-    epochs: int
-    batch_size: int
-    lr: float
-    optimizer: Literal["sgd", "adam"]
-    threads: int = 1
-
-
 class IntakeParams(TaskParams):
     """intake: analyse these files (their bytes are inputs f0, f1, ...)."""
 
@@ -105,7 +92,7 @@ class SimilarityParams(TaskParams):
 
 
 Params = Annotated[
-    Union[LayerGradientParams, SoftmaxStabilityParams, ModelBackwardParams, NumpyTrainParams, FrameworkTrainParams,
+    Union[LayerGradientParams, SoftmaxStabilityParams, ModelBackwardParams, NumpyTrainParams,
           IntakeParams, SimilarityParams],
     Field(discriminator="task"),
 ]

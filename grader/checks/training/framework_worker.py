@@ -25,17 +25,21 @@ for a Keras layer or a forward/__call__ whose signature takes `training`.
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from dataclasses import dataclass
+from typing import Any, Iterator, Literal
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
-from ..checks.framework_layouts import LAYOUTS, Layout, LayoutCall, detail, reason, same_error, takes_input
-from ..checks.framework_worker import (FORWARD, OUTPUT, Modes, as_tensor, attribute_values, call_model, in_layout, logits, modes,
+from ...sandbox.curve import TrainingCurve
+from ...sandbox.protocol import ChildError
+from ...sandbox.tasks import WorkerTask
+from ...sandbox.wire import Array, TaskParams, TaskResult
+from ...sandbox.workspace import StudentFailure, Workspace
+from ...text import Message, msg
+from ..framework_layouts import LAYOUTS, Layout, LayoutCall, detail, reason, same_error, takes_input
+from ..framework_worker import (FORWARD, OUTPUT, Modes, as_tensor, attribute_values, call_model, in_layout, logits, modes,
                                        new_model, raised, returned, seed_all, set_mode, tensor_shape, tf_variables, torch_parameters)
-from ..text import Message, msg
-from .curve import TrainingCurve
-from .protocol import FrameworkTrainParams
-from .workspace import StudentFailure, Workspace
 
 _OUTPUT = OUTPUT
 _FORWARD = FORWARD
@@ -44,22 +48,65 @@ _DETAIL_LIMIT = 1400
 """Characters of each layout's traceback kept in a training.no_layout failure (the two share one traceback)."""
 
 
-def framework_train(ws: Workspace) -> None:
+class FrameworkTrainParams(TaskParams):
+    """The grader's seeded training loop on the framework myModel (inputs train_x, train_y, test_x)."""
+
+    framework: Literal["pytorch", "tensorflow"]
+    seed: int
+    epochs: int
+    batch_size: int
+    lr: float
+    optimizer: Literal["sgd", "adam"]
+    threads: int = 1
+
+
+class CurvePoints(BaseModel):
+    """The training curve (sandbox/curve.py): loss and batch accuracy every few steps, in equal-length columns."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, ser_json_inf_nan="constants")
+
+    step: tuple[StrictInt, ...]
+    loss: tuple[float, ...]
+    accuracy: tuple[float, ...]
+
+
+class FrameworkTrainResult(TaskResult):
+    """What training the framework myModel gave: the test images' outputs, or why no layout could be trained."""
+
+    test_out: Array | None = Field(None, description="The (n_test, 10) outputs on the test images, in inference mode.")
+    losses: tuple[float, ...] = Field((), description="The mean training loss of each epoch (NaN or inf when it diverged).")
+    curve: CurvePoints | None = None
+    n_parameters: StrictInt | None = Field(None, description="The number of trainable parameters found.")
+    layout: Layout | None = Field(None, description="The input layout the model was trained and tested in.")
+    training_flag: StrictBool | None = Field(None, description="Called with training=True while training, training=False on the test images.")
+    module_modes: StrictBool | None = Field(None, description="PyTorch modules were put in training mode, then in eval mode for the test.")
+    no_layout: ChildError | None = Field(None, description="The model accepts neither layout (training.no_layout); nothing was trained.")
+
+
+@dataclass
+class _Trained:
+    """What a training run found out, filled as it goes."""
+
+    test_out: np.ndarray | None = None
+    n_parameters: int | None = None
+    flag: bool | None = None
+    module_modes: bool | None = None
+
+
+def framework_train(ws: Workspace, p: FrameworkTrainParams) -> FrameworkTrainResult:
     """Train with the rubric's protocol; return test outputs and the loss per epoch."""
-    p = ws.job.params_as(FrameworkTrainParams)
     x, y = ws.inputs["train_x"].astype(np.float32) / 255.0, ws.inputs["train_y"].astype(np.int64)
     try:
         layout = accepted_layout(ws, p, x[: p.batch_size])
     except NoLayout as rejected:  # a verdict on the model, judged (failed) by the check: no training to do
-        ws.values["no_layout"] = rejected.error.model_dump(mode="json")
-        ws.values["losses"] = []
-        return
-    ws.values["layout"] = layout
+        return FrameworkTrainResult(no_layout=rejected.error)
     train = _train_torch if p.framework == "pytorch" else _train_tensorflow
-    curve = TrainingCurve()
-    losses = train(ws, p, in_layout(x, layout), y, curve, layout)
-    ws.values["losses"] = [v if np.isfinite(v) else str(v) for v in losses]
-    ws.values["curve"] = curve.points
+    curve, run = TrainingCurve(), _Trained()
+    losses = train(ws, p, in_layout(x, layout), y, curve, layout, run)
+    points = CurvePoints(step=tuple(curve.points["step"]), loss=tuple(float(v) for v in curve.points["loss"]),
+                         accuracy=tuple(curve.points["accuracy"]))
+    return FrameworkTrainResult(test_out=run.test_out, losses=tuple(losses), curve=points, n_parameters=run.n_parameters, layout=layout,
+                                training_flag=run.flag, module_modes=run.module_modes)
 
 
 def _batches(p: FrameworkTrainParams, n: int) -> Iterator[np.ndarray]:
@@ -147,12 +194,12 @@ def _try_layout(ws: Workspace, p: FrameworkTrainParams, layout: Layout, batch: n
 
 
 def _train_torch(ws: Workspace, p: FrameworkTrainParams, x: np.ndarray, y: np.ndarray, curve: TrainingCurve,
-                 layout: Layout) -> list[float]:
+                 layout: Layout, run: _Trained) -> list[float]:
     import torch
 
     seed_all(p.framework, p.seed, p.threads)
     model = new_model(ws, "pytorch")
-    found = _report_modes(ws, modes(ws, model, "pytorch"))
+    found = _report_modes(run, modes(ws, model, "pytorch"))
     if ws.call("train", msg("training.what_find_parameters"), _lazy, model):
         # nn.LazyLinear and kin create their weights on the first call: one call in inference mode, which
         # changes no running statistics, before the parameters are looked for.
@@ -161,7 +208,7 @@ def _train_torch(ws: Workspace, p: FrameworkTrainParams, x: np.ndarray, y: np.nd
             call_model(ws, "train", _FORWARD, model, found, torch.from_numpy(x[:2]), False)
     set_mode(ws, "train", found, True)
     params = ws.call("train", msg("training.what_find_parameters"), torch_parameters, model)
-    ws.values["n_parameters"] = ws.call("train", msg("training.what_count_parameters"), _count, params)
+    run.n_parameters = ws.call("train", msg("training.what_count_parameters"), _count, params)
     opt_cls = torch.optim.Adam if p.optimizer == "adam" else torch.optim.SGD
     opt = ws.call("train", msg("training.what_optimiser_parameters"), opt_cls, params, p.lr)
     xt, yt = torch.from_numpy(x), torch.from_numpy(y)
@@ -184,14 +231,13 @@ def _train_torch(ws: Workspace, p: FrameworkTrainParams, x: np.ndarray, y: np.nd
     with torch.no_grad():
         test = torch.from_numpy(np.ascontiguousarray(in_layout(ws.inputs["test_x"].astype(np.float32) / 255.0, layout)))
         out = logits(ws, "forward", call_model(ws, "forward", _FORWARD, model, found, test, False), len(test), "pytorch")
-        ws.arrays["test_out"] = ws.call("forward", _OUTPUT, _torch_numpy, out)
+        run.test_out = ws.call("forward", _OUTPUT, _torch_numpy, out)
     return losses
 
 
-def _report_modes(ws: Workspace, found: Modes) -> Modes:
+def _report_modes(run: _Trained, found: Modes) -> Modes:
     """Tell the judge how the model was switched between training and inference (the evidence shows it)."""
-    ws.values["training_flag"] = found.flag
-    ws.values["module_modes"] = bool(found.modules)
+    run.flag, run.module_modes = found.flag, bool(found.modules)
     return found
 
 
@@ -222,17 +268,17 @@ def _count(params: list[Any]) -> int:
 
 
 def _train_tensorflow(ws: Workspace, p: FrameworkTrainParams, x: np.ndarray, y: np.ndarray, curve: TrainingCurve,
-                      layout: Layout) -> list[float]:
+                      layout: Layout, run: _Trained) -> list[float]:
     import tensorflow as tf
 
     seed_all(p.framework, p.seed, p.threads)
     model = new_model(ws, "tensorflow")
-    found = _report_modes(ws, modes(ws, model, "tensorflow"))
+    found = _report_modes(run, modes(ws, model, "tensorflow"))
     # A Keras model creates its weights on its first call: build it (in inference mode, in the layout it
     # accepts) before looking for them.
     logits(ws, "train", call_model(ws, "train", "myModel.__call__", model, found, tf.constant(x[:1]), False), 1, "tensorflow")
     variables = ws.call("train", msg("training.what_find_variables"), tf_variables, model)
-    ws.values["n_parameters"] = ws.call("train", msg("training.what_count_variables"), _count, variables)
+    run.n_parameters = ws.call("train", msg("training.what_count_variables"), _count, variables)
     update = ws.call("train", msg("training.what_optimiser_variables"), _TfUpdate, tf, variables, p.optimizer, p.lr)
     steps_per_epoch = -(-len(x) // p.batch_size)
     losses, total = [], 0.0
@@ -254,7 +300,7 @@ def _train_tensorflow(ws: Workspace, p: FrameworkTrainParams, x: np.ndarray, y: 
             total = 0.0
     test = tf.constant(in_layout(ws.inputs["test_x"].astype(np.float32) / 255.0, layout))
     out = logits(ws, "forward", call_model(ws, "forward", "myModel.__call__", model, found, test, False), len(test), "tensorflow")
-    ws.arrays["test_out"] = np.asarray(out, dtype=np.float64)
+    run.test_out = np.asarray(out, dtype=np.float64)
     return losses
 
 
@@ -300,3 +346,6 @@ class _TfUpdate:
                 var=var.handle, m=m.handle, v=v.handle, beta1_power=scalar(self._BETA1**self._step),
                 beta2_power=scalar(self._BETA2**self._step), lr=scalar(self._lr), beta1=scalar(self._BETA1),
                 beta2=scalar(self._BETA2), epsilon=scalar(self._EPSILON), grad=grad)
+
+
+TASK = WorkerTask("TASK", FrameworkTrainParams, FrameworkTrainResult, framework_train, phase="train", module=__name__)
