@@ -308,7 +308,7 @@ def fake_probe(out: np.ndarray, parameters: dict[str, np.ndarray], **values: Any
     its call says it returned; other values replace the reply's own fields (DROP leaves one out)."""
     arrays = {"out_3d": out, "out_2d": out, "out_3d_again": out, "out_2d_again": out}
     arrays |= {f"param{i}": v for i, v in enumerate(parameters.values())}
-    calls = []
+    calls: list[dict[str, Any]] = []
     for layout in ("3d", "2d"):
         error, shape = values.pop(f"error_{layout}", None), values.pop(f"shape_{layout}", list(out.shape))
         if error is not None:
@@ -317,8 +317,8 @@ def fake_probe(out: np.ndarray, parameters: dict[str, np.ndarray], **values: Any
         else:
             calls.append({"call": {"layout": layout, "returned": {"type": "Tensor", "shape": shape}},
                           "out": f"out_{layout}", "again": f"out_{layout}_again"})
-    report = {"batch": 6, "calls": calls, "params": [{"name": name, "value": f"param{i}"} for i, name in enumerate(parameters)],
-              "params_of": "2d" if values.get("error_2d") is None else "3d"} | values
+    # No params_of: the architecture judge reads the (N, 784) output, else the (N, 28, 28) one.
+    report = {"batch": 6, "calls": calls, "params": [{"name": name, "value": f"param{i}"} for i, name in enumerate(parameters)]} | values
     return RunResult("framework_probe", arrays=arrays, report=json.dumps({k: v for k, v in report.items() if v is not DROP}))
 
 
