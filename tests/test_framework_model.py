@@ -24,7 +24,8 @@ from grader.checks.training.judge import TF_INSTALL_HINT, tensorflow_installed
 from grader.evidence.probe import ProbeEvidence
 from grader.intake import load_submission
 from grader.records import CheckOutcome, CodePart, RunResult
-from grader.rubric import CheckSpec, FrameworkCheck
+from grader.checks.framework_probe.spec import FrameworkCheck
+from grader.rubric import CheckSpec
 from grader.sandbox.limits import Limits
 from grader.sandbox import Job, SubprocessRunner
 from grader.text import Message, msg, render, verbatim

@@ -7,7 +7,7 @@ from typing import Literal
 
 import numpy as np
 
-from ...rubric import FrameworkCheck
+from .spec import FrameworkCheck
 from ...text import Arg, Message, msg
 from .common import _or
 

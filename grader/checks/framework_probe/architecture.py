@@ -8,15 +8,17 @@ import numpy as np
 
 from ...evidence.probe import ProbeParameter
 from ...records import CheckOutcome
-from ...rubric import FrameworkCheck
+from .spec import FrameworkCheck
 from ...text import Arg, msg
 from ..framework_layouts import LAYOUT_TEXT, Layout
 from ..outcome import expect
 from ..registry import CheckContext, Reply
 from .results import FrameworkProbeResult, TrainingStep
-from .common import ARCHITECTURE_ID, ProbeBatch, _AGREE_RTOL, _CLASSES, _Gathered, _as_message, _clauses, _number, _or, _calls_differ
+from .common import (ARCHITECTURE_ID, ProbeBatch, _AGREE_RTOL, _CLASSES, _Gathered, _as_message, _clauses, _number, _or,
+                     _calls_differ)
 from .activations import _RUBRIC_NAME, _accepted_msg, _act_label, _act_name
-from .two_layer import _Param, _Reading, _Tried, _VARIANTS, _Variant, _best_reading, _extra, _first_match, _firsts, _get_readings, _reading_evidence, _try_variants
+from .two_layer import (_Param, _Reading, _Tried, _VARIANTS, _Variant, _best_reading, _extra, _first_match, _firsts,
+                        _get_readings, _reading_evidence, _try_variants)
 from .deep import _DeepResult, _try_deep
 from .wording import _labels, _matches_none_diagnosis, _matches_none_msg, _mistake_diagnosis, _mistake_msg, _passed_msg, _step_msg
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...records import CheckOutcome
-from ...rubric import FrameworkCheck
+from .spec import FrameworkCheck
 from ...text import msg
 from ..outcome import skipped
 from ..registry import CheckContext, CheckDef, Planned

@@ -8,14 +8,15 @@ from typing import Any, Literal, NoReturn
 import numpy as np
 
 from ...records import CheckOutcome
-from ...rubric import FrameworkCheck
+from .spec import FrameworkCheck
 from ...sandbox.protocol import ChildError
 from ...text import Message, msg
 from ..framework_layouts import LAYOUT_TEXT, LAYOUTS, CallRaised, Layout, accepted, detail, in_shape, reason, same_error
 from ..outcome import array, expect
 from ..registry import CheckContext, Reply
 from .results import FrameworkForwardResult, InferenceMode, ProbeCall
-from .common import FORWARD_ID, ProbeBatch, _AGREE_RTOL, _CLASSES, _Gathered, _PIXELS, _SUM_TOL, _calls_differ, _inference_mode, _number, _rel_diff, _shape_text
+from .common import (FORWARD_ID, ProbeBatch, _AGREE_RTOL, _CLASSES, _Gathered, _PIXELS, _SUM_TOL, _calls_differ, _inference_mode,
+                     _number, _rel_diff, _shape_text)
 
 
 # --------------------------------------------------------------------------- forward

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ...rubric import FrameworkCheck
+from .spec import FrameworkCheck
 from ...text import Arg, Message, msg, verbatim
 from ..framework_layouts import accepted
 from .results import TrainingStep
