@@ -1,4 +1,4 @@
-"""Worker task for the framework part: train the student's PyTorch or TensorFlow `myModel`.
+"""framework.model.train's worker task: train the student's PyTorch or TensorFlow `myModel`, return FrameworkTrainResult.
 
 The grader's own loop (seeded, fixed optimizer, epochs and batch size) finds the
 model's trainable parameters itself, so a student's training code is never run.
@@ -41,8 +41,6 @@ from ..framework_layouts import LAYOUTS, Layout, LayoutCall, detail, reason, sam
 from ..framework_worker import (FORWARD, OUTPUT, Modes, as_tensor, attribute_values, call_model, in_layout, logits, modes,
                                        new_model, raised, returned, seed_all, set_mode, tensor_shape, tf_variables, torch_parameters)
 
-_OUTPUT = OUTPUT
-_FORWARD = FORWARD
 _LOSS = msg("training.what_loss")
 _DETAIL_LIMIT = 1400
 """Characters of each layout's traceback kept in a training.no_layout failure (the two share one traceback)."""
@@ -121,7 +119,7 @@ def _batches(p: FrameworkTrainParams, n: int) -> Iterator[np.ndarray]:
 
 
 def _call_name(framework: str) -> str | Message:
-    return _FORWARD if framework == "pytorch" else "myModel.__call__"
+    return FORWARD if framework == "pytorch" else "myModel.__call__"
 
 
 class NoLayout(StudentFailure):
@@ -184,7 +182,7 @@ def _try_layout(ws: Workspace, p: FrameworkTrainParams, layout: Layout, batch: n
         if failure.error.kind != "exception":  # an exit, a forbidden call, memory: not about the input
             raise
         return LayoutCall(layout=layout, raised=raised(failure))
-    call = returned(layout, out, ws.call("train", _OUTPUT, tensor_shape, out, p.framework))
+    call = returned(layout, out, ws.call("train", OUTPUT, tensor_shape, out, p.framework))
     if takes_input(call, n):  # it took the input: what it returned is its failure
         logits(ws, "train", out, n, p.framework)
     return call
@@ -205,7 +203,7 @@ def _train_torch(ws: Workspace, p: FrameworkTrainParams, x: np.ndarray, y: np.nd
         # changes no running statistics, before the parameters are looked for.
         set_mode(ws, "train", found, False)
         with torch.no_grad():
-            call_model(ws, "train", _FORWARD, model, found, torch.from_numpy(x[:2]), False)
+            call_model(ws, "train", FORWARD, model, found, torch.from_numpy(x[:2]), False)
     set_mode(ws, "train", found, True)
     params = ws.call("train", msg("training.what_find_parameters"), torch_parameters, model)
     run.n_parameters = ws.call("train", msg("training.what_count_parameters"), _count, params)
@@ -216,22 +214,22 @@ def _train_torch(ws: Workspace, p: FrameworkTrainParams, x: np.ndarray, y: np.nd
     losses, total = [], 0.0
     step_what = msg("training.what_step_parameters")
     for step, idx in enumerate(_batches(p, len(x)), start=1):
-        out = logits(ws, "train", call_model(ws, "train", _FORWARD, model, found, xt[idx], True), len(idx), "pytorch")
+        out = logits(ws, "train", call_model(ws, "train", FORWARD, model, found, xt[idx], True), len(idx), "pytorch")
         loss = ws.call("train", _LOSS, _torch_loss, out, yt[idx])
         opt.zero_grad()
         ws.call("train", "loss.backward", loss.backward)
         ws.call("train", step_what, opt.step)
         batch_loss = float(loss.detach()) * len(idx)
         total += batch_loss
-        curve.add(batch_loss, ws.call("train", _OUTPUT, _torch_numpy, out).argmax(axis=1), y[idx])
+        curve.add(batch_loss, ws.call("train", OUTPUT, _torch_numpy, out).argmax(axis=1), y[idx])
         if step % steps_per_epoch == 0:
             losses.append(total / len(x))
             total = 0.0
     set_mode(ws, "forward", found, False)
     with torch.no_grad():
         test = torch.from_numpy(np.ascontiguousarray(in_layout(ws.inputs["test_x"].astype(np.float32) / 255.0, layout)))
-        out = logits(ws, "forward", call_model(ws, "forward", _FORWARD, model, found, test, False), len(test), "pytorch")
-        run.test_out = ws.call("forward", _OUTPUT, _torch_numpy, out)
+        out = logits(ws, "forward", call_model(ws, "forward", FORWARD, model, found, test, False), len(test), "pytorch")
+        run.test_out = ws.call("forward", OUTPUT, _torch_numpy, out)
     return losses
 
 
