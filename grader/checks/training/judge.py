@@ -30,8 +30,8 @@ from ...rubric import TrainingCheck
 from ...sandbox.protocol import TrainingResult
 from ...sandbox.wire import TaskParams
 from ...text import Message, msg
-from ..outcome import CheckFailed, array, expect, skipped
 from ..framework_layouts import LAYOUT_TEXT
+from ..outcome import CheckFailed, array, expect, skipped
 from ..registry import CheckContext, CheckDef, Planned, Reply
 from .framework_worker import FrameworkTrainResult
 
@@ -81,7 +81,8 @@ Trained = TrainingResult | FrameworkTrainResult
 """A training worker's result: numpy_train's (legacy values) or framework_train's (typed)."""
 
 
-def judge(ctx: CheckContext[TrainingCheck], state: TrainingState, reply: Reply[TrainingResult] | Reply[FrameworkTrainResult]) -> CheckOutcome:
+def judge(ctx: CheckContext[TrainingCheck], state: TrainingState,
+          reply: Reply[TrainingResult] | Reply[FrameworkTrainResult]) -> CheckOutcome:
     """Accuracy of the trained model's test outputs against the grader's labels; below the threshold, why."""
     rc, labels = ctx.spec, state.labels
     if (rejected := reply.values.no_layout) is not None:  # the framework model takes neither input layout
