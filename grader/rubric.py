@@ -111,18 +111,6 @@ class TrainingCheck(CheckSpec):
     threshold: float = Field(ge=0, le=1, description="Minimum test accuracy to pass.")
 
 
-class FrameworkCheck(CheckSpec):
-    """The student's framework model probed directly: its forward and its architecture."""
-
-    rtol: float = Field(1e-4, gt=0, description="Relative tolerance (float32) when matching outputs to relu(x W1 + b1) W2 + b2.")
-    batch: int = Field(6, ge=2, le=256, description="Images in the probe batch.")
-    accepted_activations: tuple[Literal["relu", "tanh", "sigmoid", "leaky_relu", "elu", "gelu"], ...] = Field(
-        ("relu", "tanh"), min_length=1,
-        description="framework.model.architecture: hidden activations that pass (the course's published answer key uses tanh).")
-    require_template_layout: bool = Field(
-        False, description="framework.model.forward: fail a model that rejects the template's (N, 28, 28) input (else either layout passes).")
-
-
 class Checks(_Strict):
     """Every check the grader knows, by its stable id: the fields are derived from the check registry
     (grader/checks/registry.py) by `checks_model`, one per registered check, aliased by its id."""

@@ -39,7 +39,7 @@ from grader.cli import main
 from grader.gradebook_db import Gradebook
 from grader.reports import render_html
 from grader.reports.source_view import RULE_IDS
-from grader.text.catalog import LANGS, LOCALE_DIR, placeholders
+from grader.text.catalog import LANGS, LOCALE_DIRS, placeholders
 from grader.text.po_add import add
 
 from .conftest import CORPUS, REPO
@@ -118,11 +118,11 @@ def _is_msg(func: ast.expr, names: set[str], modules: set[str]) -> bool:
     return isinstance(func, ast.Attribute) and func.attr == "msg" and isinstance(func.value, ast.Name) and func.value.id in modules
 
 
-def read_catalogs(root: Path) -> tuple[dict[str, dict[str, str]], list[str]]:
-    """{lang: {id: template}} of every domain under `root`, and the ids found in two domains of one language."""
+def read_catalogs(roots: Path | tuple[Path, ...]) -> tuple[dict[str, dict[str, str]], list[str]]:
+    """{lang: {id: template}} of every domain under `roots`, and the ids found in two domains of one language."""
     catalogs: dict[str, dict[str, str]] = {lang: {} for lang in LANGS}
     clashes = []
-    for lang in LANGS:
+    for lang, root in ((lang, root) for lang in LANGS for root in ((roots,) if isinstance(roots, Path) else roots)):
         for po in sorted((root / lang / "LC_MESSAGES").glob("*.po")):
             with po.open("rb") as stream:
                 for entry in read_po(stream):
@@ -164,8 +164,9 @@ def _without_fields(template: str) -> str:
         return template
 
 
-def catalog_problems(code_root: Path, locale_root: Path) -> list[str]:
-    """What is wrong between the msg() calls under `code_root` and the catalogs under `locale_root`, as sentences."""
+def catalog_problems(code_root: Path, locale_root: Path | tuple[Path, ...]) -> list[str]:
+    """What is wrong between the msg() calls under `code_root` and the catalogs under `locale_root` (one root or
+    several: the grader's are catalog.LOCALE_DIRS, the text layer's and each check package's), as sentences."""
     catalogs, problems = read_catalogs(locale_root)
     en, zh = catalogs["en"], catalogs["zh"]
     for call in msg_calls(code_root):
@@ -194,7 +195,17 @@ def catalog_problems(code_root: Path, locale_root: Path) -> list[str]:
 
 
 def test_the_catalogs_agree_with_every_msg_call_of_the_grader() -> None:
-    assert catalog_problems(GRADER, LOCALE_DIR) == []
+    assert catalog_problems(GRADER, LOCALE_DIRS) == []
+
+
+def test_a_check_package_s_own_domain_is_read_without_a_call() -> None:
+    from grader.text import msg
+    from grader.text.catalog import catalog, render
+
+    probe_dir = next(d for d in LOCALE_DIRS if d.parent.name == "framework_probe")
+    catalogs, _ = read_catalogs(probe_dir)
+    assert "framework.forward.passed" in catalogs["en"] and "framework.forward.passed" in catalogs["zh"]
+    assert "framework.forward.passed" in catalog("zh") and render(msg("framework.arch.act_relu"), "en") == "ReLU"
 
 
 def test_the_scan_finds_the_grader_s_msg_calls() -> None:
@@ -204,7 +215,7 @@ def test_the_scan_finds_the_grader_s_msg_calls() -> None:
 
 
 def test_every_id_the_source_view_marks_lines_for_is_in_the_catalogs() -> None:
-    catalogs, _ = read_catalogs(LOCALE_DIR)
+    catalogs, _ = read_catalogs(LOCALE_DIRS)
 
     assert sorted(RULE_IDS - catalogs["en"].keys()) == [] and sorted(RULE_IDS - catalogs["zh"].keys()) == []
 

@@ -8,6 +8,7 @@ shares FORWARD's run).
 from __future__ import annotations
 
 import functools
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,13 +17,15 @@ import numpy as np
 import pytest
 
 from grader.checks.builtin import BUILTIN
-from grader.checks.framework_model import ARCHITECTURE, ARCHITECTURE_ID, FORWARD, FORWARD_ID, ProbeBatch
+from grader.checks.framework_probe.check import ARCHITECTURE, FORWARD
+from grader.checks.framework_probe.common import ARCHITECTURE_ID, FORWARD_ID, ProbeBatch
 from grader.checks.registry import CheckContext, CheckDef, Planned
 from grader.checks.training.judge import TF_INSTALL_HINT, tensorflow_installed
 from grader.evidence.probe import ProbeEvidence
 from grader.intake import load_submission
 from grader.records import CheckOutcome, CodePart, RunResult
-from grader.rubric import CheckSpec, FrameworkCheck
+from grader.checks.framework_probe.spec import FrameworkCheck
+from grader.rubric import CheckSpec
 from grader.sandbox.limits import Limits
 from grader.sandbox import Job, SubprocessRunner
 from grader.text import Message, msg, render, verbatim
@@ -78,8 +81,8 @@ def probe_run(name: str) -> tuple[CodePart, RunResult]:
 
 def run_probe(part: CodePart) -> RunResult:
     plan = planned(FORWARD, context(FORWARD, part))
-    return SubprocessRunner().run(Job(units=part.units, supplied_imports=part.supplied_imports, params=plan.params),
-                                  plan.arrays, LIMITS, phase=plan.phase)
+    assert FORWARD.task is not None
+    return SubprocessRunner().run(FORWARD.task.job(part.units, plan.params, part.supplied_imports), plan.arrays, LIMITS, phase=plan.phase)
 
 
 def judge_run(part: CodePart, result: RunResult, spec: FrameworkCheck = RC) -> Judged:
@@ -184,7 +187,7 @@ def test_keras_dense_layers_are_named_by_their_attribute() -> None:
 
 
 def test_tensorflow_part_is_skipped_by_both_checks_without_tensorflow(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("grader.checks.framework_model.tensorflow_installed", lambda: False)
+    monkeypatch.setattr("grader.checks.framework_probe.check.tensorflow_installed", lambda: False)
     part = CodePart(kind="framework", file="hw.py", framework="tensorflow", units=())
     for check in (FORWARD, ARCHITECTURE):
         outcome = check.plan(context(check, part))
@@ -272,10 +275,10 @@ def test_the_pipeline_runs_one_probe_for_both_checks() -> None:
     class CountingRunner(SubprocessRunner):
         def __init__(self) -> None:
             super().__init__()
-            self.tasks: list[str] = []
+            self.tasks: list[Any] = []
 
         def run(self, job: Job, arrays: dict[str, np.ndarray], limits: Limits, *, phase: Any) -> RunResult:
-            self.tasks.append(job.task_name)
+            self.tasks.append(job.task)
             return super().run(job, arrays, limits, phase=phase)
 
     def no_mnist() -> Any:
@@ -284,7 +287,7 @@ def test_the_pipeline_runs_one_probe_for_both_checks() -> None:
     runner = CountingRunner()
     settings = GradeSettings(rubric=load_rubric(None, BUILTIN), mnist=MnistCache(no_mnist), runner=runner, only=("framework.model.f*", "framework.model.a*"))
     outcomes = {o.id: o for o in run_checks(load_submission(MODELS / "torch_no_b1.py", runner=runner), settings)}
-    assert runner.tasks.count("framework_probe") == 1
+    assert FORWARD.task is not None and runner.tasks.count(FORWARD.task.ref) == 1
     assert (outcomes[FORWARD_ID].status, outcomes[ARCHITECTURE_ID].status) == ("passed", "failed")
     assert outcomes[ARCHITECTURE_ID].message.id == "framework.arch.no_b1"
 
@@ -299,13 +302,25 @@ DROP = object()
 """A value given to fake_probe as DROP is left out of the reply."""
 
 
-def fake_probe(out: np.ndarray, params: dict[str, np.ndarray], **values: Any) -> RunResult:
-    """A worker's answer without a worker: the same output for both input shapes and both calls."""
+def fake_probe(out: np.ndarray, parameters: dict[str, np.ndarray], **values: Any) -> RunResult:
+    """A worker's answer without a worker: the same output for both input shapes and both calls.
+
+    error_3d / error_2d make that layout's call one that raised (with no outputs), shape_3d / shape_2d set what
+    its call says it returned; other values replace the reply's own fields (DROP leaves one out)."""
     arrays = {"out_3d": out, "out_2d": out, "out_3d_again": out, "out_2d_again": out}
-    arrays |= {f"param{i}": v for i, v in enumerate(params.values())}
-    values = {"batch": 6, "shape_3d": list(out.shape), "shape_2d": list(out.shape),
-              "param_names": list(params), "param_shapes": [list(v.shape) for v in params.values()]} | values
-    return RunResult("framework_probe", {k: v for k, v in values.items() if v is not DROP}, arrays)
+    arrays |= {f"param{i}": v for i, v in enumerate(parameters.values())}
+    calls: list[dict[str, Any]] = []
+    for layout in ("3d", "2d"):
+        error, shape = values.pop(f"error_{layout}", None), values.pop(f"shape_{layout}", list(out.shape))
+        if error is not None:
+            del arrays[f"out_{layout}"], arrays[f"out_{layout}_again"]
+            calls.append({"call": {"layout": layout, "raised": error}})
+        else:
+            calls.append({"call": {"layout": layout, "returned": {"type": "Tensor", "shape": shape}},
+                          "out": f"out_{layout}", "again": f"out_{layout}_again"})
+    # No params_of: the architecture judge reads the (N, 784) output, else the (N, 28, 28) one.
+    report = {"batch": 6, "calls": calls, "params": [{"name": name, "value": f"param{i}"} for i, name in enumerate(parameters)]} | values
+    return RunResult("framework_probe", arrays=arrays, report=json.dumps({k: v for k, v in report.items() if v is not DROP}))
 
 
 def judge_host(check: CheckDef[Any, Any, Any], result: RunResult, x: np.ndarray = X, spec: FrameworkCheck = RC) -> CheckOutcome:
@@ -382,8 +397,8 @@ def test_the_architecture_judges_with_its_own_rtol() -> None:
 @pytest.mark.parametrize(
     ("values", "forward_status"),
     [({"batch": DROP}, "error"), ({"batch": "6"}, "error"), ({"batch": True}, "error"), ({"error_3d": 7}, "error"),
-     ({"error_3d": "RuntimeError: mat1 and mat2"}, "error"), ({"param_names": "fc1.weight"}, "passed"),
-     ({"param_names": DROP}, "passed"), ({"batch": 5}, "error")],
+     ({"error_3d": "RuntimeError: mat1 and mat2"}, "error"), ({"params": "fc1.weight"}, "passed"),
+     ({"params": DROP}, "passed"), ({"batch": 5}, "error")],
     ids=["no-batch", "batch-a-string", "batch-a-bool", "error-not-an-error", "error-a-string", "names-not-a-list", "no-names",
          "batch-not-the-one-sent"],
 )
@@ -414,7 +429,7 @@ def test_a_missing_parameter_array_is_tampered() -> None:
     del result.arrays["param2"]
     outcome = judge_host(ARCHITECTURE, result)
     assert (outcome.status, str(outcome.message)) == (
-        "error", "tampered: the worker's reply has no valid array 'param2' (missing, or of the wrong type); the run is not trusted")
+        "error", "tampered: the worker's reply has no valid value 'params.2.value' (missing, or of the wrong type); the run is not trusted")
 
 
 def test_every_message_of_a_failure_is_in_the_catalog_of_both_languages() -> None:
@@ -432,10 +447,11 @@ def test_every_message_of_a_failure_is_in_the_catalog_of_both_languages() -> Non
 
 
 def raised(shape: str, text: str = "mat1 and mat2 shapes cannot be multiplied") -> dict[str, Any]:
-    """A worker's ChildError (JSON) for a call that raised on input of `shape`."""
+    """A worker's raw outcome (JSON) of a call that raised RuntimeError(text) on input of `shape`."""
     what = msg("framework.probe.call", shape=shape)
     message = msg("sandbox.raised", what=what, type=verbatim("RuntimeError"), error=verbatim(text))
-    return {"kind": "exception", "phase": "forward", "message": message.model_dump(mode="json"), "traceback": "RuntimeError: mat1 ..."}
+    error = {"kind": "exception", "phase": "forward", "message": message.model_dump(mode="json"), "traceback": "RuntimeError: mat1 ..."}
+    return {"error": error, "exception": "RuntimeError", "text": text}
 
 
 def test_a_forward_taking_a_training_flag_is_probed_with_training_false_after_eval() -> None:
@@ -448,8 +464,7 @@ def test_a_forward_taking_a_training_flag_is_probed_with_training_false_after_ev
 def test_a_model_taking_only_images_passes_and_says_so() -> None:
     x = np.random.default_rng(0).random((6, 28, 28), dtype=np.float32)
     out, params = _two_layer(x)
-    result = fake_probe(out, params, error_2d=raised("(6, 784)"), shape_2d=DROP)
-    del result.arrays["out_2d"], result.arrays["out_2d_again"]
+    result = fake_probe(out, params, error_2d=raised("(6, 784)"))
     outcome = judge_host(FORWARD, result, x)
     assert_outcome(outcome, "passed",
                    "myModel takes (N, 28, 28) images only; for a flattened (6, 784) batch it raises an error (quoted in the evidence); "
@@ -474,8 +489,7 @@ def test_a_keras_model_returning_rows_per_pixel_row_for_images_takes_flattened_i
 
 
 def test_a_model_rejecting_both_layouts_says_what_each_call_did_and_quotes_the_errors_as_evidence() -> None:
-    result = fake_probe(np.zeros((6, 10)), {}, error_3d=raised("(6, 28, 28)"), error_2d=raised("(6, 784)", "other text"),
-                        shape_3d=DROP, shape_2d=DROP)
+    result = fake_probe(np.zeros((6, 10)), {}, error_3d=raised("(6, 28, 28)"), error_2d=raised("(6, 784)", "other text"))
     outcome = judge_host(FORWARD, result)
     assert_outcome(outcome, "failed",
                    "myModel rejects both (6, 28, 28) and (6, 784) input: for (6, 28, 28) it raised RuntimeError, and for (6, 784) "
@@ -484,8 +498,7 @@ def test_a_model_rejecting_both_layouts_says_what_each_call_did_and_quotes_the_e
                    "the first layer with x = x.reshape(-1, 784) (tf.reshape(x, (-1, 784)) in TensorFlow), which accepts both "
                    "(N, 28, 28) and (N, 784)")
     assert evidence(outcome).rejected == ("(6, 28, 28)", "(6, 784)") and "x.shape == (6, 784):" in evidence(outcome).detail
-    same = judge_host(FORWARD, fake_probe(np.zeros((6, 10)), {}, error_3d=raised("(6, 28, 28)"), error_2d=raised("(6, 784)"),
-                                          shape_3d=DROP, shape_2d=DROP))
+    same = judge_host(FORWARD, fake_probe(np.zeros((6, 10)), {}, error_3d=raised("(6, 28, 28)"), error_2d=raised("(6, 784)")))
     assert (same.status, str(same.message)) == (
         "failed", "myModel fails on (6, 28, 28) and on (6, 784) input alike: it raised RuntimeError both times, so the input layout "
                   "is not the cause (the error is quoted in the evidence)")
@@ -493,8 +506,7 @@ def test_a_model_rejecting_both_layouts_says_what_each_call_did_and_quotes_the_e
 
 
 def test_when_no_layout_works_the_call_that_returned_something_says_what_is_wrong() -> None:
-    result = fake_probe(np.zeros((6, 5)), {}, error_3d=raised("(6, 28, 28)"), shape_3d=DROP)
-    del result.arrays["out_3d"], result.arrays["out_3d_again"]
+    result = fake_probe(np.zeros((6, 5)), {}, error_3d=raised("(6, 28, 28)"))
     outcome = judge_host(FORWARD, result)
     assert (outcome.status, outcome.message.id) == ("failed", "framework.forward.wrong_shape")
     assert str(outcome.diagnosis) == "the last layer has 5 outputs; it must have 10, one per digit"
@@ -697,12 +709,12 @@ def test_the_student_s_own_training_step_says_which_layers_it_trains(names: str,
 def test_training_steps_are_read_from_the_code_with_ast() -> None:
     import ast
 
-    from grader.sandbox.tasks_probe import _step_variables
+    from grader.checks.framework_probe.steps import step_variables
 
     def listed(source: str) -> tuple[list[str], bool, bool] | None:
         fn = ast.parse(source).body[0]
         assert isinstance(fn, ast.FunctionDef)
-        found = _step_variables(fn)
+        found = step_variables(fn)
         return None if found is None else (found.paths, found.everything, found.unknown)
 
     template = ("def train_one_step(model, optimizer, x, y):\n    with tf.GradientTape() as tape:\n        loss = f(model(x), y)\n"
@@ -768,8 +780,9 @@ def test_tensorflow_models_train_with_the_fused_optimiser_past_the_threshold(mni
     ctx = CheckContext(check_id=FRAMEWORK_TRAIN.id, part=part, spec=spec, limits=rubric.limits_for(FRAMEWORK_TRAIN.id),
                        mnist=lambda: mnist, earlier={}, specs=lambda check_id: rubric.checks.get(check_id))
     plan = planned(FRAMEWORK_TRAIN, ctx)
-    result = SubprocessRunner().run(Job(units=part.units, supplied_imports=part.supplied_imports, params=plan.params),
-                                    plan.arrays, ctx.limits, phase=plan.phase)
+    assert FRAMEWORK_TRAIN.task is not None
+    result = SubprocessRunner().run(FRAMEWORK_TRAIN.task.job(part.units, plan.params, part.supplied_imports), plan.arrays, ctx.limits,
+                                    phase=plan.phase)
     outcome = judged(FRAMEWORK_TRAIN, ctx, plan.state, result)
     assert outcome.status == "passed", str(outcome.message)
     assert isinstance(outcome.evidence, TrainingEvidence) and outcome.evidence.accuracy is not None

@@ -10,6 +10,7 @@ are tampered with through the in-process FakeRunner's handler).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from dataclasses import dataclass
@@ -212,18 +213,36 @@ def test_a_training_reply_with_malformed_losses_is_tampered(correct: Submission,
     _is_tampered(outcomes["numpy.model.train"])
 
 
+def _drop_batch(report: dict[str, Any]) -> None:
+    del report["batch"]
+
+
+def _batch_a_string(report: dict[str, Any]) -> None:
+    report["batch"] = "6"
+
+
+def _error_not_an_error(report: dict[str, Any]) -> None:
+    report["calls"][0]["call"]["raised"] = 7
+
+
+def _names_not_a_list(report: dict[str, Any]) -> None:
+    report["params"] = "fc1.weight"
+
+
 @pytest.mark.parametrize(
-    ("values", "forward_tampered"),
-    [({}, True), ({"batch": "6"}, True), ({"batch": 6, "error_3d": 7}, True), ({"batch": 6, "param_names": "fc1.weight"}, False)],
-    ids=["no-batch", "batch-a-string", "error-not-a-string", "names-not-a-list"],
+    ("edit", "forward_tampered"),
+    [(_drop_batch, True), (_batch_a_string, True), (_error_not_an_error, True), (_names_not_a_list, False)],
+    ids=["no-batch", "batch-a-string", "error-not-an-error", "names-not-a-list"],
 )
-def test_a_probe_reply_with_malformed_values_is_tampered(correct: Submission, mnist_dir: Path, values: dict[str, Any],
+def test_a_probe_reply_with_malformed_values_is_tampered(correct: Submission, mnist_dir: Path, edit: Callable[[dict[str, Any]], None],
                                                          forward_tampered: bool) -> None:
     """framework.model.forward and .architecture judge one probe reply; each validates what it reads."""
 
     def tamper(job: Job, inputs: dict[str, np.ndarray]) -> RunResult | None:
         reply = run_in_process(job, inputs, phase="forward")
-        return RunResult(reply.task, values=values, arrays=reply.arrays, duration_s=reply.duration_s)
+        report = json.loads(reply.report)
+        edit(report)
+        return dataclasses.replace(reply, report=json.dumps(report))
 
     outcomes = _checks(correct, mnist_dir, ("framework.model.forward", "framework.model.architecture"), tamper)
     _is_tampered(outcomes["framework.model.architecture"])

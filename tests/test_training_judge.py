@@ -9,6 +9,7 @@ to check its typed parameters and its messages.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,9 @@ from grader.records import CheckOutcome, CodePart, RunResult
 from grader.rubric import GradientCheck, TrainingCheck
 from grader.sandbox.limits import Limits
 from grader.sandbox import FakeRunner
-from grader.sandbox.protocol import FrameworkTrainParams, ModelBackwardResult, NumpyTrainParams, TrainingResult
+from grader.checks.training.framework_worker import FrameworkTrainParams, FrameworkTrainResult
+from grader.sandbox.protocol import ModelBackwardResult, NumpyTrainParams, TrainingResult
+from grader.sandbox.wire import decode_result
 from grader.text import catalog, placeholders, render
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -55,9 +58,26 @@ def _ctx(check_id: str, part: CodePart, spec: Any) -> CheckContext[Any]:
 
 def _judged(check: CheckDef[Any, Any, Any], ctx: CheckContext[Any], state: Any, values: dict[str, Any],
             arrays: dict[str, np.ndarray]) -> CheckOutcome:
-    """What the pipeline does with a worker's reply: validate the values, then judge under `evaluate`."""
-    result = RunResult(check.result.__name__, values=values, arrays=arrays, duration_s=1.5)
+    """What the pipeline does with a worker's reply: validate the values, then judge under `evaluate`.
+
+    A typed task's reply (framework.model.train) is the same values as its JSON report: numbers that are not
+    finite as JSON's NaN, test_out as a field naming its array, worker_seconds where the runner puts it."""
+    if check.task is None:
+        result = RunResult(check.result.__name__, values=values, arrays=arrays, duration_s=1.5)
+        return check.judge_result(ctx, state, result)
+    report = {k: v for k, v in values.items() if k not in ("worker_seconds", "W1_shape", "W2_shape", "warnings")}
+    report |= {"test_out": "test_out"} if "test_out" in arrays else {}
+    if "curve" in report:
+        report["curve"] = report["curve"] | {"loss": [_number(v) for v in report["curve"]["loss"]]}
+    report["losses"] = [_number(v) for v in report.get("losses", [])]
+    result = RunResult(check.result.__name__, arrays=arrays, duration_s=1.5, report=json.dumps(report),
+                       worker_seconds=values.get("worker_seconds"))
     return check.judge_result(ctx, state, result)
+
+
+def _number(v: Any) -> Any:
+    """A worker's number: 'nan' and 'inf' of the legacy replies are floats in a typed one."""
+    return float(v) if v in ("nan", "inf", "-inf") else v
 
 
 def _tampered(outcome: CheckOutcome) -> bool:
@@ -277,7 +297,7 @@ def test_the_registry_entries_are_as_specified() -> None:
         "numpy.model.train", "numpy", TrainingCheck, layers, True, False)
     assert (framework_train.id, framework_train.part, framework_train.needs, framework_train.after, framework_train.staff_layers) == (
         "framework.model.train", "framework", ("myModel",), ("framework.model.forward", "framework.model.architecture"), False)
-    assert numpy_train.result is framework_train.result is TrainingResult
+    assert (numpy_train.result, framework_train.result) == (TrainingResult, FrameworkTrainResult)
 
 
 # --------------------------------------------------------------------------- numpy.model.backward
@@ -468,9 +488,8 @@ def _framework_run(tmp_path: Path, name: str) -> tuple[CheckContext[Any], Planne
     ctx = _ctx(training.FRAMEWORK_ID, part, TRAIN.model_copy(update={"epochs": 2, "batch_size": 20}))
     planned = framework_check.FRAMEWORK_TRAIN.plan(ctx)
     assert isinstance(planned, Planned)
-    from grader.sandbox.protocol import Job
-
-    job = Job(units=part.units, supplied_imports=part.supplied_imports, params=planned.params)
+    assert framework_check.FRAMEWORK_TRAIN.task is not None
+    job = framework_check.FRAMEWORK_TRAIN.task.job(part.units, planned.params, part.supplied_imports)
     return ctx, planned, runner.run(job, planned.arrays, ctx.limits, phase=planned.phase)
 
 
@@ -478,7 +497,7 @@ def test_the_framework_worker_trains_and_its_reply_validates(tmp_path: Path) -> 
     pytest.importorskip("torch")
     ctx, planned, result = _framework_run(tmp_path, "good")
     assert result.error is None, result.error
-    values = TrainingResult.model_validate(result.values)
+    values = decode_result(FrameworkTrainResult, result.report, result.arrays)
     assert len(values.losses) == 2 and values.n_parameters == 7850 and values.curve is not None
     outcome = evaluate(ctx.check_id, result, lambda: training.judge(ctx, planned.state, Reply(values, result.arrays, result)))
     assert outcome.status in ("passed", "failed") and isinstance(outcome.evidence, TrainingEvidence)
@@ -512,9 +531,9 @@ def test_the_framework_worker_trains_in_the_layout_the_model_takes(tmp_path: Pat
     pytest.importorskip("torch")
     ctx, planned, result = _framework_run(tmp_path, name)
     assert result.error is None, result.error
-    values = TrainingResult.model_validate(result.values)
+    values = decode_result(FrameworkTrainResult, result.report, result.arrays)
     assert (values.layout, values.training_flag, values.module_modes, values.no_layout) == (layout, flag, True, None)
-    assert result.arrays["test_out"].shape == (20, 10) and len(values.losses) == 2
+    assert values.test_out is not None and values.test_out.shape == (20, 10) and len(values.losses) == 2
 
 
 @pytest.mark.parametrize("name", ["mode_module", "mode_flag"])
@@ -523,16 +542,17 @@ def test_the_framework_worker_trains_in_training_mode_and_tests_in_inference_mod
     _, _, result = _framework_run(tmp_path, name)
     # Training worked, so it ran in training mode (inference mode has no gradient); the test outputs are inference mode's.
     assert result.error is None, result.error
-    assert TrainingResult.model_validate(result.values).training_flag is (name == "mode_flag")
-    assert result.arrays["test_out"].argmax(axis=1).tolist() == [3] * 20
+    values = decode_result(FrameworkTrainResult, result.report, result.arrays)
+    assert values.training_flag is (name == "mode_flag")
+    assert values.test_out is not None and values.test_out.argmax(axis=1).tolist() == [3] * 20
 
 
 def test_a_model_that_takes_neither_layout_is_reported_as_a_value_and_fails(tmp_path: Path) -> None:
     pytest.importorskip("torch")
     ctx, planned, result = _framework_run(tmp_path, "conv")
     assert result.error is None, result.error
-    values = TrainingResult.model_validate(result.values)
-    assert values.no_layout is not None and values.layout is None and "test_out" not in result.arrays
+    values = decode_result(FrameworkTrainResult, result.report, result.arrays)
+    assert values.no_layout is not None and values.layout is None and values.test_out is None
     outcome = evaluate(ctx.check_id, result, lambda: training.judge(ctx, planned.state, Reply(values, result.arrays, result)))
     assert (outcome.status, outcome.message.id) == ("failed", "training.no_layout")
     assert str(outcome.message) == (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .framework_model import ARCHITECTURE, FORWARD
+from .framework_probe.check import ARCHITECTURE, FORWARD
 from .gradients import layer_check
 from .layers import LAYERS
 from .model_gradient import MODEL_BACKWARD

@@ -185,18 +185,10 @@ def unexpected(ws: Workspace, exc: Exception) -> ChildError:
 
 def _task(name: str) -> Callable[[Workspace], None]:
     # Imported lazily so a numpy job never pays for importing torch or TensorFlow.
-    if name == "framework_train":
-        from .tasks_framework import framework_train
-
-        return framework_train
     if name == "intake":
         from .tasks_intake import intake
 
         return intake
-    if name == "framework_probe":
-        from .tasks_probe import framework_probe
-
-        return framework_probe
     if name == "similarity_fingerprint":
         from .tasks_similarity import similarity_fingerprint
 

@@ -7,7 +7,7 @@ task into its own package with a typed result (sandbox/tasks.py) deletes its lin
 
 from __future__ import annotations
 
-from .protocol import (MAX_INTAKE_REPORT_BYTES, FrameworkProbeParams, FrameworkTrainParams, IntakeParams, LayerGradientParams,
+from .protocol import (MAX_INTAKE_REPORT_BYTES, IntakeParams, LayerGradientParams,
                        ModelBackwardParams, NumpyTrainParams, SimilarityParams, SoftmaxStabilityParams)
 from .tasks import WorkerTask
 from .wire import TaskResult
@@ -17,7 +17,5 @@ layer_gradient = WorkerTask("layer_gradient", LayerGradientParams, TaskResult, N
 softmax_stability = WorkerTask("softmax_stability", SoftmaxStabilityParams, TaskResult, None, "backward", _M)
 model_backward = WorkerTask("model_backward", ModelBackwardParams, TaskResult, None, "backward", _M)
 numpy_train = WorkerTask("numpy_train", NumpyTrainParams, TaskResult, None, "train", _M)
-framework_train = WorkerTask("framework_train", FrameworkTrainParams, TaskResult, None, "train", _M)
-framework_probe = WorkerTask("framework_probe", FrameworkProbeParams, TaskResult, None, "backward", _M)
 intake = WorkerTask("intake", IntakeParams, TaskResult, None, "backward", _M, MAX_INTAKE_REPORT_BYTES)
 similarity_fingerprint = WorkerTask("similarity_fingerprint", SimilarityParams, TaskResult, None, "backward", _M)

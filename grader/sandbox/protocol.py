@@ -21,7 +21,7 @@ from ..text import Message
 from .tasks import MAX_REPORT_BYTES, TaskRef
 from .wire import TaskParams, TaskResult
 
-Task = Literal["intake", "layer_gradient", "softmax_stability", "model_backward", "numpy_train", "framework_train", "framework_probe",
+Task = Literal["intake", "layer_gradient", "softmax_stability", "model_backward", "numpy_train",
                "similarity_fingerprint"]
 
 JOB_FILE = "job.json"
@@ -75,28 +75,6 @@ class NumpyTrainParams(TaskParams):
     threads: int = 1
 
 
-class FrameworkTrainParams(TaskParams):
-    """framework_train: the grader's seeded training loop on the framework myModel."""
-
-    task: Literal["framework_train"] = "framework_train"
-    framework: Literal["pytorch", "tensorflow"]
-    seed: int
-    epochs: int
-    batch_size: int
-    lr: float
-    optimizer: Literal["sgd", "adam"]
-    threads: int = 1
-
-
-class FrameworkProbeParams(TaskParams):
-    """framework_probe: a fresh, seeded framework myModel called on the grader's batch."""
-
-    task: Literal["framework_probe"] = "framework_probe"
-    framework: Literal["pytorch", "tensorflow"]
-    seed: int
-    threads: int = 1
-
-
 class IntakeParams(TaskParams):
     """intake: analyse these files (their bytes are inputs f0, f1, ...)."""
 
@@ -114,8 +92,8 @@ class SimilarityParams(TaskParams):
 
 
 Params = Annotated[
-    Union[LayerGradientParams, SoftmaxStabilityParams, ModelBackwardParams, NumpyTrainParams, FrameworkTrainParams,
-          FrameworkProbeParams, IntakeParams, SimilarityParams],
+    Union[LayerGradientParams, SoftmaxStabilityParams, ModelBackwardParams, NumpyTrainParams,
+          IntakeParams, SimilarityParams],
     Field(discriminator="task"),
 ]
 ParamsT = TypeVar("ParamsT", bound=TaskParams)
@@ -318,69 +296,3 @@ class TrainingResult(_Result):
         None, description="framework_train: the model accepts neither layout (training.no_layout); nothing was trained.")
     module_modes: StrictBool | None = Field(
         None, description="framework_train: PyTorch modules were put in training mode, then in eval mode for the test images.")
-
-# ---- results of framework_probe (checks/framework_model.py)
-# One run, two models: framework.model.forward validates only what it reads, so a reply with bad parameter
-# names is "tampered" for the architecture check alone.
-from pydantic import StrictInt as _ProbeInt  # noqa: E402
-from pydantic import StrictStr as _ProbeStr  # noqa: E402
-from pydantic import StrictBool as _ProbeBool  # noqa: E402
-
-ProbeLayout = Literal["3d", "2d"]
-"""The probe's two input layouts: the template's (N, 28, 28) images, then flattened (N, 784) rows."""
-
-
-class InferenceMode(BaseModel):
-    """How the probe put myModel into inference mode before calling it (the same for both layouts)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    eval: _ProbeBool = Field(False, description="PyTorch: model.eval() was called (an nn.Module: dropout off).")
-    training_false: _ProbeBool = Field(False, description="The model's call takes `training`: it was called with training=False.")
-
-
-class FrameworkForwardResult(_Result):
-    """framework_probe as framework.model.forward reads it (tasks_probe.py): how each of the two calls went.
-
-    Each layout is probed on a fresh, seeded instance (a Keras model builds itself for the shape of its first
-    call).  Suffix 3d is the (N, 28, 28) call, 2d the (N, 784) call.  Arrays, read by the judges: out_3d and
-    out_2d, the float64 outputs of the calls that returned, and out_3d_again / out_2d_again, a second call of
-    the same instance on the same batch (inference mode must make them equal).
-    """
-
-    batch: _ProbeInt = Field(ge=1, description="N, the number of images in the probe batch.")
-    error_3d: ChildError | None = Field(None, description="Why myModel failed on the (N, 28, 28) batch, if it did.")
-    error_2d: ChildError | None = Field(None, description="Why myModel failed on the (N, 784) batch, if it did.")
-    shape_3d: tuple[_ProbeInt, ...] | None = Field(None, description="Shape of the (N, 28, 28) call's output.")
-    shape_2d: tuple[_ProbeInt, ...] | None = Field(None, description="Shape of the (N, 784) call's output.")
-    type_3d: _ProbeStr | None = Field(None, description="Class name of what the (N, 28, 28) call returned, e.g. 'Tensor', 'tuple'.")
-    type_2d: _ProbeStr | None = Field(None, description="Class name of what the (N, 784) call returned.")
-    inference: InferenceMode = Field(InferenceMode(), description="How the calls were put into inference mode.")
-
-
-class TrainingStep(BaseModel):
-    """A training step of the student's own (a function or method that names the variables it updates), as the
-    worker read it with `ast`: the attribute paths of the model it lists, relative to the model object."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    name: _ProbeStr = Field(description="'train_one_step', or 'myModel.train_step' for a method.")
-    paths: tuple[_ProbeStr, ...] = Field(description="Listed attribute paths, e.g. ('W1', 'W2', 'b1', 'b2') or ('fc1',) for fc1's variables.")
-    everything: _ProbeBool = Field(False, description="It lists all of the model's variables (model.trainable_variables, model.parameters()).")
-    unknown: _ProbeBool = Field(False, description="Part of its list could not be read (a name from elsewhere, a comprehension).")
-    file: _ProbeStr = ""
-    line: _ProbeInt | None = None
-
-
-class FrameworkProbeResult(FrameworkForwardResult):
-    """framework_probe in full, as framework.model.architecture reads it: also the trainable parameters.
-
-    Arrays: param0, param1, ... (float64), one per name, in the order of `param_names`: the parameters of the
-    instance of layout `params_of` (the first that returned an (N, 10) output).
-    """
-
-    param_names: tuple[_ProbeStr, ...] = Field(description="Attribute path of each parameter ('fc1.weight', 'W1'), else 'param{i}'.")
-    param_shapes: tuple[tuple[_ProbeInt, ...], ...] = ()
-    params_error: ChildError | None = Field(None, description="Why no trainable parameters were found, if none were.")
-    params_of: ProbeLayout | None = Field(None, description="The layout whose instance the parameters are from.")
-    training_steps: tuple[TrainingStep, ...] = Field((), description="The student's own training steps found in the part's code.")

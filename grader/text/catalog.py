@@ -9,7 +9,8 @@ English text, so rewording English never orphans a translation.  The files are
 parsed once per process (about 20 ms for every domain; measured in the README).
 Placeholders are str.format fields, `{name}` or `{value:.3g}`, the same in every
 language (tests/test_catalogs.py checks it).  Another package (a check added from
-outside, tests/tanh_check.py) adds its own locale folder with `add_locale_dir`.
+outside, tests/tanh_check.py) adds its own locale folder with `add_locale_dir`; a check package of the
+grader's own keeps its domain in grader/checks/<family>/locale/, read without a call (LOCALE_DIRS).
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from .message import Message, Verbatim
 Lang = Literal["en", "zh"]
 LANGS: tuple[Lang, ...] = ("en", "zh")
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
+LOCALE_DIRS: tuple[Path, ...] = (LOCALE_DIR, *sorted((LOCALE_DIR.parent.parent / "checks").glob("*/locale")))
+"""Every catalog root of the grader's own: the text layer's, then each check package's (grader/checks/<family>/locale)."""
 _EXTRA_DIRS: list[Path] = []
 
 
@@ -42,7 +45,7 @@ def add_locale_dir(path: Path) -> None:
 def catalog(lang: Lang) -> dict[str, str]:
     """Every message id of `lang` and its template, from all domains."""
     entries: dict[str, str] = {}
-    for root in (LOCALE_DIR, *_EXTRA_DIRS):
+    for root in (*LOCALE_DIRS, *_EXTRA_DIRS):
         for po in sorted((root / lang / "LC_MESSAGES").glob("*.po")):
             with po.open("rb") as stream:
                 for entry in read_po(stream, locale=None):

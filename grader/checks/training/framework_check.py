@@ -1,12 +1,12 @@
-"""framework.model.train: the rubric's optimizer on the PyTorch or TensorFlow myModel (worker: framework_train)."""
+"""framework.model.train: the rubric's optimizer on the PyTorch or TensorFlow myModel (worker: framework_worker.py)."""
 
 from __future__ import annotations
 
 from ...records import CheckOutcome
 from ...rubric import TrainingCheck
-from ...sandbox.protocol import FrameworkTrainParams, TrainingResult
 from ..outcome import skipped
 from ..registry import CheckContext, CheckDef, Planned
+from .framework_worker import TASK, FrameworkTrainParams, FrameworkTrainResult
 from .judge import FRAMEWORK_ID, TrainingState, judge, planned, tensorflow_installed, tensorflow_missing
 
 
@@ -23,6 +23,7 @@ def plan_framework(ctx: CheckContext[TrainingCheck]) -> Planned[TrainingState] |
     return planned(ctx, params)
 
 
-FRAMEWORK_TRAIN: CheckDef[TrainingCheck, TrainingState, TrainingResult] = CheckDef(
+FRAMEWORK_TRAIN: CheckDef[TrainingCheck, TrainingState, FrameworkTrainResult] = CheckDef(
     id=FRAMEWORK_ID, part="framework", needs=("myModel",), spec=TrainingCheck, default=None, plan=plan_framework,
-    result=TrainingResult, judge=judge, after=("framework.model.forward", "framework.model.architecture"), module=__name__)
+    result=FrameworkTrainResult, judge=judge, after=("framework.model.forward", "framework.model.architecture"), task=TASK,
+    module=__name__)

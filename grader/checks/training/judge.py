@@ -5,7 +5,7 @@ labels never leave the grader's process (they are the judge's state, not an
 input of the job), and accuracy is computed here.
 
     numpy.model.train       mini-batch SGD with the template's update W -= lr * W_grad (worker: numpy_train)
-    framework.model.train   the rubric's optimizer on the PyTorch or TensorFlow myModel (worker: framework_train)
+    framework.model.train   the rubric's optimizer on the PyTorch or TensorFlow myModel (worker: framework_worker.py)
 
 The framework worker trains the model in the input layout it accepts (the template's
 (N, 28, 28) images, else flattened (N, 784) rows), in training mode, and tests it in
@@ -27,18 +27,19 @@ import numpy as np
 from ...evidence import Curve, ErrorEvidence, TrainingEvidence
 from ...records import CheckOutcome
 from ...rubric import TrainingCheck
-from ...sandbox.protocol import FrameworkTrainParams, NumpyTrainParams, TrainingResult
+from ...sandbox.protocol import TrainingResult
+from ...sandbox.wire import TaskParams
 from ...text import Message, msg
+from ..framework_layouts import LAYOUT_TEXT
 from ..outcome import CheckFailed, array, expect, skipped
 from ..registry import CheckContext, CheckDef, Planned, Reply
+from .framework_worker import FrameworkTrainResult
 
 NUMPY_ID = "numpy.model.train"
 FRAMEWORK_ID = "framework.model.train"
 TF_INSTALL_HINT = "pip install 'nn-grader[tensorflow]' (or pip install tensorflow-cpu) and grade again"
 """The command that installs the TensorFlow extra (the doctor and the CLI print it; messages say it through
 `tensorflow_missing()`, whose catalog text holds the same command)."""
-LAYOUT_SHAPES = {"3d": "(N, 28, 28)", "2d": "(N, 784)"}
-"""The framework worker's input layouts (tasks_framework.LAYOUTS) as the evidence shows them."""
 LAYER_CHECKS = ("numpy.matmul.backward", "numpy.relu.backward", "numpy.softmax.backward", "numpy.log.backward")
 """The numpy model's training runs after the layers' own checks: a layer that failed one is replaced by the staff's."""
 
@@ -64,7 +65,7 @@ def tensorflow_missing() -> Message:
     return msg("training.tensorflow_missing")
 
 
-def planned(ctx: CheckContext[TrainingCheck], params: NumpyTrainParams | FrameworkTrainParams) -> Planned[TrainingState]:
+def planned(ctx: CheckContext[TrainingCheck], params: TaskParams) -> Planned[TrainingState]:
     """The first train_samples training images with labels and the first test_samples test images (no labels) go out."""
     mnist = ctx.mnist()
     n_train = min(ctx.spec.train_samples, len(mnist.train_images))
@@ -76,16 +77,24 @@ def planned(ctx: CheckContext[TrainingCheck], params: NumpyTrainParams | Framewo
 # --------------------------------------------------------------------------- judge
 
 
-def judge(ctx: CheckContext[TrainingCheck], state: TrainingState, reply: Reply[TrainingResult]) -> CheckOutcome:
+Trained = TrainingResult | FrameworkTrainResult
+"""A training worker's result: numpy_train's (legacy values) or framework_train's (typed)."""
+
+
+def judge(ctx: CheckContext[TrainingCheck], state: TrainingState,
+          reply: Reply[TrainingResult] | Reply[FrameworkTrainResult]) -> CheckOutcome:
     """Accuracy of the trained model's test outputs against the grader's labels; below the threshold, why."""
     rc, labels = ctx.spec, state.labels
     if (rejected := reply.values.no_layout) is not None:  # the framework model takes neither input layout
         expect(rejected.message.id == "training.no_layout" and reply.values.layout is None, "value 'no_layout'")
         raise CheckFailed(rejected.message, None, ErrorEvidence(failure=rejected.kind, phase=rejected.phase, detail=rejected.traceback,
                                                                 location=rejected.location))
-    out = array(reply.result, "test_out")
-    losses = reply.values.losses
-    evidence = _evidence(rc, state, reply.values)
+    out = _test_out(reply)
+    losses = _measured(reply.values.losses)
+    seconds = reply.result.worker_seconds  # the worker's own time; numpy_train's legacy values carry it too
+    if seconds is None and isinstance(reply.values, TrainingResult):
+        seconds = reply.values.worker_seconds
+    evidence = _evidence(rc, state, reply.values, seconds)
     if out.shape != (len(labels), 10):
         raise CheckFailed(msg("training.output_shape", n=len(labels), shape=str(out.shape)), None, evidence)
     accuracy = float(np.mean(np.argmax(out, axis=1) == labels))
@@ -103,19 +112,34 @@ def judge(ctx: CheckContext[TrainingCheck], state: TrainingState, reply: Reply[T
                         message=msg("training.passed", accuracy=accuracy, threshold=rc.threshold, epochs=rc.epochs))
 
 
-def _evidence(rc: TrainingCheck, state: TrainingState, values: TrainingResult) -> TrainingEvidence:
+def _test_out(reply: Reply[TrainingResult] | Reply[FrameworkTrainResult]) -> np.ndarray:
+    """The trained model's outputs on the test images: framework_train's typed field, numpy_train's array."""
+    values = reply.values
+    if isinstance(values, FrameworkTrainResult):
+        expect(values.test_out is not None, "value 'test_out'")
+        assert values.test_out is not None  # expect raised otherwise
+        return values.test_out
+    return array(reply.result, "test_out")
+
+
+def _measured(values: Sequence[float | str]) -> tuple[float | str, ...]:
+    """Numbers as the evidence holds them: a non-finite one by its name ('nan', 'inf'; result.json is strict JSON)."""
+    return tuple(v if isinstance(v, str) or np.isfinite(v) else str(v) for v in values)
+
+
+def _evidence(rc: TrainingCheck, state: TrainingState, values: Trained, seconds: float | None) -> TrainingEvidence:
     """The protocol the grader trained with and what the worker reported about the run (accuracy comes later)."""
     curve = None
     if (points := values.curve) is not None:
         expect(len(points.step) == len(points.loss) == len(points.accuracy), "value 'curve' (columns of equal length)")
-        curve = Curve(step=points.step, loss=points.loss, accuracy=points.accuracy)
+        curve = Curve(step=points.step, loss=_measured(points.loss), accuracy=points.accuracy)
     return TrainingEvidence(threshold=rc.threshold, epochs=rc.epochs, batch_size=rc.batch_size, lr=rc.lr, optimizer=rc.optimizer,
-                            seed=rc.seed, train_images=state.n_train, test_images=len(state.labels), losses=values.losses,
-                            curve=curve, train_seconds=values.worker_seconds, input_layout=LAYOUT_SHAPES.get(values.layout or ""),
+                            seed=rc.seed, train_images=state.n_train, test_images=len(state.labels), losses=_measured(values.losses),
+                            curve=curve, train_seconds=seconds, input_layout=LAYOUT_TEXT[values.layout] if values.layout else None,
                             train_call=_call_code(values, True), test_call=_call_code(values, False))
 
 
-def _call_code(values: TrainingResult, training: bool) -> str | None:
+def _call_code(values: Trained, training: bool) -> str | None:
     """How the framework worker called the model, as code: 'model.train(); model(x)', 'model(x, training=False)'."""
     if values.training_flag is None and values.module_modes is None:  # the numpy task, or a worker that did not say
         return None
