@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ...sandbox.tasks import WorkerTask
-from ...sandbox.tasks_numpy import layer_forward
+from ..numpy_worker import layer_forward
 from ...sandbox.wire import Array, TaskParams, TaskResult
 from ...sandbox.workspace import Workspace
 

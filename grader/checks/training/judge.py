@@ -19,18 +19,21 @@ the framework's error text only in the evidence.
 from __future__ import annotations
 
 import importlib.util
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 
 from ...evidence import Curve, ErrorEvidence, TrainingEvidence
 from ...records import CheckOutcome
 from ...rubric import TrainingCheck
-from ...sandbox.protocol import FrameworkTrainParams, NumpyTrainParams, TrainingResult
+from ...sandbox.protocol import FrameworkTrainParams, TrainingCurvePoints, TrainingResult
 from ...text import Message, msg
 from ..outcome import CheckFailed, array, expect, skipped
-from ..registry import CheckContext, CheckDef, Planned, Reply
+from ..registry import CheckContext, Planned, Reply
+from .numpy_worker import NumpyTrainParams, NumpyTrainResult
 
 NUMPY_ID = "numpy.model.train"
 FRAMEWORK_ID = "framework.model.train"
@@ -76,21 +79,28 @@ def planned(ctx: CheckContext[TrainingCheck], params: NumpyTrainParams | Framewo
 # --------------------------------------------------------------------------- judge
 
 
-def judge(ctx: CheckContext[TrainingCheck], state: TrainingState, reply: Reply[TrainingResult]) -> CheckOutcome:
+TrainedT = TypeVar("TrainedT", TrainingResult, NumpyTrainResult)
+"""The two training results: framework_train's (untyped values, sandbox/protocol.py) and numpy_train's (typed)."""
+
+
+def judge(ctx: CheckContext[TrainingCheck], state: TrainingState, reply: Reply[TrainedT]) -> CheckOutcome:
     """Accuracy of the trained model's test outputs against the grader's labels; below the threshold, why."""
     rc, labels = ctx.spec, state.labels
-    if (rejected := reply.values.no_layout) is not None:  # the framework model takes neither input layout
-        expect(rejected.message.id == "training.no_layout" and reply.values.layout is None, "value 'no_layout'")
+    values: TrainingResult | NumpyTrainResult = reply.values
+    framework = values if isinstance(values, TrainingResult) else None
+    if framework is not None and (rejected := framework.no_layout) is not None:  # the framework model takes neither layout
+        expect(rejected.message.id == "training.no_layout" and framework.layout is None, "value 'no_layout'")
         raise CheckFailed(rejected.message, None, ErrorEvidence(failure=rejected.kind, phase=rejected.phase, detail=rejected.traceback,
                                                                 location=rejected.location))
-    out = array(reply.result, "test_out")
-    losses = reply.values.losses
-    evidence = _evidence(rc, state, reply.values)
+    out = values.test_out if isinstance(values, NumpyTrainResult) else array(reply.result, "test_out")
+    losses = values.losses
+    seconds = framework.worker_seconds if framework is not None else reply.result.worker_seconds
+    evidence: TrainingEvidence = _evidence(rc, state, framework, losses, values.curve, seconds)
     if out.shape != (len(labels), 10):
         raise CheckFailed(msg("training.output_shape", n=len(labels), shape=str(out.shape)), None, evidence)
     accuracy = float(np.mean(np.argmax(out, axis=1) == labels))
     evidence = evidence.model_copy(update={"accuracy": accuracy})
-    flat = reply.values.layout == "2d"
+    flat = framework is not None and framework.layout == "2d"
     if accuracy < rc.threshold:
         if flat:
             evidence = evidence.model_copy(update={"notes": (*evidence.notes, msg("training.note_flat"))})
@@ -103,21 +113,30 @@ def judge(ctx: CheckContext[TrainingCheck], state: TrainingState, reply: Reply[T
                         message=msg("training.passed", accuracy=accuracy, threshold=rc.threshold, epochs=rc.epochs))
 
 
-def _evidence(rc: TrainingCheck, state: TrainingState, values: TrainingResult) -> TrainingEvidence:
-    """The protocol the grader trained with and what the worker reported about the run (accuracy comes later)."""
+def _evidence(rc: TrainingCheck, state: TrainingState, framework: TrainingResult | None, losses: Sequence[float | str],
+              points: TrainingCurvePoints | None, seconds: float | None) -> TrainingEvidence:
+    """The protocol the grader trained with and what the worker reported about the run (accuracy comes later).
+
+    `framework` is framework_train's result (None for numpy_train: no layout, no call to show)."""
     curve = None
-    if (points := values.curve) is not None:
+    if points is not None:
         expect(len(points.step) == len(points.loss) == len(points.accuracy), "value 'curve' (columns of equal length)")
         curve = Curve(step=points.step, loss=points.loss, accuracy=points.accuracy)
     return TrainingEvidence(threshold=rc.threshold, epochs=rc.epochs, batch_size=rc.batch_size, lr=rc.lr, optimizer=rc.optimizer,
-                            seed=rc.seed, train_images=state.n_train, test_images=len(state.labels), losses=values.losses,
-                            curve=curve, train_seconds=values.worker_seconds, input_layout=LAYOUT_SHAPES.get(values.layout or ""),
-                            train_call=_call_code(values, True), test_call=_call_code(values, False))
+                            seed=rc.seed, train_images=state.n_train, test_images=len(state.labels),
+                            losses=tuple(_measured(v) for v in losses), curve=curve, train_seconds=seconds,
+                            input_layout=LAYOUT_SHAPES.get(framework.layout or "") if framework is not None else None,
+                            train_call=_call_code(framework, True), test_call=_call_code(framework, False))
 
 
-def _call_code(values: TrainingResult, training: bool) -> str | None:
+def _measured(value: float | str) -> float | str:
+    """A loss as the evidence shows it: a non-finite float by its name, "nan" or "inf" (as framework_train sends it)."""
+    return str(value) if isinstance(value, float) and not math.isfinite(value) else value
+
+
+def _call_code(values: TrainingResult | None, training: bool) -> str | None:
     """How the framework worker called the model, as code: 'model.train(); model(x)', 'model(x, training=False)'."""
-    if values.training_flag is None and values.module_modes is None:  # the numpy task, or a worker that did not say
+    if values is None or (values.training_flag is None and values.module_modes is None):  # the numpy task, or a worker that did not say
         return None
     mode = ("model.train(); " if training else "model.eval(); ") if values.module_modes else ""
     return mode + (f"model(x, training={training})" if values.training_flag else "model(x)")
@@ -125,12 +144,17 @@ def _call_code(values: TrainingResult, training: bool) -> str | None:
 
 def _training_diagnosis(losses: Sequence[float | str], out: np.ndarray, accuracy: float) -> Message:
     """The likeliest reason a model trained too little: divergence, guessing, a flat loss, or slow learning."""
-    bad = next((i for i, v in enumerate(losses, start=1) if isinstance(v, str)), None)
+    bad = next((i for i, v in enumerate(losses, start=1) if _diverged(v)), None)
     if bad is not None or not np.all(np.isfinite(out)):
         return msg("training.diverged_at", epoch=bad) if bad else msg("training.diverged")
     if accuracy < 0.2:
         return msg("training.guessing")
-    numeric = [float(v) for v in losses if not isinstance(v, str)]
+    numeric = [float(v) for v in losses if not _diverged(v)]
     if len(numeric) >= 2 and numeric[-1] >= numeric[0]:
         return msg("training.loss_flat")
     return msg("training.too_little")
+
+
+def _diverged(loss: float | str) -> bool:
+    """A loss that is not a finite number: "nan"/"inf" from framework_train, a NaN or infinite float from numpy_train."""
+    return isinstance(loss, str) or not math.isfinite(loss)
