@@ -13,10 +13,14 @@ import re
 from pathlib import Path
 from typing import Any
 
+import json
+
 import numpy as np
 import pytest
 
-from grader.checks import model_gradient
+from grader.checks.model_backward import check as model_gradient
+from grader.checks.model_backward.worker import ModelBackwardResult
+from grader.checks.training.numpy_worker import NumpyTrainParams, NumpyTrainResult
 from grader.checks.training import framework_check, numpy_check
 from grader.checks.training import judge as training
 from grader.checks.outcome import evaluate
@@ -27,7 +31,7 @@ from grader.records import CheckOutcome, CodePart, RunResult
 from grader.rubric import GradientCheck, TrainingCheck
 from grader.sandbox.limits import Limits
 from grader.sandbox import FakeRunner
-from grader.sandbox.protocol import FrameworkTrainParams, ModelBackwardResult, NumpyTrainParams, TrainingResult
+from grader.sandbox.protocol import FrameworkTrainParams, TrainingResult
 from grader.text import catalog, placeholders, render
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -56,8 +60,22 @@ def _ctx(check_id: str, part: CodePart, spec: Any) -> CheckContext[Any]:
 def _judged(check: CheckDef[Any, Any, Any], ctx: CheckContext[Any], state: Any, values: dict[str, Any],
             arrays: dict[str, np.ndarray]) -> CheckOutcome:
     """What the pipeline does with a worker's reply: validate the values, then judge under `evaluate`."""
-    result = RunResult(check.result.__name__, values=values, arrays=arrays, duration_s=1.5)
+    if check.task is None:
+        result = RunResult(check.result.__name__, values=values, arrays=arrays, duration_s=1.5)
+    else:  # a typed task: the same values as its JSON report, the arrays named by the fields that hold them
+        report, seconds = _typed_report(check, values)
+        result = RunResult(check.result.__name__, arrays=arrays, duration_s=1.5, report=json.dumps(report), worker_seconds=seconds)
     return check.judge_result(ctx, state, result)
+
+
+def _typed_report(check: CheckDef[Any, Any, Any], values: dict[str, Any]) -> tuple[dict[str, Any], float | None]:
+    """What the typed worker of `check` reports for `values`; its arrays keep their old names as keys."""
+    if check.result is ModelBackwardResult:
+        steps = {f"step{kind}": {"plus": f"h2_log_plus{kind}", "minus": f"h2_log_minus{kind}"} for kind in ("64", "32")}
+        return {**values, "h2_log": "h2_log", "W1_grad": "W1_grad", "W2_grad": "W2_grad", **steps}, None
+    report = {k: v for k, v in values.items() if k not in ("worker_seconds", "warnings")}
+    report["losses"] = [float(v) if isinstance(v, str) else v for v in report.get("losses", ())]  # NaN is a float now
+    return {**report, "test_out": "test_out"}, values.get("worker_seconds")
 
 
 def _tampered(outcome: CheckOutcome) -> bool:
@@ -277,7 +295,7 @@ def test_the_registry_entries_are_as_specified() -> None:
         "numpy.model.train", "numpy", TrainingCheck, layers, True, False)
     assert (framework_train.id, framework_train.part, framework_train.needs, framework_train.after, framework_train.staff_layers) == (
         "framework.model.train", "framework", ("myModel",), ("framework.model.forward", "framework.model.architecture"), False)
-    assert numpy_train.result is framework_train.result is TrainingResult
+    assert (numpy_train.result, framework_train.result) == (NumpyTrainResult, TrainingResult)
 
 
 # --------------------------------------------------------------------------- numpy.model.backward
