@@ -74,7 +74,9 @@ def _typed_report(check: CheckDef[Any, Any, Any], values: dict[str, Any]) -> tup
         steps = {f"step{kind}": {"plus": f"h2_log_plus{kind}", "minus": f"h2_log_minus{kind}"} for kind in ("64", "32")}
         return {**values, "h2_log": "h2_log", "W1_grad": "W1_grad", "W2_grad": "W2_grad", **steps}, None
     report = {k: v for k, v in values.items() if k not in ("worker_seconds", "warnings")}
-    report["losses"] = [float(v) if isinstance(v, str) else v for v in report.get("losses", ())]  # NaN is a float now
+    losses = report.get("losses", ())
+    if isinstance(losses, list):  # NaN is a float now; a malformed value stays malformed
+        report["losses"] = [float(v) if v in ("nan", "inf", "-inf") else v for v in losses]
     return {**report, "test_out": "test_out"}, values.get("worker_seconds")
 
 
@@ -246,7 +248,8 @@ def test_a_model_that_takes_neither_layout_fails_with_the_workers_sentence_and_t
          "no-layout-without-message", "no-layout-a-string", "no-layout-another-message", "no-layout-and-a-layout"],
 )
 def test_a_training_reply_with_malformed_values_is_tampered(values: dict[str, Any]) -> None:
-    outcome = _train(values, _scores(20))
+    framework_only = {"layout", "training_flag", "module_modes", "no_layout", "worker_seconds"}.intersection(values)
+    outcome = _train(values, _scores(20), framework_check.FRAMEWORK_TRAIN if framework_only else numpy_check.NUMPY_TRAIN)
     assert _tampered(outcome), outcome
     assert str(outcome.message).startswith("tampered: the worker's reply has no valid ")
 
@@ -257,7 +260,7 @@ def test_a_training_reply_without_its_test_outputs_is_tampered(out: Any) -> None
     arrays = {} if out is None else {"test_out": out}
     outcome = _judged(numpy_check.NUMPY_TRAIN, ctx, training.TrainingState(LABELS, 40), {"losses": [1.0]}, arrays)
     assert _tampered(outcome)
-    assert str(outcome.message) == "tampered: the worker's reply has no valid array 'test_out' (missing, or of the wrong type); the run is not trusted"
+    assert str(outcome.message) == "tampered: the worker's reply has no valid value 'test_out' (missing, or of the wrong type); the run is not trusted"
 
 
 def test_the_numpy_plan_sends_images_but_keeps_the_test_labels() -> None:
@@ -431,7 +434,8 @@ def test_a_backward_reply_with_malformed_values_is_tampered(correct: dict[str, n
 @pytest.mark.parametrize("missing", ["W1_grad", "W2_grad", "h2_log", "h2_log_plus32", "h2_log_minus64"])
 def test_a_backward_reply_without_one_of_its_arrays_is_tampered(correct: dict[str, np.ndarray], missing: str) -> None:
     outcome = _backward({k: v for k, v in correct.items() if k != missing})
-    assert _tampered(outcome) and f"array {missing!r}" in str(outcome.message)
+    field = {"h2_log_plus32": "step32.plus", "h2_log_minus64": "step64.minus"}.get(missing, missing)  # the typed result's field
+    assert _tampered(outcome) and f"value {field!r}" in str(outcome.message)
 
 
 # --------------------------------------------------------------------------- catalogs and the worker

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 from pydantic import Field, StrictInt
@@ -30,11 +30,11 @@ class NumpyTrainParams(TaskParams):
 class NumpyTrainResult(TaskResult):
     """The losses and curve of the run, and the trained model's outputs on the test images."""
 
-    losses: tuple[float, ...] = Field(description="The mean training loss of each epoch (NaN or inf when it diverged).")
+    losses: tuple[Annotated[float, Field(strict=True)], ...] = Field(description="The mean training loss of each epoch (NaN or inf when it diverged).")
     curve: TrainingCurvePoints | None = Field(None, description="Loss and batch accuracy every few steps.")
     test_out: Array = Field(description="The (n_test, 10) log-probabilities of the test images.")
-    W1_shape: tuple[StrictInt, ...] = Field(description="np.shape of myModel.W1 after myModel().")
-    W2_shape: tuple[StrictInt, ...] = Field(description="np.shape of myModel.W2 after myModel().")
+    W1_shape: tuple[StrictInt, ...] | None = Field(None, description="np.shape of myModel.W1 after myModel().")
+    W2_shape: tuple[StrictInt, ...] | None = Field(None, description="np.shape of myModel.W2 after myModel().")
 
 
 def numpy_train(ws: Workspace, p: NumpyTrainParams) -> NumpyTrainResult:
