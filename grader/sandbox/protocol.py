@@ -193,7 +193,7 @@ class _Result(TaskResult):
     warnings: tuple[str, ...] = ()
 
 
-# ---- results of layer_gradient and softmax_stability (checks/gradients.py, checks/stability.py)
+# ---- results of softmax_stability (layer_gradient: checks/layer_gradient/worker.py)
 # (imported here, not at the top: each section of this file has its own owner)
 from pydantic import StrictBool, StrictStr, model_validator  # noqa: E402
 
@@ -202,7 +202,7 @@ class SoftmaxStabilityResult(_Result):
     """softmax_stability: no values; the output is the array `out`."""
 
 
-# ---- results of model_backward, numpy_train and framework_train (checks/model_gradient.py, checks/training.py)
+# ---- results of framework_train (model_backward and numpy_train: checks/model_backward/worker.py, checks/training/numpy_worker.py)
 # Strict numbers: a bool or a numeric string where the task writes a number is a forged reply, not a value.
 
 _Int = Annotated[int, Field(strict=True)]
