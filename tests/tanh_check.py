@@ -2,7 +2,7 @@
 
     import tests.tanh_check          # registers numpy.tanh.backward and reads tanh_locale/
 
-It defines the layer the way the grader knows its own four (checks/layers.py):
+It defines the layer the way the grader knows its own four (checks/layer_gradient/layers.py):
 inputs, the exact reference in torch and the known wrong formulas with their
 diagnoses; `layer_check` turns that into a registry entry (plan, worker task,
 result model, judge are the layer checks' own).  The entry has a default rubric
@@ -25,8 +25,8 @@ import torch
 from grader.checks.builtin import BUILTIN
 from grader.checks.registry import Registry
 from grader.checks.compare import Mistake
-from grader.checks.gradients import layer_check
-from grader.checks.layers import LayerSpec
+from grader.checks.layer_gradient.check import layer_check
+from grader.checks.layer_gradient.layers import LayerSpec
 from grader.rubric import GradientCheck
 from grader.text import add_locale_dir, msg
 

@@ -8,9 +8,9 @@ import torch
 
 from grader.checks.builtin import BUILTIN
 from grader.checks.compare import Mistake, compare, diagnose, locate, relative_error
-from grader.checks.gradients import autograd_grads, kinks, numerical_grad
-from grader.checks.layers import LAYERS
-from grader.checks.model_gradient import model_inputs, reference_grads
+from grader.checks.layer_gradient.check import autograd_grads, kinks, numerical_grad
+from grader.checks.layer_gradient.layers import LAYERS
+from grader.checks.model_backward.check import model_inputs, reference_grads
 from grader.records import CheckOutcome
 from grader.rubric import load_rubric
 from grader.scoring import score_outcomes

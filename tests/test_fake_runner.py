@@ -17,7 +17,10 @@ from grader.records import CodePart, RunError, RunResult
 from grader.sandbox.limits import Limits
 from grader.sandbox import FakeRunner, Job, Runner, SubprocessRunner
 from grader.sandbox.isolation import select_isolation
-from grader.sandbox.protocol import IntakeParams, LayerGradientParams
+from grader.checks.layer_gradient.worker import TASK as LAYER_TASK
+from grader.checks.layer_gradient.worker import LayerGradientParams, LayerGradientResult
+from grader.sandbox.protocol import IntakeParams
+from grader.sandbox.wire import decode_result
 from grader.checks.softmax_stability.worker import TASK as STABILITY, StabilityParams
 from grader.text import msg, render
 
@@ -52,7 +55,7 @@ def numpy_part(folder: Path, source: str, runner: Runner) -> CodePart:
 
 
 def relu_inputs(rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """The inputs of a one-point, one-argument layer_gradient job (see sandbox/tasks_numpy.py)."""
+    """The inputs of a one-point, one-argument layer_gradient job (see checks/layer_gradient/worker.py)."""
     x = rng.normal(size=(2, 3))
     return {"p0_arg0": x, "p0_gy": rng.normal(size=(2, 3)), "stale_arg0": rng.normal(size=(2, 3)),
             "p0_step64_0": np.full(x.shape, 1e-6), "p0_step32_0": np.full(x.shape, 1e-3)}
@@ -84,14 +87,15 @@ def test_intake_in_process_reads_a_submission_as_the_worker_does(tmp_path: Path,
 
 def test_a_correct_layer_gives_the_real_runners_values_and_arrays(tmp_path: Path, real: SubprocessRunner) -> None:
     part = numpy_part(tmp_path, RELU, real)
-    job = Job(units=part.units, supplied_imports=part.supplied_imports, params=LayerGradientParams(layer="Relu", n_args=1, n_points=1))
+    job = LAYER_TASK.job(part.units, LayerGradientParams(layer="Relu", n_args=1, n_points=1), part.supplied_imports)
     inputs = relu_inputs(np.random.default_rng(0))
     from_real = real.run(job, inputs, LIMITS, phase="backward")
     from_fake = FakeRunner().run(job, inputs, LIMITS, phase="backward")
     assert from_real.error is None, from_real.error
     same_reply(from_fake, from_real)
-    np.testing.assert_array_equal(from_fake.arrays["p0_grad0"], inputs["p0_gy"] * (inputs["p0_arg0"] > 0))
-    assert from_fake.values["warnings"] == []
+    point = decode_result(LayerGradientResult, from_fake.report, from_fake.arrays).points[0]
+    np.testing.assert_array_equal(point.grads[0], inputs["p0_gy"] * (inputs["p0_arg0"] > 0))
+    assert from_fake.warnings == ()
 
 
 BROKEN = {

@@ -28,7 +28,7 @@ from grader.pipeline import run_checks
 from grader.rubric import load_rubric
 from grader.sandbox import FakeRunner, Job
 from grader.sandbox.fake import run_in_process
-from grader.sandbox.protocol import LayerGradientParams
+from grader.checks.layer_gradient.worker import LayerGradientParams
 from grader.settings import GradeSettings, MnistCache
 from grader.text import Message, Verbatim, render, verbatim
 
@@ -173,12 +173,12 @@ LAYER_CHECKS = ("numpy.relu.backward", "numpy.matmul.backward")
 @pytest.mark.parametrize(
     "malform",
     [
-        lambda v, a: v.pop("p0_grad_types"),
-        lambda v, a: v.__setitem__("p0_grad_types", "float64"),
-        lambda v, a: v.__setitem__("p0_grad_types", [{"type": 3}]),
-        lambda v, a: v.__setitem__("p1_fd_dtype", 64),
-        lambda v, a: a.pop("p1_fd_plus0"),
-        lambda v, a: a.__setitem__("p0_fd_minus0", np.zeros(3)),
+        lambda v, a: v["points"][0].pop("grad_types"),
+        lambda v, a: v["points"][0].__setitem__("grad_types", "float64"),
+        lambda v, a: v["points"][0].__setitem__("grad_types", [{"type": 3}]),
+        lambda v, a: v["points"][1].__setitem__("fd_dtype", 64),
+        lambda v, a: a.pop(v["points"][1]["fd"][0]["plus"]),
+        lambda v, a: a.__setitem__(v["points"][0]["fd"][0]["minus"], np.zeros(3)),
     ],
     ids=["values-missing", "values-wrong-type", "entry-wrong-type", "dtype-not-a-string", "array-missing", "array-wrong-shape"],
 )
@@ -189,9 +189,9 @@ def test_a_layer_reply_without_its_values_is_tampered_for_that_check_alone(
         if not isinstance(job.params, LayerGradientParams) or job.params.layer != "Relu":
             return None
         reply = run_in_process(job, inputs, phase="backward")
-        values, arrays = dict(reply.values), dict(reply.arrays)
-        malform(values, arrays)
-        return RunResult(reply.task, values, arrays, None, reply.duration_s)
+        report, arrays = json.loads(reply.report), dict(reply.arrays)  # the grader's own worker's JSON, in a test
+        malform(report, arrays)
+        return RunResult(reply.task, arrays=arrays, duration_s=reply.duration_s, report=json.dumps(report))
 
     outcomes = _checks(correct, mnist_dir, LAYER_CHECKS, tamper)
     _is_tampered(outcomes["numpy.relu.backward"])

@@ -14,10 +14,14 @@ import re
 from pathlib import Path
 from typing import Any
 
+import json
+
 import numpy as np
 import pytest
 
-from grader.checks import model_gradient
+from grader.checks.model_backward import check as model_gradient
+from grader.checks.model_backward.worker import ModelBackwardResult
+from grader.checks.training.numpy_worker import NumpyTrainParams, NumpyTrainResult
 from grader.checks.training import framework_check, numpy_check
 from grader.checks.training import judge as training
 from grader.checks.outcome import evaluate
@@ -29,7 +33,6 @@ from grader.rubric import GradientCheck, TrainingCheck
 from grader.sandbox.limits import Limits
 from grader.sandbox import FakeRunner
 from grader.checks.training.framework_worker import FrameworkTrainParams, FrameworkTrainResult
-from grader.sandbox.protocol import ModelBackwardResult, NumpyTrainParams, TrainingResult
 from grader.sandbox.wire import decode_result
 from grader.text import catalog, placeholders, render
 
@@ -58,21 +61,28 @@ def _ctx(check_id: str, part: CodePart, spec: Any) -> CheckContext[Any]:
 
 def _judged(check: CheckDef[Any, Any, Any], ctx: CheckContext[Any], state: Any, values: dict[str, Any],
             arrays: dict[str, np.ndarray]) -> CheckOutcome:
-    """What the pipeline does with a worker's reply: validate the values, then judge under `evaluate`.
-
-    A typed task's reply (framework.model.train) is the same values as its JSON report: numbers that are not
-    finite as JSON's NaN, test_out as a field naming its array, worker_seconds where the runner puts it."""
+    """What the pipeline does with a worker's reply: validate the values, then judge under `evaluate`."""
     if check.task is None:
         result = RunResult(check.result.__name__, values=values, arrays=arrays, duration_s=1.5)
-        return check.judge_result(ctx, state, result)
-    report = {k: v for k, v in values.items() if k not in ("worker_seconds", "W1_shape", "W2_shape", "warnings")}
-    report |= {"test_out": "test_out"} if "test_out" in arrays else {}
-    if "curve" in report:
-        report["curve"] = report["curve"] | {"loss": [_number(v) for v in report["curve"]["loss"]]}
-    report["losses"] = [_number(v) for v in report.get("losses", [])]
-    result = RunResult(check.result.__name__, arrays=arrays, duration_s=1.5, report=json.dumps(report),
-                       worker_seconds=values.get("worker_seconds"))
+    else:  # a typed task: the same values as its JSON report, the arrays named by the fields that hold them
+        report, seconds = _typed_report(check, values, arrays)
+        result = RunResult(check.result.__name__, arrays=arrays, duration_s=1.5, report=json.dumps(report), worker_seconds=seconds)
     return check.judge_result(ctx, state, result)
+
+
+def _typed_report(check: CheckDef[Any, Any, Any], values: dict[str, Any], arrays: dict[str, Any]) -> tuple[dict[str, Any], float | None]:
+    """What the typed worker of `check` reports for `values`; its arrays keep their old names as keys."""
+    if check.result is ModelBackwardResult:
+        steps = {f"step{kind}": {"plus": f"h2_log_plus{kind}", "minus": f"h2_log_minus{kind}"} for kind in ("64", "32")}
+        return {**values, "h2_log": "h2_log", "W1_grad": "W1_grad", "W2_grad": "W2_grad", **steps}, None
+    dropped = ("worker_seconds", "warnings") + (("W1_shape", "W2_shape") if check.result is FrameworkTrainResult else ())
+    report = {k: v for k, v in values.items() if k not in dropped}
+    if isinstance(report.get("curve"), dict) and isinstance(report["curve"].get("loss"), list):
+        report["curve"] = report["curve"] | {"loss": [_number(v) for v in report["curve"]["loss"]]}
+    if isinstance(report.get("losses"), list):  # NaN is a float now; a malformed value stays malformed
+        report["losses"] = [_number(v) for v in report["losses"]]
+    report |= {"test_out": "test_out"} if "test_out" in arrays else {}
+    return report, values.get("worker_seconds")
 
 
 def _number(v: Any) -> Any:
@@ -238,17 +248,19 @@ def test_a_model_that_takes_neither_layout_fails_with_the_workers_sentence_and_t
      {"losses": [1.0], "curve": {"step": [5], "loss": [1.0]}},
      {"losses": [1.0], "curve": {"step": [5], "loss": [1.0], "accuracy": [0.5], "extra": []}},
      {"losses": [1.0], "curve": {"step": [5, 10], "loss": [1.0], "accuracy": [0.5]}},
-     {"losses": [1.0], "worker_seconds": "fast"}, {"losses": [1.0], "layout": "4d"}, {"losses": [1.0], "layout": 2},
+     {"losses": [1.0], "layout": "4d"}, {"losses": [1.0], "layout": 2},
      {"losses": [1.0], "training_flag": "yes"}, {"losses": [1.0], "module_modes": 1},
      {"losses": [], "no_layout": {"kind": "exception", "phase": "train"}}, {"losses": [], "no_layout": "neither"},
      {"losses": [], "no_layout": NO_LAYOUT | {"message": {"id": "training.passed", "args": {}}}},
      {"losses": [], "no_layout": NO_LAYOUT, "layout": "3d"}],
     ids=["no-losses", "losses-a-string", "a-bool", "a-numeric-string", "a-null", "a-word", "curve-no-accuracy", "curve-extra-key",
-         "curve-uneven", "seconds-a-word", "layout-unknown", "layout-a-number", "flag-a-string", "modes-a-number",
+         "curve-uneven", "layout-unknown", "layout-a-number", "flag-a-string", "modes-a-number",
          "no-layout-without-message", "no-layout-a-string", "no-layout-another-message", "no-layout-and-a-layout"],
 )
 def test_a_training_reply_with_malformed_values_is_tampered(values: dict[str, Any]) -> None:
-    outcome = _train(values, _scores(20))
+    # (worker_seconds is the report's own field now, validated with the report: see test_sandbox's forged reports)
+    framework_only = {"layout", "training_flag", "module_modes", "no_layout"}.intersection(values)
+    outcome = _train(values, _scores(20), framework_check.FRAMEWORK_TRAIN if framework_only else numpy_check.NUMPY_TRAIN)
     assert _tampered(outcome), outcome
     assert str(outcome.message).startswith("tampered: the worker's reply has no valid ")
 
@@ -259,7 +271,7 @@ def test_a_training_reply_without_its_test_outputs_is_tampered(out: Any) -> None
     arrays = {} if out is None else {"test_out": out}
     outcome = _judged(numpy_check.NUMPY_TRAIN, ctx, training.TrainingState(LABELS, 40), {"losses": [1.0]}, arrays)
     assert _tampered(outcome)
-    assert str(outcome.message) == "tampered: the worker's reply has no valid array 'test_out' (missing, or of the wrong type); the run is not trusted"
+    assert str(outcome.message) == "tampered: the worker's reply has no valid value 'test_out' (missing, or of the wrong type); the run is not trusted"
 
 
 def test_the_numpy_plan_sends_images_but_keeps_the_test_labels() -> None:
@@ -297,7 +309,7 @@ def test_the_registry_entries_are_as_specified() -> None:
         "numpy.model.train", "numpy", TrainingCheck, layers, True, False)
     assert (framework_train.id, framework_train.part, framework_train.needs, framework_train.after, framework_train.staff_layers) == (
         "framework.model.train", "framework", ("myModel",), ("framework.model.forward", "framework.model.architecture"), False)
-    assert (numpy_train.result, framework_train.result) == (TrainingResult, FrameworkTrainResult)
+    assert (numpy_train.result, framework_train.result) == (NumpyTrainResult, FrameworkTrainResult)
 
 
 # --------------------------------------------------------------------------- numpy.model.backward
@@ -433,7 +445,8 @@ def test_a_backward_reply_with_malformed_values_is_tampered(correct: dict[str, n
 @pytest.mark.parametrize("missing", ["W1_grad", "W2_grad", "h2_log", "h2_log_plus32", "h2_log_minus64"])
 def test_a_backward_reply_without_one_of_its_arrays_is_tampered(correct: dict[str, np.ndarray], missing: str) -> None:
     outcome = _backward({k: v for k, v in correct.items() if k != missing})
-    assert _tampered(outcome) and f"array {missing!r}" in str(outcome.message)
+    field = {"h2_log_plus32": "step32.plus", "h2_log_minus64": "step64.minus"}.get(missing, missing)  # the typed result's field
+    assert _tampered(outcome) and f"value {field!r}" in str(outcome.message)
 
 
 # --------------------------------------------------------------------------- catalogs and the worker

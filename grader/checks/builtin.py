@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from .framework_probe.check import ARCHITECTURE, FORWARD
-from .gradients import layer_check
-from .layers import LAYERS
-from .model_gradient import MODEL_BACKWARD
+from .layer_gradient.check import layer_check
+from .layer_gradient.layers import LAYERS
+from .model_backward.check import MODEL_BACKWARD
 from .registry import CheckDef, Registry
 from .softmax_stability.check import STABILITY
 from .training.framework_check import FRAMEWORK_TRAIN

@@ -7,15 +7,10 @@ task into its own package with a typed result (sandbox/tasks.py) deletes its lin
 
 from __future__ import annotations
 
-from .protocol import (MAX_INTAKE_REPORT_BYTES, IntakeParams, LayerGradientParams,
-                       ModelBackwardParams, NumpyTrainParams, SimilarityParams, SoftmaxStabilityParams)
+from .protocol import MAX_INTAKE_REPORT_BYTES, IntakeParams, SimilarityParams
 from .tasks import WorkerTask
 from .wire import TaskResult
 
 _M = __name__
-layer_gradient = WorkerTask("layer_gradient", LayerGradientParams, TaskResult, None, "backward", _M)
-softmax_stability = WorkerTask("softmax_stability", SoftmaxStabilityParams, TaskResult, None, "backward", _M)
-model_backward = WorkerTask("model_backward", ModelBackwardParams, TaskResult, None, "backward", _M)
-numpy_train = WorkerTask("numpy_train", NumpyTrainParams, TaskResult, None, "train", _M)
 intake = WorkerTask("intake", IntakeParams, TaskResult, None, "backward", _M, MAX_INTAKE_REPORT_BYTES)
 similarity_fingerprint = WorkerTask("similarity_fingerprint", SimilarityParams, TaskResult, None, "backward", _M)

@@ -21,9 +21,6 @@ from ..text import Message
 from .tasks import MAX_REPORT_BYTES, TaskRef
 from .wire import TaskParams, TaskResult
 
-Task = Literal["intake", "layer_gradient", "softmax_stability", "model_backward", "numpy_train",
-               "similarity_fingerprint"]
-
 JOB_FILE = "job.json"
 INPUTS_FILE = "inputs.npz"
 OUT_DIR = "out"
@@ -37,42 +34,7 @@ class _Msg(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-# --------------------------------------------------------------------------- task parameters (host -> worker)
-
-
-class LayerGradientParams(TaskParams):
-    """layer_gradient: forward/backward of one numpy layer at `n_points` input points with `n_args` arguments."""
-
-    task: Literal["layer_gradient"] = "layer_gradient"
-    layer: str
-    n_args: int = Field(ge=1, le=8)
-    n_points: int = Field(ge=1, le=8)
-
-
-class SoftmaxStabilityParams(TaskParams):
-    """softmax_stability: Softmax.forward on large logits."""
-
-    task: Literal["softmax_stability"] = "softmax_stability"
-
-
-class ModelBackwardParams(TaskParams):
-    """model_backward: the numpy myModel with the grader's weights, forward and backward, and directional forwards."""
-
-    task: Literal["model_backward"] = "model_backward"
-    seed: int
-    fd_step64: float
-    fd_step32: float
-
-
-class NumpyTrainParams(TaskParams):
-    """numpy_train: the grader's seeded mini-batch SGD on the numpy myModel."""
-
-    task: Literal["numpy_train"] = "numpy_train"
-    seed: int
-    epochs: int
-    batch_size: int
-    lr: float
-    threads: int = 1
+# --------------------------------------------------------------------------- parameters of the tasks still in legacy.py
 
 
 class IntakeParams(TaskParams):
@@ -91,11 +53,6 @@ class SimilarityParams(TaskParams):
     window: int
 
 
-Params = Annotated[
-    Union[LayerGradientParams, SoftmaxStabilityParams, ModelBackwardParams, NumpyTrainParams,
-          IntakeParams, SimilarityParams],
-    Field(discriminator="task"),
-]
 ParamsT = TypeVar("ParamsT", bound=TaskParams)
 
 
@@ -187,112 +144,3 @@ class RunReply(_Msg):
 
     returncode: int
     timed_out: bool
-
-
-# --------------------------------------------------------------------------- task results (worker -> host), validated on the host
-# Each check's registry entry names its result model; a reply that does not validate is "tampered" for that check alone.
-
-class _Result(TaskResult):
-    """Base of the task result models: the worker's `values`, validated in the grader's process."""
-
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-    warnings: tuple[str, ...] = ()
-
-
-# ---- results of layer_gradient and softmax_stability (checks/gradients.py, checks/stability.py)
-# (imported here, not at the top: each section of this file has its own owner)
-from pydantic import StrictBool, StrictStr, model_validator  # noqa: E402
-
-
-class GradType(BaseModel):
-    """What a layer's backward returned for one gradient, read before conversion (tasks_numpy.describe)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    type: StrictStr = Field(description="The returned object's class name, e.g. 'ndarray', 'list'.")
-    ndarray: StrictBool = Field(description="Exactly np.ndarray (not a subclass).")
-    dtype: StrictStr | None = Field(description="The array's dtype, e.g. 'float64'; None for anything but an ndarray.")
-
-    @model_validator(mode="after")
-    def _ndarray_has_dtype(self) -> GradType:
-        if self.ndarray and self.dtype is None:
-            raise ValueError("an ndarray has a dtype")
-        return self
-
-
-class LayerPoint(BaseModel):
-    """The worker's values for one input point k: wire keys p{k}_grad_types and p{k}_fd_dtype."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    grad_types: tuple[GradType, ...] = Field(description="One entry per gradient backward returned.")
-    fd_dtype: StrictStr = Field(description="dtype of the forward's output: its finite differences used that dtype's steps.")
-
-
-class LayerGradientResult(_Result):
-    """layer_gradient: per input point k the worker writes values p{k}_grad_types and p{k}_fd_dtype, gathered
-    here into `points` in order (its arrays p{k}_out, p{k}_grad{i}, ... are checked by the judge)."""
-
-    points: tuple[LayerPoint, ...]
-
-    @model_validator(mode="before")
-    @classmethod
-    def _gather_points(cls, data: Any) -> Any:
-        if not isinstance(data, dict):
-            return data
-        points: list[dict[str, Any]] = []
-        while any(f"p{len(points)}_{key}" in data for key in ("grad_types", "fd_dtype")):
-            k = len(points)
-            points.append({"grad_types": data.get(f"p{k}_grad_types"), "fd_dtype": data.get(f"p{k}_fd_dtype")})
-        return {**data, "points": points}
-
-
-class SoftmaxStabilityResult(_Result):
-    """softmax_stability: no values; the output is the array `out`."""
-
-
-# ---- results of model_backward, numpy_train and framework_train (checks/model_gradient.py, checks/training.py)
-# Strict numbers: a bool or a numeric string where the task writes a number is a forged reply, not a value.
-
-_Int = Annotated[int, Field(strict=True)]
-Measured = Union[_Int, Annotated[float, Field(strict=True)], Literal["nan", "inf", "-inf"]]
-"""A number the worker measured, or the name of one that is not finite (strict JSON has no NaN): str(float)."""
-
-
-class ModelBackwardResult(_Result):
-    """model_backward's values (tasks_numpy.model_backward).  Arrays, read by the judge: h2_log, W1_grad,
-    W2_grad, and h2_log_{plus,minus}{64,32}, the forwards at W +/- step * D for each dtype's step."""
-
-    W1_shape: tuple[_Int, ...] = Field(description="np.shape of myModel.W1 right after myModel() (before the grader set it).")
-    W2_shape: tuple[_Int, ...] = Field(description="np.shape of myModel.W2 right after myModel().")
-
-
-class TrainingCurvePoints(BaseModel):
-    """sandbox/curve.py's TrainingCurve.points: equal-length columns (the judge checks the lengths)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    step: tuple[Measured, ...]
-    loss: tuple[Measured, ...]
-    accuracy: tuple[Measured, ...]
-
-
-class TrainingResult(_Result):
-    """numpy_train's and framework_train's values.  Array, read by the judge: test_out, the (n_test, 10) outputs."""
-
-    losses: tuple[Measured, ...] = Field(description="The mean training loss of each epoch.")
-    curve: TrainingCurvePoints | None = Field(None, description="Loss and batch accuracy every few steps.")
-    worker_seconds: float | None = Field(None, description="The worker's own run time (child.py writes it for every task).")
-    W1_shape: tuple[_Int, ...] | None = Field(None, description="numpy_train: np.shape of myModel.W1 after myModel().")
-    W2_shape: tuple[_Int, ...] | None = Field(None, description="numpy_train: np.shape of myModel.W2 after myModel().")
-    n_parameters: _Int | None = Field(None, description="framework_train: the number of trainable parameters found.")
-    layout: Literal["3d", "2d"] | None = Field(
-        None, description="framework_train: the input layout the model was trained and tested in: the template's (N, 28, 28) "
-                          "images (3d), or flattened (N, 784) rows (2d), when it accepts only those.")
-    training_flag: StrictBool | None = Field(
-        None, description="framework_train: the model was called with training=True while training, training=False on the test images.")
-    no_layout: ChildError | None = Field(
-        None, description="framework_train: the model accepts neither layout (training.no_layout); nothing was trained.")
-    module_modes: StrictBool | None = Field(
-        None, description="framework_train: PyTorch modules were put in training mode, then in eval mode for the test images.")

@@ -9,7 +9,7 @@ from ...records import CheckOutcome
 from ...rubric import AdvisoryCheck
 from ...text import msg
 from ..compare import excerpt
-from ..layers import softmax_np
+from ..layer_gradient.layers import softmax_np
 from ..outcome import CheckFailed
 from ..registry import CheckContext, CheckDef, Planned, Reply
 from .worker import TASK, StabilityParams, StabilityResult

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from ...sandbox.tasks import WorkerTask
-from ...sandbox.tasks_numpy import layer_forward
 from ...sandbox.wire import Array, TaskParams, TaskResult
 from ...sandbox.workspace import Workspace
+from ..numpy_worker import layer_forward
 
 
 class StabilityParams(TaskParams):

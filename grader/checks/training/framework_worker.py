@@ -31,7 +31,7 @@ from typing import Any, Iterator, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
-from ...sandbox.curve import TrainingCurve
+from .curve import CurvePoints, TrainingCurve
 from ...sandbox.protocol import ChildError
 from ...sandbox.tasks import WorkerTask
 from ...sandbox.wire import Array, TaskParams, TaskResult
@@ -56,16 +56,6 @@ class FrameworkTrainParams(TaskParams):
     lr: float
     optimizer: Literal["sgd", "adam"]
     threads: int = 1
-
-
-class CurvePoints(BaseModel):
-    """The training curve (sandbox/curve.py): loss and batch accuracy every few steps, in equal-length columns."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, ser_json_inf_nan="constants")
-
-    step: tuple[StrictInt, ...]
-    loss: tuple[float, ...]
-    accuracy: tuple[float, ...]
 
 
 class FrameworkTrainResult(TaskResult):
@@ -101,8 +91,7 @@ def framework_train(ws: Workspace, p: FrameworkTrainParams) -> FrameworkTrainRes
     train = _train_torch if p.framework == "pytorch" else _train_tensorflow
     curve, run = TrainingCurve(), _Trained()
     losses = train(ws, p, in_layout(x, layout), y, curve, layout, run)
-    points = CurvePoints(step=tuple(curve.points["step"]), loss=tuple(float(v) for v in curve.points["loss"]),
-                         accuracy=tuple(curve.points["accuracy"]))
+    points = CurvePoints.of(curve)
     return FrameworkTrainResult(test_out=run.test_out, losses=tuple(losses), curve=points, n_parameters=run.n_parameters, layout=layout,
                                 training_flag=run.flag, module_modes=run.module_modes)
 

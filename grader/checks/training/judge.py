@@ -27,13 +27,13 @@ import numpy as np
 from ...evidence import Curve, ErrorEvidence, TrainingEvidence
 from ...records import CheckOutcome
 from ...rubric import TrainingCheck
-from ...sandbox.protocol import TrainingResult
 from ...sandbox.wire import TaskParams
 from ...text import Message, msg
 from ..framework_layouts import LAYOUT_TEXT
-from ..outcome import CheckFailed, array, expect, skipped
-from ..registry import CheckContext, CheckDef, Planned, Reply
+from ..outcome import CheckFailed, expect
+from ..registry import CheckContext, Planned, Reply
 from .framework_worker import FrameworkTrainResult
+from .numpy_worker import NumpyTrainResult
 
 NUMPY_ID = "numpy.model.train"
 FRAMEWORK_ID = "framework.model.train"
@@ -77,29 +77,26 @@ def planned(ctx: CheckContext[TrainingCheck], params: TaskParams) -> Planned[Tra
 # --------------------------------------------------------------------------- judge
 
 
-Trained = TrainingResult | FrameworkTrainResult
-"""A training worker's result: numpy_train's (legacy values) or framework_train's (typed)."""
+Trained = NumpyTrainResult | FrameworkTrainResult
+"""A training worker's result: numpy_train's or framework_train's."""
 
 
-def judge(ctx: CheckContext[TrainingCheck], state: TrainingState,
-          reply: Reply[TrainingResult] | Reply[FrameworkTrainResult]) -> CheckOutcome:
+def judge(ctx: CheckContext[TrainingCheck], state: TrainingState, reply: Reply[NumpyTrainResult] | Reply[FrameworkTrainResult]) -> CheckOutcome:
     """Accuracy of the trained model's test outputs against the grader's labels; below the threshold, why."""
-    rc, labels = ctx.spec, state.labels
-    if (rejected := reply.values.no_layout) is not None:  # the framework model takes neither input layout
-        expect(rejected.message.id == "training.no_layout" and reply.values.layout is None, "value 'no_layout'")
+    rc, labels, values = ctx.spec, state.labels, reply.values
+    framework = values if isinstance(values, FrameworkTrainResult) else None
+    if framework is not None and (rejected := framework.no_layout) is not None:  # the model takes neither input layout
+        expect(rejected.message.id == "training.no_layout" and framework.layout is None, "value 'no_layout'")
         raise CheckFailed(rejected.message, None, ErrorEvidence(failure=rejected.kind, phase=rejected.phase, detail=rejected.traceback,
                                                                 location=rejected.location))
-    out = _test_out(reply)
-    losses = _measured(reply.values.losses)
-    seconds = reply.result.worker_seconds  # the worker's own time; numpy_train's legacy values carry it too
-    if seconds is None and isinstance(reply.values, TrainingResult):
-        seconds = reply.values.worker_seconds
-    evidence = _evidence(rc, state, reply.values, seconds)
+    out = _test_out(values)
+    losses = _measured(values.losses)
+    evidence = _evidence(rc, state, values, reply.result.worker_seconds)
     if out.shape != (len(labels), 10):
         raise CheckFailed(msg("training.output_shape", n=len(labels), shape=str(out.shape)), None, evidence)
     accuracy = float(np.mean(np.argmax(out, axis=1) == labels))
     evidence = evidence.model_copy(update={"accuracy": accuracy})
-    flat = reply.values.layout == "2d"
+    flat = framework is not None and framework.layout == "2d"
     if accuracy < rc.threshold:
         if flat:
             evidence = evidence.model_copy(update={"notes": (*evidence.notes, msg("training.note_flat"))})
@@ -112,14 +109,11 @@ def judge(ctx: CheckContext[TrainingCheck], state: TrainingState,
                         message=msg("training.passed", accuracy=accuracy, threshold=rc.threshold, epochs=rc.epochs))
 
 
-def _test_out(reply: Reply[TrainingResult] | Reply[FrameworkTrainResult]) -> np.ndarray:
-    """The trained model's outputs on the test images: framework_train's typed field, numpy_train's array."""
-    values = reply.values
-    if isinstance(values, FrameworkTrainResult):
-        expect(values.test_out is not None, "value 'test_out'")
-        assert values.test_out is not None  # expect raised otherwise
-        return values.test_out
-    return array(reply.result, "test_out")
+def _test_out(values: Trained) -> np.ndarray:
+    """The trained model's outputs on the test images (framework_train sends none when it trained nothing)."""
+    expect(values.test_out is not None, "value 'test_out'")
+    assert values.test_out is not None  # expect raised otherwise
+    return values.test_out
 
 
 def _measured(values: Sequence[float | str]) -> tuple[float | str, ...]:
@@ -135,14 +129,19 @@ def _evidence(rc: TrainingCheck, state: TrainingState, values: Trained, seconds:
         curve = Curve(step=points.step, loss=_measured(points.loss), accuracy=points.accuracy)
     return TrainingEvidence(threshold=rc.threshold, epochs=rc.epochs, batch_size=rc.batch_size, lr=rc.lr, optimizer=rc.optimizer,
                             seed=rc.seed, train_images=state.n_train, test_images=len(state.labels), losses=_measured(values.losses),
-                            curve=curve, train_seconds=seconds, input_layout=LAYOUT_TEXT[values.layout] if values.layout else None,
+                            curve=curve, train_seconds=seconds, input_layout=_layout_text(values),
                             train_call=_call_code(values, True), test_call=_call_code(values, False))
+
+
+def _layout_text(values: Trained) -> str | None:
+    """The input layout framework_train trained in, as the evidence shows it."""
+    return LAYOUT_TEXT[values.layout] if isinstance(values, FrameworkTrainResult) and values.layout else None
 
 
 def _call_code(values: Trained, training: bool) -> str | None:
     """How the framework worker called the model, as code: 'model.train(); model(x)', 'model(x, training=False)'."""
-    if values.training_flag is None and values.module_modes is None:  # the numpy task, or a worker that did not say
-        return None
+    if not isinstance(values, FrameworkTrainResult) or (values.training_flag is None and values.module_modes is None):
+        return None  # the numpy task, or a worker that did not say
     mode = ("model.train(); " if training else "model.eval(); ") if values.module_modes else ""
     return mode + (f"model(x, training={training})" if values.training_flag else "model(x)")
 

@@ -1,11 +1,11 @@
-"""numpy.model.train: mini-batch SGD with the template's update W -= lr * W_grad (worker: numpy_train)."""
+"""numpy.model.train: mini-batch SGD with the template's update W -= lr * W_grad (worker: numpy_worker.py)."""
 
 from __future__ import annotations
 
 from ...rubric import TrainingCheck
-from ...sandbox.protocol import NumpyTrainParams, TrainingResult
 from ..registry import CheckContext, CheckDef, Planned
 from .judge import LAYER_CHECKS, NUMPY_ID, TrainingState, judge, planned
+from .numpy_worker import TASK, NumpyTrainParams, NumpyTrainResult
 
 
 def plan_numpy(ctx: CheckContext[TrainingCheck]) -> Planned[TrainingState]:
@@ -15,7 +15,7 @@ def plan_numpy(ctx: CheckContext[TrainingCheck]) -> Planned[TrainingState]:
     return planned(ctx, params)
 
 
-NUMPY_TRAIN: CheckDef[TrainingCheck, TrainingState, TrainingResult] = CheckDef(
-    id=NUMPY_ID, part="numpy", needs=("myModel",), spec=TrainingCheck, default=None, plan=plan_numpy, result=TrainingResult,
-    judge=judge, after=LAYER_CHECKS, staff_layers=True, narrow=False, module=__name__)
+NUMPY_TRAIN: CheckDef[TrainingCheck, TrainingState, NumpyTrainResult] = CheckDef(
+    id=NUMPY_ID, part="numpy", needs=("myModel",), spec=TrainingCheck, default=None, plan=plan_numpy, result=NumpyTrainResult,
+    judge=judge, after=LAYER_CHECKS, staff_layers=True, narrow=False, task=TASK, module=__name__)
 """Not narrowed: the student's myModel builds their own layers (or the staff's, for layers that failed)."""

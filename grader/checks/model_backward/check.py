@@ -9,16 +9,16 @@ import numpy as np
 import torch
 from pydantic import JsonValue
 
-from ..evidence import ArrayComparison, GradientComparison, GradientEvidence
-from ..records import CheckOutcome
-from ..rubric import GradientCheck, Tolerance
-from ..sandbox.protocol import ModelBackwardParams, ModelBackwardResult
-from ..text import Message, msg
-from .compare import Comparison, compare, diagnose, error_map, excerpt
-from .layers import EPS
-from .outcome import CheckFailed, array
-from .registry import CheckContext, CheckDef, Planned, Reply
-from .training.judge import LAYER_CHECKS
+from ...evidence import ArrayComparison, GradientComparison, GradientEvidence
+from ...records import CheckOutcome
+from ...rubric import GradientCheck, Tolerance
+from ...text import Message, msg
+from ..compare import Comparison, compare, diagnose, error_map, excerpt
+from ..layer_gradient.layers import EPS
+from ..outcome import CheckFailed
+from ..registry import CheckContext, CheckDef, Planned, Reply
+from ..training.judge import LAYER_CHECKS
+from .worker import TASK, ModelBackwardParams, ModelBackwardResult
 
 CHECK_ID = "numpy.model.backward"
 BATCH, HIDDEN = 7, 100
@@ -96,10 +96,10 @@ def judge(ctx: CheckContext[GradientCheck], inputs: Inputs, reply: Reply[ModelBa
     rc = ctx.spec
     want = reference_grads(inputs)
     found = _Findings(seed=rc.run_seed, details={"batch": BATCH, "W1_shape_in_your_model": list(reply.values.W1_shape)})
-    tol = rc.tolerance.for_dtype(str(array(reply.result, "W1_grad").dtype))
+    tol = rc.tolerance.for_dtype(str(reply.values.W1_grad.dtype))
     forward_ok = _forward_matches(reply, want, tol, found)
     for name in ("W2_grad", "W1_grad"):
-        got = array(reply.result, name)
+        got = reply.values.W1_grad if name == "W1_grad" else reply.values.W2_grad
         if got.shape != want[name].shape:
             raise CheckFailed(msg("model.grad_shape", name=name, got=str(got.shape), want=str(want[name].shape)),
                               diagnose(got, want[name], (), rtol=tol.autograd_rtol, floor=tol.floor), found.evidence())
@@ -121,7 +121,7 @@ def _comparison(cmp: Comparison) -> ArrayComparison:
 
 def _forward_matches(reply: Reply[ModelBackwardResult], want: dict[str, np.ndarray], tol: Tolerance, found: _Findings) -> bool:
     """Whether the student's h2_log at the grader's weights is the template's (it decides which diagnosis fits)."""
-    got = array(reply.result, "h2_log")
+    got = reply.values.h2_log
     if got.shape != want["h2_log"].shape:
         found.details["h2_log"] = {"got_shape": list(got.shape), "expected_shape": list(want["h2_log"].shape)}
         return False
@@ -133,19 +133,20 @@ def _forward_matches(reply: Reply[ModelBackwardResult], want: dict[str, np.ndarr
 
 def _check_directional(inputs: Inputs, reply: Reply[ModelBackwardResult], rc: GradientCheck, found: _Findings) -> None:
     """(L(W + hD) - L(W - hD)) / 2h through the student's forward must equal <grad, D>."""
-    kind = "32" if array(reply.result, "h2_log_plus32").dtype in (np.float32, np.float16) else "64"
+    kind = "32" if reply.values.step32.plus.dtype in (np.float32, np.float16) else "64"
     fd_tol = rc.tolerance.float32 if kind == "32" else rc.tolerance.float64
     step = directional_step(inputs, fd_tol.fd_eps)
     if step < fd_tol.fd_eps * 1e-3:
         found.notes.append(msg("model.directional_skipped", step=step, kind=kind))
         return
-    moved = {k: array(reply.result, f"h2_log_{k}{kind}") for k in ("plus", "minus")}
+    directional = reply.values.step32 if kind == "32" else reply.values.step64
+    moved = {"plus": directional.plus, "minus": directional.minus}
     if any(h.shape != inputs["label"].shape for h in moved.values()):
         shape = next(h.shape for h in moved.values() if h.shape != inputs["label"].shape)
         raise CheckFailed(msg("model.h2_log_shape", shape=str(shape), batch=BATCH), msg("model.h2_log_hint"), found.evidence())
     loss = {k: -float(np.sum(inputs["label"] * h)) for k, h in moved.items()}
     numeric = (loss["plus"] - loss["minus"]) / (2 * step)
-    analytic = float(np.sum(array(reply.result, "W1_grad") * inputs["D1"]) + np.sum(array(reply.result, "W2_grad") * inputs["D2"]))
+    analytic = float(np.sum(reply.values.W1_grad * inputs["D1"]) + np.sum(reply.values.W2_grad * inputs["D2"]))
     rel = abs(numeric - analytic) / max(abs(numeric), abs(analytic), 1e-12)
     found.details["directional_derivative"] = {"finite_difference": numeric, "from_your_gradients": analytic, "step": step,
                                                "rel_err": rel, "rtol": fd_tol.fd_rtol}
@@ -162,5 +163,5 @@ def _model_diagnosis(got: np.ndarray, want: np.ndarray, forward_ok: bool, tol: T
 
 MODEL_BACKWARD: CheckDef[GradientCheck, Inputs, ModelBackwardResult] = CheckDef(
     id=CHECK_ID, part="numpy", needs=("myModel",), spec=GradientCheck, default=None, plan=plan, result=ModelBackwardResult,
-    judge=judge, after=LAYER_CHECKS, staff_layers=True, narrow=False, module=__name__)
+    judge=judge, after=LAYER_CHECKS, staff_layers=True, narrow=False, task=TASK, module=__name__)
 """Not narrowed: myModel builds the student's layers (or the staff's, for layers that failed their own check)."""

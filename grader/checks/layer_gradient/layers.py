@@ -1,7 +1,7 @@
 """The four numpy layers as the grader knows them: inputs, exact reference, known mistakes.
 
 A new layer is one more `LayerSpec` registered through `gradients.layer_check`
-(tests/tanh_check.py does it from outside the grader).
+(tests/tanh_check.py adds one from outside the grader).
 
 Inputs avoid false failures by construction: float64, shapes whose dimensions all
 differ (a transposed gradient cannot hide), ReLU inputs far from the kink at 0,
@@ -17,8 +17,8 @@ from typing import Callable
 import numpy as np
 import torch
 
-from ..text import msg
-from .compare import Mistake
+from ...text import msg
+from ..compare import Mistake
 
 EPS = 1e-12  # the template's epsilon in Softmax and Log
 

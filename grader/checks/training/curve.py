@@ -1,11 +1,11 @@
-"""Inside the worker: the training curve, loss and batch accuracy averaged over every few steps."""
+"""The training curve both training workers record: loss and batch accuracy averaged over every few steps."""
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, StrictInt
 
 
 class TrainingCurve:
@@ -27,7 +27,23 @@ class TrainingCurve:
         if self._step % self._every == 0:
             loss = self._loss / self._seen
             self.points["step"].append(self._step)
-            self.points["loss"].append(loss if math.isfinite(loss) else str(loss))  # strict JSON has no NaN
+            self.points["loss"].append(loss)
             self.points["accuracy"].append(self._correct / self._seen)
             self._loss = self._correct = 0.0
             self._seen = 0
+
+
+class CurvePoints(BaseModel):
+    """A recorded curve as it travels in a training result: equal-length columns (the judge checks the lengths)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, ser_json_inf_nan="constants")
+
+    step: tuple[StrictInt, ...]
+    loss: tuple[float, ...]
+    accuracy: tuple[float, ...]
+
+    @classmethod
+    def of(cls, curve: TrainingCurve) -> CurvePoints:
+        """The points `curve` recorded."""
+        return cls(step=tuple(curve.points["step"]), loss=tuple(float(v) for v in curve.points["loss"]),
+                   accuracy=tuple(curve.points["accuracy"]))

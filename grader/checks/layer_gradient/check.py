@@ -2,7 +2,7 @@
 
 One registry entry per layer, made by `layer_check(spec)`: checks/builtin.py
 registers one for each template layer of `layers.LAYERS`; a new layer is a
-`LayerSpec` and one `register(layer_check(spec, default=...))` (tests/tanh_check.py).
+`LayerSpec` and one more `layer_check(spec, default=...)` in a Registry.
 
 The worker returns, per input point, the student's forward output, the
 gradients their backward returned, their forward at every input entry moved by
@@ -16,21 +16,21 @@ failure for its dtype alone.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, TypeVar
 
 import numpy as np
 import torch
 
-from ..evidence import GradientComparison, GradientEvidence
-from ..records import CheckOutcome, ClassOutline, LibraryUse
-from ..vocabulary import Location
-from ..rubric import GradientCheck, Tolerance
-from ..sandbox.protocol import GradType, LayerGradientParams, LayerGradientResult
-from ..text import Message, msg, verbatim
-from .compare import Comparison, compare, diagnose, error_map, excerpt, locate
+from ...evidence import GradientComparison, GradientEvidence
+from ...records import CheckOutcome
+from ...rubric import GradientCheck, Tolerance
+from ...text import Message, msg, verbatim
+from ..compare import Comparison, compare, diagnose, error_map, excerpt, locate
+from ..outcome import CheckFailed, expect
+from ..registry import CheckContext, CheckDef, Planned, Reply
 from .layers import LayerSpec
-from .outcome import CheckFailed, array, expect
-from .registry import CheckContext, CheckDef, Planned, Reply
+from .library import library_outcome
+from .worker import TASK, GradType, LayerGradientParams, LayerGradientResult, LayerPoint
 
 POINTS = ("unit", "typical")
 _POINT_NAMES = {"unit": msg("layers.point.unit"), "typical": msg("layers.point.typical")}
@@ -152,60 +152,7 @@ def layer_check(spec: LayerSpec, default: GradientCheck | None = None) -> LayerC
         return judge_layer(spec, ctx, state, reply)
 
     return CheckDef(id=spec.check_id, part="numpy", needs=(spec.name,), spec=GradientCheck, default=default, plan=plan,
-                    result=LayerGradientResult, judge=judge, module=__name__)
-
-
-# --------------------------------------------------------------------------- numpy only
-
-
-_METHOD_ORDER = ("backward", "forward")
-"""Which method a library message names first: the one that should compute the gradient by hand."""
-_LIBRARIES = frozenset({"torch", "tensorflow", "keras", "jax", "autograd"})
-_AUTODIFF = frozenset({"autograd", "grad", "backward", "GradientTape", "gradient", "vjp", "jvp", "jacobian", "jacrev", "jacfwd",
-                       "hessian", "value_and_grad", "requires_grad", "requires_grad_", "retain_grad", "grad_fn"})
-
-
-def library_outcome(spec: LayerSpec, ctx: CheckContext[GradientCheck]) -> CheckOutcome | None:
-    """The layer fails before it runs when its code computes with torch, tensorflow, keras, jax or autograd
-    (the intake worker recorded it per method, `MethodOutline.libraries`) and the rubric says `numpy_only`."""
-    unit = ctx.part.unit(spec.name)
-    uses = _library_uses(unit.outline) if ctx.spec.numpy_only and unit is not None else []
-    if unit is None or not uses:
-        return None
-    (method, first), rest = uses[0], uses[1:]
-    where = Location(file=unit.file, cell=unit.cell, line=unit.line + first.line - 1)
-    evidence = GradientEvidence(notes=tuple(_library_msg(spec.name, m, use, also=True) for m, use in rest),
-                                details={"library": first.library, "method": method or "", "expression": first.expression,
-                                         "location": where.label})
-    return CheckOutcome(id=spec.check_id, status="failed", message=_library_msg(spec.name, method, first, also=False),
-                        diagnosis=_library_diagnosis(first), evidence=evidence)
-
-
-def _library_uses(outline: ClassOutline | None) -> list[tuple[str | None, LibraryUse]]:
-    """(method, use) for each library use; backward, then forward, then the other methods, then the class body (None)."""
-    if outline is None:
-        return []
-    ranked = sorted(outline.methods, key=lambda m: _METHOD_ORDER.index(m.name) if m.name in _METHOD_ORDER else len(_METHOD_ORDER))
-    found: list[tuple[str | None, LibraryUse]] = [(m.name, use) for m in ranked for use in m.libraries]
-    return found + [(None, use) for use in outline.libraries]
-
-
-def _library_msg(name: str, method: str | None, use: LibraryUse, *, also: bool) -> Message:
-    """"Relu.backward computes with torch (torch.autograd.grad); this part computes gradients by hand with numpy: ..."."""
-    library = use.library if use.library in _LIBRARIES else verbatim(use.library)
-    expression = verbatim(use.expression)
-    if method is None:
-        return (msg("layers.library.also_class", name=name, library=library, expression=expression) if also
-                else msg("layers.library.class", name=name, library=library, expression=expression))
-    if also:
-        return msg("layers.library.also_method", name=name, method=method, library=library, expression=expression)
-    return msg("layers.library.method", name=name, method=method, library=library, expression=expression)
-
-
-def _library_diagnosis(use: LibraryUse) -> Message:
-    if _AUTODIFF.intersection(use.expression.split(".")):
-        return msg("layers.library.diag_autodiff", expression=verbatim(use.expression))
-    return msg("layers.library.diag", library=use.library if use.library in _LIBRARIES else verbatim(use.library))
+                    result=LayerGradientResult, judge=judge, task=TASK, module=__name__)
 
 
 Problem = tuple[Message, Message | None]
@@ -226,7 +173,7 @@ class _LayerJudge:
 
     def judge(self) -> CheckOutcome:
         got = len(self.reply.values.points)
-        expect(got == len(self.points), f"value 'p{min(got, len(self.points))}_grad_types'")  # a point's values are missing
+        expect(got == len(self.points), f"value 'points' ({len(self.points)} records)")  # a point's values are missing
         problem = self._types() or self._forward_shapes() or self._values() or self._state()
         if problem:
             raise CheckFailed(problem[0], problem[1], self._evidence())
@@ -258,14 +205,14 @@ class _LayerJudge:
     def _grad_types(self) -> tuple[GradType, ...]:
         """What the worker says backward returned at the first point, one entry per gradient."""
         infos = self.reply.values.points[0].grad_types
-        expect(len(infos) == len(self.spec.arg_names), "value 'p0_grad_types'")  # one entry per gradient
+        expect(len(infos) == len(self.spec.arg_names), "value 'points[0].grad_types'")  # one entry per gradient
         return infos
 
     def _forward_shapes(self) -> Problem | None:
         """The forward must return the layer's output shape, the shape of grad_y (its finite differences need it)."""
         name = self.spec.name
         for k, point in enumerate(self.points):
-            got, want = array(self.reply.result, f"p{k}_out").shape, point.grad_y.shape
+            got, want = self._point(k).out.shape, point.grad_y.shape
             if got != want:
                 return (msg("layers.forward_shape", name=name, got=str(got), inputs=_shapes(point.args), want=str(want)),
                         msg("layers.diag.forward_shape"))
@@ -280,7 +227,7 @@ class _LayerJudge:
         return None
 
     def _judge_grad(self, k: int, point: _Point, i: int, grad_name: str) -> Problem | None:
-        got, want = array(self.reply.result, f"p{k}_grad{i}"), point.want[i]
+        got, want = _nth(self._point(k).grads, i, f"points[{k}].grads"), point.want[i]
         name, where = self.spec.name, _POINT_NAMES[point.label]
         mistakes = self.spec.mistakes(point.args, point.grad_y)[i]
         tol = self._tolerance(got)
@@ -311,27 +258,35 @@ class _LayerJudge:
         self, k: int, point: _Point, i: int, got: np.ndarray, tol: Tolerance, atol: float
     ) -> tuple[Comparison, int]:
         """Compare with central differences of the student's own forward, skipping entries that crossed a kink."""
-        fd_tol = self.rc.tolerance.for_dtype(self.reply.values.points[k].fd_dtype)
+        got_point = self._point(k)
+        fd_tol = self.rc.tolerance.for_dtype(got_point.fd_dtype)
         steps = _steps(point.args[i], fd_tol.fd_eps)
-        out = array(self.reply.result, f"p{k}_out", point.grad_y.shape)
-        plus, minus = (array(self.reply.result, f"p{k}_fd_{side}{i}", (steps.size, *out.shape)) for side in ("plus", "minus"))
-        fd = numerical_grad(plus, minus, point.grad_y, steps)
+        out = got_point.out
+        expect(out.shape == point.grad_y.shape, f"array 'points[{k}].out' of shape {point.grad_y.shape}")
+        fd = _nth(got_point.fd, i, f"points[{k}].fd")
+        plus, minus = fd.plus, fd.minus
+        for side, moved in (("plus", plus), ("minus", minus)):
+            expect(moved.shape == (steps.size, *out.shape), f"array 'points[{k}].fd[{i}].{side}' of shape {(steps.size, *out.shape)}")
+        quotient = numerical_grad(plus, minus, point.grad_y, steps)
         kinked = kinks(plus, out, minus, point.grad_y, steps, fd_tol.fd_rtol)
-        fd = np.where(kinked, got, fd)
+        quotient = np.where(kinked, got, quotient)
         rtol = max(tol.fd_rtol, fd_tol.fd_rtol)
         noise = atol + rounding_noise(plus, point.grad_y, steps)
-        return compare(got, fd, rtol=rtol, floor=max(tol.fd_floor, fd_tol.fd_floor), atol=noise), int(kinked.sum())
+        return compare(got, quotient, rtol=rtol, floor=max(tol.fd_floor, fd_tol.fd_floor), atol=noise), int(kinked.sum())
 
     def _state(self) -> Problem | None:
         """forward must not change its inputs; backward must use the latest forward, and give the same twice."""
-        name, point, result = self.spec.name, self.points[0], self.reply.result
+        name, point, got = self.spec.name, self.points[0], self._point(0)
         for i, arg_name in enumerate(self.spec.arg_names):
-            if not np.array_equal(array(result, f"p0_arg_after{i}"), point.args[i]):
+            if not np.array_equal(_nth(got.arg_after, i, "points[0].arg_after"), point.args[i]):
                 return msg("layers.modified_input", name=name, arg=arg_name), msg("layers.diag.modified_input", arg=arg_name)
-        if not np.array_equal(array(result, "p0_gy_after"), point.grad_y):
+        if not np.array_equal(got.gy_after, point.grad_y):
             self.notes.append(msg("layers.note.modified_grad_y", name=name))
+        expect(got.state is not None, "value 'points[0].state'")  # the worker runs the state passes at the first point
+        assert got.state is not None
         for i, grad_name in enumerate(self._grad_names()):
-            fresh, seq, again = (array(result, f"p0_{kind}{i}") for kind in ("grad", "seq_grad", "again_grad"))
+            fresh, seq, again = (_nth(grads, i, f"points[0].{what}") for what, grads in
+                                 (("grads", got.grads), ("state.seq_grads", got.state.seq_grads), ("state.again_grads", got.state.again_grads)))
             tol = self._tolerance(fresh)
             if seq.shape != fresh.shape or not compare(seq, fresh, rtol=tol.autograd_rtol, floor=tol.floor).ok:
                 return msg("layers.stale_input", name=name, grad=grad_name), msg("layers.diag.stale_input")
@@ -340,11 +295,23 @@ class _LayerJudge:
         return None
 
     # ----------------------------------------------------------------- helpers
+    def _point(self, k: int) -> LayerPoint:
+        return self.reply.values.points[k]
+
     def _grad_names(self) -> list[str]:
         return [f"grad_{n}" for n in self.spec.arg_names]
 
     def _tolerance(self, got: np.ndarray) -> Tolerance:
         return self.rc.tolerance.for_dtype(str(got.dtype))
+
+
+T = TypeVar("T")
+
+
+def _nth(items: tuple[T, ...], i: int, what: str) -> T:
+    """Item `i` of a per-argument field of the reply; a missing one is a reply the worker never writes."""
+    expect(i < len(items), f"value '{what}[{i}]'")
+    return items[i]
 
 
 def _shapes(args: list[np.ndarray]) -> Message | str:
