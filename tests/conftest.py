@@ -11,7 +11,9 @@ import numpy as np
 import pytest
 
 from grader.cli import main
+from grader.errors import DataError
 from grader.intake.candidates import class_outline
+from grader.mnist import mnist_folder
 from grader.records import ClassOutline, RunResult
 from grader.text import Message
 
@@ -40,17 +42,14 @@ def require_or_skip(condition: bool, reason: str, *, xfail: bool = False) -> Non
     pytest.skip(reason)
 
 
-def _mnist_dir() -> Path:
-    # CI and tests use the shared copy next to the checkout; GRADER_MNIST_DIR overrides it.
-    return Path(os.environ.get("GRADER_MNIST_DIR", REPO.parent / "shared" / "data" / "mnist"))
-
-
 @pytest.fixture(scope="session")
 def mnist_dir() -> Path:
-    path = _mnist_dir()
-    if not (path / "t10k-labels-idx1-ubyte.gz").exists() and not (path / "t10k-labels-idx1-ubyte").exists():
-        pytest.fail(f"MNIST not found at {path}: set GRADER_MNIST_DIR to a folder with the four IDX files")
-    return path
+    """The IDX folder the grader itself would read (grader.mnist.mnist_folder: GRADER_MNIST_DIR,
+    the existing copies, the cache ./setup.sh filled, then the verified download)."""
+    try:
+        return mnist_folder(progress=False)
+    except DataError as exc:
+        pytest.fail(f"MNIST not found the way the grader looks for it: {exc}")
 
 
 @dataclass(frozen=True)
@@ -62,7 +61,7 @@ class CliRun:
 
 @pytest.fixture
 def grade(capsys: pytest.CaptureFixture[str], mnist_dir: Path):  # type: ignore[no-untyped-def]
-    """Run `grade ARGS... --mnist <shared MNIST>` and return its exit code and output."""
+    """Run `grade ARGS... --mnist <the mnist_dir fixture>` and return its exit code and output."""
 
     def run(*args: str | Path) -> CliRun:
         code = main([str(a) for a in args] + ["--mnist", str(mnist_dir), "--no-color"])

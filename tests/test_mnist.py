@@ -13,6 +13,8 @@ import hashlib
 import os
 import socket
 import struct
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -24,7 +26,8 @@ import numpy as np
 import pytest
 
 from grader.errors import DataError
-from grader.mnist import IDX_FILES, Mnist, _download_from_mirrors, download_mnist, load_mnist, read_idx
+from grader.mnist import IDX_FILES, Mnist, _download_from_mirrors, download_mnist, load_mnist, mnist_folder, read_idx
+from grader.mnist.cache import fill_cache
 
 REAL_MNIST = Path(os.environ.get("GRADER_MNIST_DIR") or "/work/shared/data/mnist")
 PUBLISHED_TEST_LABEL_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
@@ -529,3 +532,53 @@ def test_download_prints_nothing_when_stderr_is_not_a_terminal(
     download_mnist(tmp_path / "dest", base_url=mirror.url, checksums=mirror.checksums(), progress=True)
 
     assert capfd.readouterr() == ("", "")
+
+
+# --------------------------------------------------------------------------- the cache ./setup.sh fills
+
+
+def test_setup_fills_the_cache_from_a_copy_and_the_tests_fixture_finds_it_there(tmp_path: Path, home: Path) -> None:
+    """What ./setup.sh runs, then the lookup conftest.mnist_dir uses, with no GRADER_MNIST_DIR and no ../shared."""
+    want = write_set(tmp_path / "shared", n_train=12, n_test=6)
+    env = {k: v for k, v in os.environ.items() if k not in ("GRADER_MNIST_DIR", "XDG_CACHE_HOME")} | {"HOME": str(home)}
+    done = subprocess.run([sys.executable, "-m", "grader.mnist", "--from", str(tmp_path / "shared")],
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"MNIST cache: {grader_cache(home)}"
+
+    found = mnist_folder(environ={}, home=home, download=False)
+
+    assert found == grader_cache(home)
+    assert_same_data(load_mnist(found, environ={}, home=home), want)
+
+
+def test_fill_cache_without_a_copy_downloads_verified_files_and_keeps_them(home: Path, mirror: Mirror) -> None:
+    assert fill_cache(environ=mirror.environ(), home=home, progress=False) == grader_cache(home)
+    assert sorted(p.name for p in grader_cache(home).iterdir()) == sorted(GZ_FILES)
+    # Complete already: no server needed the second time.
+    assert fill_cache(environ={"GRADER_MNIST_URL": dead_url()}, home=home, progress=False) == grader_cache(home)
+    assert_same_data(load_mnist(environ={}, home=home, download=False), mirror.data)
+
+
+def test_fill_cache_refuses_a_broken_copy_and_caches_nothing(tmp_path: Path, home: Path) -> None:
+    write_set(tmp_path / "shared")
+    (tmp_path / "shared" / "t10k-labels-idx1-ubyte.gz").write_bytes(b"not gzip")
+    with pytest.raises(DataError, match=r"t10k-labels-idx1-ubyte.gz: not an IDX file"):
+        fill_cache(tmp_path / "shared", environ={}, home=home)
+    assert not grader_cache(home).exists()
+
+
+def test_fill_cache_replaces_the_other_variant_so_no_stale_file_is_read(tmp_path: Path, home: Path) -> None:
+    write_set(grader_cache(home), n_train=5, gz=False, seed=1)
+    want = write_set(tmp_path / "shared", n_train=8, gz=True, seed=2)
+    fill_cache(tmp_path / "shared", environ={}, home=home)
+    assert sorted(p.name for p in grader_cache(home).iterdir()) == sorted(GZ_FILES)
+    assert_same_data(load_mnist(environ={}, home=home, download=False), want)
+
+
+def test_mnist_folder_passes_over_a_keras_npz_and_names_the_cache_it_would_fill(tmp_path: Path, home: Path) -> None:
+    write_keras_npz(home, write_set(tmp_path / "elsewhere"))
+    with pytest.raises(DataError, match=r"MNIST not found; looked in .*nn-grader/mnist; download disabled"):
+        mnist_folder(environ={}, home=home, download=False)
+    write_set(grader_cache(home))
+    assert mnist_folder(environ={}, home=home, download=False) == grader_cache(home)
