@@ -118,12 +118,12 @@ def _is_msg(func: ast.expr, names: set[str], modules: set[str]) -> bool:
     return isinstance(func, ast.Attribute) and func.attr == "msg" and isinstance(func.value, ast.Name) and func.value.id in modules
 
 
-def read_catalogs(root: Path) -> tuple[dict[str, dict[str, str]], list[str]]:
-    """{lang: {id: template}} of every domain under `root`, and the ids found in two domains of one language."""
+def read_catalogs(*roots: Path) -> tuple[dict[str, dict[str, str]], list[str]]:
+    """{lang: {id: template}} of every domain under `roots`, and the ids found in two domains of one language."""
     catalogs: dict[str, dict[str, str]] = {lang: {} for lang in LANGS}
     clashes = []
     for lang in LANGS:
-        for po in sorted((root / lang / "LC_MESSAGES").glob("*.po")):
+        for po in sorted(po for root in roots for po in (root / lang / "LC_MESSAGES").glob("*.po")):
             with po.open("rb") as stream:
                 for entry in read_po(stream):
                     if not entry.id or not isinstance(entry.id, str):
@@ -164,9 +164,9 @@ def _without_fields(template: str) -> str:
         return template
 
 
-def catalog_problems(code_root: Path, locale_root: Path) -> list[str]:
-    """What is wrong between the msg() calls under `code_root` and the catalogs under `locale_root`, as sentences."""
-    catalogs, problems = read_catalogs(locale_root)
+def catalog_problems(code_root: Path, *locale_roots: Path) -> list[str]:
+    """What is wrong between the msg() calls under `code_root` and the catalogs under `locale_roots`, as sentences."""
+    catalogs, problems = read_catalogs(*locale_roots)
     en, zh = catalogs["en"], catalogs["zh"]
     for call in msg_calls(code_root):
         if call.message_id is None:
@@ -193,8 +193,12 @@ def catalog_problems(code_root: Path, locale_root: Path) -> list[str]:
 # --------------------------------------------------------------------------- the grader's code and catalogs
 
 
+CHECK_LOCALES = tuple(sorted(GRADER.glob("checks/*/locale")))
+"""The catalog domains of check packages (grader/checks/<package>/locale), read with the grader's own."""
+
+
 def test_the_catalogs_agree_with_every_msg_call_of_the_grader() -> None:
-    assert catalog_problems(GRADER, LOCALE_DIR) == []
+    assert catalog_problems(GRADER, LOCALE_DIR, *CHECK_LOCALES) == []
 
 
 def test_the_scan_finds_the_grader_s_msg_calls() -> None:
@@ -204,7 +208,7 @@ def test_the_scan_finds_the_grader_s_msg_calls() -> None:
 
 
 def test_every_id_the_source_view_marks_lines_for_is_in_the_catalogs() -> None:
-    catalogs, _ = read_catalogs(LOCALE_DIR)
+    catalogs, _ = read_catalogs(LOCALE_DIR, *CHECK_LOCALES)
 
     assert sorted(RULE_IDS - catalogs["en"].keys()) == [] and sorted(RULE_IDS - catalogs["zh"].keys()) == []
 

@@ -156,13 +156,21 @@ def _evidence(spec: OwnStepCheck, v: OwnStepResult, losses: np.ndarray, change: 
             if found is not None:
                 row[label] = _rounded(found[i])
         parameters[name] = row
-    details: dict[str, JsonValue] = {"step": v.step, "where": f"{v.file}, line {v.line}", "call": v.call,
+    details: dict[str, JsonValue] = {"step": v.step, "where": _where(v), "call": v.call,
                                      "optimizer of": v.optimizer, "loss before the first step": round(float(losses[0]), 6),
                                      "parameters": parameters}
     if v.supplied:
         details["globals supplied"] = list(v.supplied)
     return TrainingEvidence(epochs=v.steps_done, batch_size=n, lr=spec.lr, optimizer=v.optimizer_type, seed=spec.seed, train_images=n,
                             losses=tuple(float(x) for x in losses[1:]), details=details)
+
+
+def _where(v: OwnStepResult) -> str | None:
+    """'hw.py, line 12' or 'hw.ipynb [cell 3], line 14', as tracebacks name places."""
+    if v.where is None:
+        return None
+    cell = f" [cell {v.where.cell}]" if v.where.cell is not None else ""
+    return f"{v.where.file}{cell}, line {v.where.line}"
 
 
 def _rounded(values: np.ndarray) -> list[JsonValue]:

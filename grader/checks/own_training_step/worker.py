@@ -38,7 +38,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ...records import SourceUnit
+from ...records import Location, SourceUnit
 from ...safe_ast import parse
 from ...sandbox.protocol import ChildError, FrameworkTrainParams
 from ...sandbox.tasks import WorkerTask
@@ -79,8 +79,8 @@ class OwnStepResult(TaskResult):
 
     step: str | None = None
     """'train_one_step', or 'myModel.train_one_step' for a method."""
-    file: str = ""
-    line: int | None = None
+    where: Location | None = None
+    """Where the step is defined in the student's files."""
     call: str | None = None
     """How it was called, as code: 'train_one_step(model, optimizer, x, y)'."""
     unbound: tuple[str, ...] = ()
@@ -277,7 +277,7 @@ def own_step(ws: Workspace, params: OwnStepParams) -> OwnStepResult:
     if not steps:
         return OwnStepResult()
     found = steps[0]
-    out: dict[str, Any] = {"step": found.name, "file": ws.location(found.file, found.line).file, "line": found.line}
+    out: dict[str, Any] = {"step": found.name, "where": ws.location(found.file, found.line)}
     train = FrameworkTrainParams(framework=params.framework, seed=params.seed, epochs=1, batch_size=len(ws.inputs["train_x"]),
                                  lr=params.lr, optimizer="adam", threads=params.threads)
     x = ws.inputs["train_x"].astype(np.float32) / 255.0
