@@ -194,6 +194,10 @@ def catalog_problems(code_root: Path, locale_root: Path | tuple[Path, ...]) -> l
 # --------------------------------------------------------------------------- the grader's code and catalogs
 
 
+CHECK_LOCALES = tuple(sorted(GRADER.glob("checks/*/locale")))
+"""The catalog domains of check packages (grader/checks/<package>/locale), read with the grader's own."""
+
+
 def test_the_catalogs_agree_with_every_msg_call_of_the_grader() -> None:
     assert catalog_problems(GRADER, LOCALE_DIRS) == []
 

@@ -117,7 +117,8 @@ def test_torch_tensor_layers_are_graded_as_the_numpy_part_beside_the_pytorch_not
 
     assert parts(res) == [("numpy", "hw4_numpy(torch实现).ipynb", None), ("framework", "hw4_pytorch.ipynb", "pytorch")]
     assert statuses(res) == {**{c: "passed" for c in (*LAYERS, "numpy.softmax.stability", *MODEL_CHECKS, *FRAMEWORK_CHECKS)},
-                             "numpy.matmul.backward": "failed", "numpy.relu.backward": "failed"}
+                             "numpy.matmul.backward": "failed", "numpy.relu.backward": "failed",
+                             "framework.model.own_step": "passed"}  # advisory: the student's own train_one_step
     assert res["score"] == 80
 
 
@@ -217,9 +218,11 @@ def _no_mnist() -> Any:
 
 
 NAMED = [
-    pytest.param("parts_alias_tinymodel", "TinyModel", "hw4_numpy_and_torch.ipynb", "pytorch", ["TinyModel"], id="torch-TinyModel"),
-    pytest.param("parts_alias_mlp_torch", "MLP", "part2_pytorch.py", "pytorch", ["init_weights", "Flat", "MLP"], id="torch-MLP"),
-    pytest.param("parts_alias_tf_mlp", "MLP", "tf2.0_exercise.ipynb", "tensorflow", ["MLP"], id="tf-MLP",
+    pytest.param("parts_alias_tinymodel", "TinyModel", "hw4_numpy_and_torch.ipynb", "pytorch", ["TinyModel", "compute_loss", "compute_accuracy", "train_one_step"],
+                 id="torch-TinyModel"),
+    pytest.param("parts_alias_mlp_torch", "MLP", "part2_pytorch.py", "pytorch", ["init_weights", "Flat", "MLP", "compute_loss", "compute_accuracy", "train_one_step"],
+                 id="torch-MLP"),
+    pytest.param("parts_alias_tf_mlp", "MLP", "tf2.0_exercise.ipynb", "tensorflow", ["MLP", "compute_loss", "compute_accuracy", "train_one_step"], id="tf-MLP",
                  marks=(pytest.mark.tensorflow, pytest.mark.skipif(not tensorflow_installed(), reason="needs TensorFlow"))),
 ]
 

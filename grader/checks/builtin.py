@@ -8,6 +8,7 @@ from .framework_probe.check import ARCHITECTURE, FORWARD
 from .layer_gradient.check import layer_check
 from .layer_gradient.layers import LAYERS
 from .model_backward.check import MODEL_BACKWARD
+from .own_training_step.check import OWN_STEP
 from .registry import CheckDef, Registry
 from .softmax_stability.check import STABILITY
 from .training.framework_check import FRAMEWORK_TRAIN
@@ -21,6 +22,7 @@ _CHECKS: tuple[CheckDef[Any, Any, Any], ...] = (
     FORWARD,
     ARCHITECTURE,
     FRAMEWORK_TRAIN,
+    OWN_STEP,
 )
 BUILTIN = Registry(_CHECKS)
 """Every check of the grader's own; extend a copy, `Registry(BUILTIN)`, to add a course's."""

@@ -343,11 +343,20 @@ def _framework_candidate(view: _FileDefs) -> tuple[Candidate | None, OtherExerci
 
 
 def _model_candidate(view: _FileDefs, model: _Def, *, alias: bool) -> Candidate:
-    helpers = [view.defs[name] for name in _helper_names([model], view.defs) if name != model.unit.name]
+    steps = _training_steps(view, model)
+    helpers = [view.defs[name] for name in _helper_names([model, *steps.values()], view.defs) | steps.keys()
+               if name != model.unit.name]
     extra = (_alias_unit(model.unit),) if alias else ()
     part = _code_part("framework", view, [*helpers, model], framework=model.framework, extra=extra)
     return Candidate(part=part, defines=() if alias else (MODEL,), mnist_shapes=_mentions_mnist_shapes(model, view.numbers),
                      model=model.unit.name or MODEL)
+
+
+def _training_steps(view: _FileDefs, model: _Def) -> dict[str, _Def]:
+    """Top-level functions named like a training step (`train_one_step`) in the model's framework, or none: kept in the
+    framework part for framework.model.own_step, which runs them; the checks that need only myModel narrow them away."""
+    return {name: d for name, d in view.defs.items() if d.unit.kind == "function" and "step" in name.lower()
+            and d.framework in (None, model.framework)}
 
 
 def _alias_unit(unit: SourceUnit) -> SourceUnit:

@@ -1,6 +1,7 @@
 """Add or replace one message in both catalogs of a domain (a maintainer's tool, not used at grading time).
 
     python -m grader.text.po_add checks layer.passed --en "{name}.backward matches ..." --zh "{name}.backward 与 ... 一致"
+    python -m grader.text.po_add own_step own_step.passed --root grader/checks/own_training_step/locale --en ... --zh ...
 
 Writes grader/text/locale/{en,zh}/LC_MESSAGES/<domain>.po with Babel, keeping every
 other entry; refuses a pair whose placeholders differ (the catalog test would fail).
@@ -50,8 +51,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("id")
     parser.add_argument("--en", required=True)
     parser.add_argument("--zh", required=True)
+    parser.add_argument("--root", type=Path, default=LOCALE_DIR, help="the locale folder (a check package's own: <package>/locale)")
     args = parser.parse_args(argv)
-    add(args.domain, {args.id: (args.en, args.zh)})
+    add(args.domain, {args.id: (args.en, args.zh)}, root=args.root)
     return 0
 
 
