@@ -27,7 +27,7 @@ from grader.records import CheckOutcome, CodePart, RunResult
 from grader.rubric import GradientCheck, TrainingCheck
 from grader.sandbox.limits import Limits
 from grader.sandbox import FakeRunner
-from grader.sandbox.protocol import FrameworkTrainParams, ModelBackwardResult, NumpyTrainParams, TrainingResult
+from grader.sandbox.protocol import FrameworkTrainParams, NumpyTrainParams, TrainingResult
 from grader.text import catalog, placeholders, render
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -265,19 +265,6 @@ def test_a_tensorflow_part_without_tensorflow_is_skipped(monkeypatch: pytest.Mon
     assert isinstance(outcome, CheckOutcome) and outcome.status == "skipped"
     assert str(outcome.message) == f"this submission's framework part is TensorFlow, which is not installed: {training.TF_INSTALL_HINT}"
     assert "pip install 'nn-grader[tensorflow]'" in render(outcome.message, "zh")
-
-
-def test_the_registry_entries_are_as_specified() -> None:
-    layers = ("numpy.matmul.backward", "numpy.relu.backward", "numpy.softmax.backward", "numpy.log.backward")
-    backward, numpy_train, framework_train = model_gradient.MODEL_BACKWARD, numpy_check.NUMPY_TRAIN, framework_check.FRAMEWORK_TRAIN
-    assert (backward.id, backward.part, backward.needs, backward.spec, backward.default) == (
-        "numpy.model.backward", "numpy", ("myModel",), GradientCheck, None)
-    assert (backward.after, backward.staff_layers, backward.narrow, backward.result) == (layers, True, False, ModelBackwardResult)
-    assert (numpy_train.id, numpy_train.part, numpy_train.spec, numpy_train.after, numpy_train.staff_layers, numpy_train.narrow) == (
-        "numpy.model.train", "numpy", TrainingCheck, layers, True, False)
-    assert (framework_train.id, framework_train.part, framework_train.needs, framework_train.after, framework_train.staff_layers) == (
-        "framework.model.train", "framework", ("myModel",), ("framework.model.forward", "framework.model.architecture"), False)
-    assert numpy_train.result is framework_train.result is TrainingResult
 
 
 # --------------------------------------------------------------------------- numpy.model.backward
