@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from grader.cli import main
-from grader.intake.candidates import class_outline
+from grader.intake.worker.outline import class_outline
 from grader.records import ClassOutline, RunResult
 from grader.text import Message
 

@@ -15,6 +15,7 @@ from grader.checks.builtin import BUILTIN
 from grader.checks.registry import Registry
 from grader.checks.registry import CheckContext, CheckDef, Planned, Reply
 from grader.intake import _default_runner, load_submission
+from grader.intake.worker.task import TASK as INTAKE
 from grader.records import CheckOutcome, Phase, RunResult
 from grader.pipeline import GradeSettings, MnistCache, _Run, run_checks
 from grader.rubric import AdvisoryCheck, load_rubric
@@ -35,7 +36,7 @@ class ScriptedRunner:
         self.answer = answer
 
     def run(self, job: Job, arrays: dict[str, np.ndarray], limits: Limits, *, phase: Phase) -> RunResult:
-        if job.task_name == "intake":
+        if job.task == INTAKE.ref:
             return _default_runner().run(job, arrays, limits, phase=phase)
         if self.answer is None:
             raise AssertionError("no worker should start here")

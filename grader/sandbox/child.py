@@ -189,18 +189,10 @@ def _task(name: str) -> Callable[[Workspace], None]:
         from .tasks_framework import framework_train
 
         return framework_train
-    if name == "intake":
-        from .tasks_intake import intake
-
-        return intake
     if name == "framework_probe":
         from .tasks_probe import framework_probe
 
         return framework_probe
-    if name == "similarity_fingerprint":
-        from .tasks_similarity import similarity_fingerprint
-
-        return similarity_fingerprint
     from . import tasks_numpy
 
     return getattr(tasks_numpy, name)  # type: ignore[no-any-return]

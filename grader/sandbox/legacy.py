@@ -7,8 +7,8 @@ task into its own package with a typed result (sandbox/tasks.py) deletes its lin
 
 from __future__ import annotations
 
-from .protocol import (MAX_INTAKE_REPORT_BYTES, FrameworkProbeParams, FrameworkTrainParams, IntakeParams, LayerGradientParams,
-                       ModelBackwardParams, NumpyTrainParams, SimilarityParams, SoftmaxStabilityParams)
+from .protocol import (FrameworkProbeParams, FrameworkTrainParams, LayerGradientParams, ModelBackwardParams, NumpyTrainParams,
+                       SoftmaxStabilityParams)
 from .tasks import WorkerTask
 from .wire import TaskResult
 
@@ -19,5 +19,3 @@ model_backward = WorkerTask("model_backward", ModelBackwardParams, TaskResult, N
 numpy_train = WorkerTask("numpy_train", NumpyTrainParams, TaskResult, None, "train", _M)
 framework_train = WorkerTask("framework_train", FrameworkTrainParams, TaskResult, None, "train", _M)
 framework_probe = WorkerTask("framework_probe", FrameworkProbeParams, TaskResult, None, "backward", _M)
-intake = WorkerTask("intake", IntakeParams, TaskResult, None, "backward", _M, MAX_INTAKE_REPORT_BYTES)
-similarity_fingerprint = WorkerTask("similarity_fingerprint", SimilarityParams, TaskResult, None, "backward", _M)

@@ -21,16 +21,13 @@ from ..text import Message
 from .tasks import MAX_REPORT_BYTES, TaskRef
 from .wire import TaskParams, TaskResult
 
-Task = Literal["intake", "layer_gradient", "softmax_stability", "model_backward", "numpy_train", "framework_train", "framework_probe",
-               "similarity_fingerprint"]
+Task = Literal["layer_gradient", "softmax_stability", "model_backward", "numpy_train", "framework_train", "framework_probe"]
 
 JOB_FILE = "job.json"
 INPUTS_FILE = "inputs.npz"
 OUT_DIR = "out"
 REPORT_FILE = "report.json"
 ARRAYS_FILE = "arrays.npz"
-MAX_INTAKE_REPORT_BYTES = 64_000_000
-"""An intake report carries the kept source of a whole submission (each file is at most 16 MiB)."""
 
 
 class _Msg(BaseModel):
@@ -97,25 +94,9 @@ class FrameworkProbeParams(TaskParams):
     threads: int = 1
 
 
-class IntakeParams(TaskParams):
-    """intake: analyse these files (their bytes are inputs f0, f1, ...)."""
-
-    task: Literal["intake"] = "intake"
-    files: tuple[str, ...]
-
-
-class SimilarityParams(TaskParams):
-    """similarity_fingerprint: fingerprint each text of the inputs."""
-
-    task: Literal["similarity_fingerprint"] = "similarity_fingerprint"
-    method: Literal["tokens", "copydetect"]
-    k: int
-    window: int
-
-
 Params = Annotated[
     Union[LayerGradientParams, SoftmaxStabilityParams, ModelBackwardParams, NumpyTrainParams, FrameworkTrainParams,
-          FrameworkProbeParams, IntakeParams, SimilarityParams],
+          FrameworkProbeParams],
     Field(discriminator="task"),
 ]
 ParamsT = TypeVar("ParamsT", bound=TaskParams)

@@ -33,7 +33,6 @@ from .protocol import (
     JOB_FILE,
     OUT_DIR,
     REPORT_FILE,
-    MAX_INTAKE_REPORT_BYTES,
     ChildReport,
     Job,
 )
@@ -43,8 +42,8 @@ _STDERR_TAIL = 4000
 REPORT_FD_ENV = "GRADER_REPORT_FD"
 """The worker's environment variable naming the pipe it writes its report into (see `wait_for_report`)."""
 """A report value: the sha256 of the arrays file as the worker wrote it, checked before it is read."""
-_PIPE_LIMIT = MAX_INTAKE_REPORT_BYTES
-"""No task may send more (legacy.intake allows this much)."""
+_PIPE_LIMIT = 64_000_000
+"""No task may send more (the intake's task, whose report carries a submission's kept source, allows this much)."""
 _CHUNK = 1 << 20
 
 
