@@ -13,7 +13,7 @@ from pathlib import Path
 GRADER = Path(__file__).resolve().parents[1] / "grader"
 
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("text", "vocabulary", "records", "evidence", "errors", "versions", "safe_ast", "progress", "mnist", "roster"),
+    ("text", "vocabulary", "records", "evidence", "errors", "versions", "safe_ast", "progress", "mnist", "roster", "atomic"),
     ("sandbox",),
     ("intake",),
     ("rubric", "checks"),
