@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import fnmatch
 import os
 import secrets
 import sys
@@ -145,6 +146,7 @@ def _run(args: argparse.Namespace, color: bool, registry: Registry) -> int:
         raise UsageError(f"--jobs {args.jobs}: pass a number of parallel submissions of at least 1")
     if args.scheduler and args.cold_workers:
         raise UsageError("--cold-workers starts workers on this machine, --scheduler grades on Dask workers; drop one of them")
+    _check_only(args.only, registry)
     rubric = load_rubric(args.rubric, registry)
     # Gradescope hands over one student's upload, whatever folders it holds.
     is_class = args.format != "gradescope" and (args.path.suffix.lower() == ".zip" or is_class_folder(args.path))
@@ -186,6 +188,14 @@ def _run(args: argparse.Namespace, color: bool, registry: Registry) -> int:
     print(format_summary(report, color=color))
     print(f"report: {args.out / report.student / 'report.html'}")
     return 0
+
+
+def _check_only(patterns: Sequence[str], registry: Registry) -> None:
+    """Refuse an --only pattern that matches no registered check: it would grade nothing and look like a pass."""
+    ids = registry.ids()
+    unmatched = [p for p in patterns if not any(fnmatch.fnmatchcase(check_id, p) for check_id in ids)]
+    if unmatched:
+        raise UsageError(f"--only {' '.join(unmatched)}: matches no check; pass a glob over these check ids: {', '.join(ids)}")
 
 
 def _grade_class(args: argparse.Namespace, settings: GradeSettings, color: bool) -> int:

@@ -26,15 +26,14 @@ because pyproject.toml, README.md and rubrics/ are not part of an installed whee
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import sys
-import tempfile
 import tomllib
 import zipfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from grader.atomic import atomic_write
 from grader.checks.builtin import BUILTIN
 from grader.errors import GraderError, UsageError
 from grader.rubric import LoadedRubric, load_rubric
@@ -147,17 +146,11 @@ def _render(template: Path, values: dict[str, str]) -> str:
 
 def _write_zip(dest: Path, entries: dict[str, bytes]) -> None:
     # Written beside `dest` and renamed into place, so a failed build leaves no half zip.
-    fd, temp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
-    try:
-        with open(fd, "wb") as stream, zipfile.ZipFile(stream, "w", zipfile.ZIP_DEFLATED) as archive:
+    with atomic_write(dest) as temp:
+        with open(temp, "wb") as stream, zipfile.ZipFile(stream, "w", zipfile.ZIP_DEFLATED) as archive:
             for name in sorted(entries):
                 info = zipfile.ZipInfo(name, date_time=_ZIP_TIME)
                 info.compress_type = zipfile.ZIP_DEFLATED
                 mode = 0o755 if name in _SCRIPTS else 0o644
                 info.external_attr = (0o100000 | mode) << 16  # a regular file with these permissions, as unzip reads it
                 archive.writestr(info, entries[name])
-        os.chmod(temp, 0o644)
-        os.replace(temp, dest)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise

@@ -127,8 +127,8 @@ class _Run:
         key = check.share_run or check.id
         if key not in self.runs:
             task = self.settings.rubric.registry.get(key).task
-            job = (task.job(part.units, planned.params, part.supplied_imports) if task is not None
-                   else Job(units=part.units, supplied_imports=part.supplied_imports, params=planned.params))
+            assert task is not None, f"{key} planned a worker run but names no worker task"  # a grader bug if not
+            job = task.job(part.units, planned.params, part.supplied_imports)
             self.runs[key] = self.settings.runner.run(job, planned.arrays, ctx.limits, phase=planned.phase)
         return self.runs[key]
 

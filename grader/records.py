@@ -154,8 +154,6 @@ class RunResult:
     """What came back from one worker run: plain numbers and arrays, or an error."""
 
     task: str
-    values: dict[str, Any] = field(default_factory=dict)
-    """Tasks of sandbox/legacy.py only: their untyped values (typed tasks send `report`)."""
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
     error: RunError | None = None
     duration_s: float = 0.0

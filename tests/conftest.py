@@ -12,7 +12,7 @@ import pytest
 
 from grader.cli import main
 from grader.errors import DataError
-from grader.intake.candidates import class_outline
+from grader.intake.worker.outline import class_outline
 from grader.mnist import mnist_folder
 from grader.records import ClassOutline, RunResult
 from grader.text import Message

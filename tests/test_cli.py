@@ -257,3 +257,11 @@ def test_folder_with_other_exercises_grades_the_mnist_notebook_and_says_so(grade
     assert any(m.startswith("function_fitting.ipynb: skipped") for m in skipped)
     assert any(m.startswith(".ipynb_checkpoints/hw4_numpy_and_torch-checkpoint.ipynb: skipped") for m in skipped)
     assert "hw4_numpy_and_torch.ipynb" in (tmp_path / "2151132" / "report.html").read_text(encoding="utf-8")
+
+
+def test_only_pattern_that_matches_no_check_exits_2_naming_it_and_the_ids(grade, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    run = grade(CORPUS / "correct_md_torch", "--only", "numpy.*", "nosuch.*", "--out", tmp_path / "out")
+    assert run.code == 2
+    assert run.err.startswith("UsageError: --only nosuch.*: matches no check;")
+    assert "numpy.softmax.stability" in run.err and "numpy.*" not in run.err.split(";")[0]
+    assert not (tmp_path / "out").exists()  # refused before grading: no report written

@@ -19,7 +19,7 @@ from grader.sandbox import FakeRunner, Job, Runner, SubprocessRunner
 from grader.sandbox.isolation import select_isolation
 from grader.checks.layer_gradient.worker import TASK as LAYER_TASK
 from grader.checks.layer_gradient.worker import LayerGradientParams, LayerGradientResult
-from grader.sandbox.protocol import IntakeParams
+from grader.intake.worker.task import TASK as INTAKE, IntakeParams
 from grader.sandbox.wire import decode_result
 from grader.checks.softmax_stability.worker import TASK as STABILITY, StabilityParams
 from grader.text import msg, render
@@ -154,7 +154,7 @@ def test_a_handlers_canned_reply_is_returned_and_none_runs_the_job(tmp_path: Pat
         return canned if "odd.py" in job.params_as(IntakeParams).files else None
 
     runner = FakeRunner(handler=handler)
-    assert runner.run(Job(units=(), params=IntakeParams(files=("odd.py",))), {"f0": np.zeros(0, np.uint8)}, LIMITS,
+    assert runner.run(INTAKE.job((), IntakeParams(files=("odd.py",))), {"f0": np.zeros(0, np.uint8)}, LIMITS,
                       phase="intake") is canned
     submission = load_submission(tmp_path, runner=runner)
     # The whole-submission job failed, so each file was read alone: only odd.py was refused.

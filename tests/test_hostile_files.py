@@ -32,7 +32,7 @@ from grader.intake import _default_runner, load_submission
 from grader.records import Phase, RunError, RunResult
 from grader.sandbox.limits import Limits
 from grader.sandbox import Job
-from grader.sandbox.protocol import IntakeParams
+from grader.intake.worker.task import IntakeParams
 from grader.text import Message, Verbatim, msg, render, verbatim
 
 pytestmark = pytest.mark.slow
@@ -257,7 +257,7 @@ def test_a_malformed_intake_reply_costs_only_that_file(tmp_path: Path) -> None:
     class Forging(FailingOn):
         def run(self, job: Job, arrays: dict[str, np.ndarray], limits: Limits, *, phase: Phase) -> RunResult:
             if "odd.py" in job.params_as(IntakeParams).files:
-                return RunResult(job.task_name, values={"files": [{"file": "odd.py", "findings": "not a list"}]})
+                return RunResult(job.task_name, report='{"files": [{"file": "odd.py", "findings": "not a list"}]}')
             return _default_runner().run(job, arrays, limits, phase=phase)
 
     submission = load_submission(tmp_path, runner=Forging("odd.py", RunError("crash", "intake", msg("sandbox.template_died"))))

@@ -207,7 +207,7 @@ def test_the_untampered_replies_pass(correct: Submission, mnist_dir: Path) -> No
 
 def test_a_training_reply_with_malformed_losses_is_tampered(correct: Submission, mnist_dir: Path) -> None:
     def tamper(job: Job, inputs: dict[str, np.ndarray]) -> RunResult | None:
-        return RunResult("numpy_train", values={"losses": "2.3, 1.1"}, arrays={"test_out": np.zeros((4, 10))})
+        return RunResult("numpy_train", report=json.dumps({"losses": "2.3, 1.1", "test_out": "a0"}), arrays={"a0": np.zeros((4, 10))})
 
     outcomes = _checks(correct, mnist_dir, ("numpy.model.train",), tamper)
     _is_tampered(outcomes["numpy.model.train"])

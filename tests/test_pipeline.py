@@ -3,25 +3,29 @@ standing in for failed ones, a shared worker run, an invalid reply, and a grader
 
 from __future__ import annotations
 
+import json
+
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-from pydantic import BaseModel, ConfigDict
 
 from grader.checks.builtin import BUILTIN
 from grader.checks.registry import Registry
 from grader.checks.registry import CheckContext, CheckDef, Planned, Reply
 from grader.intake import _default_runner, load_submission
+from grader.intake.worker.task import TASK as INTAKE
 from grader.records import CheckOutcome, Phase, RunResult
 from grader.pipeline import GradeSettings, MnistCache, _Run, run_checks
 from grader.rubric import AdvisoryCheck, load_rubric
 from grader.sandbox.limits import Limits
 from grader.sandbox import Job
 from grader.sandbox.isolation import Isolation
-from grader.sandbox.protocol import SoftmaxStabilityParams
+from grader.checks.softmax_stability.worker import TASK as STABILITY_TASK
+from grader.checks.softmax_stability.worker import StabilityParams
+from grader.sandbox.wire import TaskResult
 from grader.text import msg
 
 
@@ -35,12 +39,12 @@ class ScriptedRunner:
         self.answer = answer
 
     def run(self, job: Job, arrays: dict[str, np.ndarray], limits: Limits, *, phase: Phase) -> RunResult:
-        if job.task_name == "intake":
+        if job.task == INTAKE.ref:
             return _default_runner().run(job, arrays, limits, phase=phase)
         if self.answer is None:
             raise AssertionError("no worker should start here")
         self.jobs.append(job)
-        return RunResult(job.task_name, values=self.answer)
+        return RunResult(job.task_name, report=json.dumps(self.answer))
 
 
 def no_mnist() -> object:
@@ -51,13 +55,12 @@ def settings(runner: object | None = None, registry: Registry = BUILTIN, **overr
     return GradeSettings(rubric=load_rubric(None, registry), mnist=MnistCache(no_mnist), runner=runner or ScriptedRunner(), **overrides)  # type: ignore[arg-type]
 
 
-class _Values(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+class _Values(TaskResult):
     answer: int
 
 
 def _plan(ctx: CheckContext[AdvisoryCheck]) -> Planned[None]:
-    return Planned(params=SoftmaxStabilityParams(), arrays={}, phase="forward", state=None)
+    return Planned(params=StabilityParams(), arrays={}, phase="forward", state=None)
 
 
 def _judge(ctx: CheckContext[AdvisoryCheck], state: None, reply: Reply[_Values]) -> CheckOutcome:
@@ -70,9 +73,9 @@ def _judge(ctx: CheckContext[AdvisoryCheck], state: None, reply: Reply[_Values])
 def probe_checks() -> Registry:
     """Two test checks on Relu, the second judging the first one's run."""
     first = CheckDef(id="test.probe.first", part="numpy", needs=("Relu",), spec=AdvisoryCheck, default=AdvisoryCheck(),
-                     plan=_plan, result=_Values, judge=_judge)
+                     plan=_plan, result=_Values, judge=_judge, task=STABILITY_TASK)
     second = CheckDef(id="test.probe.second", part="numpy", needs=("Relu",), spec=AdvisoryCheck, default=AdvisoryCheck(),
-                      plan=_plan, result=_Values, judge=_judge, share_run="test.probe.first", after=("test.probe.first",))
+                      plan=_plan, result=_Values, judge=_judge, task=STABILITY_TASK, share_run="test.probe.first", after=("test.probe.first",))
     return Registry([*BUILTIN, first, second])
 
 

@@ -8,7 +8,10 @@ import pytest
 
 from grader.checks.builtin import BUILTIN
 from grader.errors import RubricError
+from grader.records import CheckOutcome
 from grader.rubric import DEFAULT_RUBRIC, load_rubric
+from grader.scoring import score_outcomes
+from grader.text import msg
 
 DEFAULT = DEFAULT_RUBRIC.read_text(encoding="utf-8")
 
@@ -19,10 +22,13 @@ def write(tmp_path: Path, text: str) -> Path:
     return path
 
 
-def test_default_rubric_is_valid_and_totals_100_points() -> None:
-    rubric = load_rubric(None, BUILTIN).rubric
-    assert sum(spec.points for spec in dict(rubric.checks).values()) == 100
-    assert "0.851" in rubric.calibration  # the calibration is written down, not just the numbers
+def test_the_points_a_rubric_file_gives_are_the_points_a_passed_check_earns(tmp_path: Path) -> None:
+    assert "points = 15" in DEFAULT  # numpy.model.backward's table, the first with these points
+    rubric = load_rubric(write(tmp_path, DEFAULT.replace("points = 15", "points = 7.5", 1)), BUILTIN).rubric
+    outcomes = [CheckOutcome(id="numpy.model.backward", status=status, message=msg("pipeline.no_framework"))
+                for status in ("passed", "failed")]
+    passed, failed = score_outcomes(outcomes, rubric)
+    assert (passed.score, passed.max_score, failed.score, failed.max_score) == (7.5, 7.5, 0.0, 7.5)
 
 
 @pytest.mark.parametrize(

@@ -31,6 +31,7 @@ from grader.sandbox.limits import Limits
 from grader.sandbox import Job
 from grader.sandbox.pool import WarmRunner
 from grader.similarity import SimilarityOptions, SimilarityResult, find_similarity, similarity_options
+from grader.similarity.worker import TASK as FINGERPRINT
 from grader.similarity.tokens import kgram_hashes, python_symbols
 
 from .conftest import require_or_skip
@@ -252,7 +253,7 @@ class _FailingRunner:
         self.runner, self.poison, self.isolation = runner, poison, runner.isolation
 
     def run(self, job: Job, arrays: dict[str, np.ndarray], limits: Limits, *, phase: str) -> RunResult:
-        if job.task_name == "similarity_fingerprint" and self.poison in arrays["text"].tobytes():
+        if job.task == FINGERPRINT.ref and self.poison in arrays["text"].tobytes():
             return RunResult(job.task_name, error=RunError("crash", "intake", msg("sandbox.died", signal="SIGSEGV")))
         return self.runner.run(job, arrays, limits, phase=phase)  # type: ignore[arg-type]
 

@@ -55,7 +55,7 @@ def evaluate(check_id: str, result: RunResult, judge: Callable[[], CheckOutcome]
         outcome = CheckOutcome(id=check_id, status="failed", message=failed.message, diagnosis=failed.diagnosis, evidence=failed.evidence)
     except Tampered as tampered:
         return tampered_outcome(check_id, tampered.what, result.duration_s)
-    warnings = result.warnings or tuple(str(w) for w in result.values.get("warnings") or ())
+    warnings = result.warnings
     evidence = outcome.evidence.model_copy(update={"import_warnings": warnings}) if warnings else outcome.evidence
     return outcome.model_copy(update={"duration_s": round(result.duration_s, 3), "evidence": evidence})
 

@@ -99,7 +99,7 @@ class CheckDef(Generic[SpecT, StateT, ResultT]):
     narrow: bool = True
     """Run with only `needs` and the definitions they use (a broken neighbour cannot break this check)."""
     task: WorkerTask[Any, Any] | None = None
-    """The worker task its plan's params are for (typed: its result model is `result`); None for sandbox/legacy.py tasks."""
+    """The worker task its plan's params are for (its result model is `result`); None only for a check that never runs one."""
     module: str = field(default="", compare=False)
     """The module that registered it, for error messages."""
 
@@ -108,8 +108,7 @@ class CheckDef(Generic[SpecT, StateT, ResultT]):
         if result.error:
             return error_outcome(self.id, result)
         try:
-            values = (decode_result(self.result, result.report, result.arrays) if self.task is not None
-                      else self.result.model_validate(result.values))
+            values = decode_result(self.result, result.report, result.arrays)
         except ValidationError as exc:
             return invalid_reply(self.id, exc, result)
         reply = Reply(values=values, arrays=result.arrays, result=result)

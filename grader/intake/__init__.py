@@ -4,7 +4,7 @@
 
 A submission is a folder (any mix of .py, .ipynb and .md files, searched
 recursively) or one such file.  The files are read, decoded and parsed in a
-sandboxed intake worker (reader.py -> sandbox/tasks_intake.py), which keeps only
+sandboxed intake worker (reader.py -> worker/task.py), which keeps only
 top-level imports, classes, functions and constants (`extract`) and says what
 each file offers (`candidates`); per part, the file that fits this homework is
 chosen here (`select`).  Anything the student got wrong, including a file that

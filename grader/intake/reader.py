@@ -2,8 +2,8 @@
 
 The grader's process only looks at a file's size and kind (`os.lstat`) and
 copies its bytes into a worker job; decoding, notebook JSON and `ast.parse` run
-in the worker (sandbox/tasks_intake.py) under `INTAKE_LIMITS`, and what comes
-back is validated as `FileAnalysis` records.  One job reads the whole
+in the worker (worker/task.py) under `INTAKE_LIMITS`, and what comes back is
+validated as its typed result (`IntakeResult`: `FileAnalysis` records).  One job reads the whole
 submission; when it fails (a parser bomb that crashed or hung the worker), each
 file is read again in a job of its own, so the file that caused it becomes one
 finding and the others are graded.
@@ -17,20 +17,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ValidationError
 
 from ..records import Finding, RunError, display_path
 from ..sandbox.limits import Limits
-from ..sandbox.protocol import IntakeParams, Job
 from ..sandbox.runner import Runner
+from ..sandbox.wire import decode_result
 from ..text import Message, msg, verbatim
 from .records import FileAnalysis, suffix_of
+from .worker.task import TASK, IntakeParams, IntakeResult
 
 INTAKE_LIMITS = Limits(timeout_s=30.0, cpu_s=30, memory_mb=3072, file_size_mb=64)
 """Bounds of one intake worker run: what a parser bomb can cost."""
 MAX_FILE_BYTES = {".ipynb": 256 << 20, ".py": 16 << 20, ".md": 16 << 20}
 """Larger files are not read at all (a notebook may carry big outputs; source files never need 16 MiB)."""
-_ANALYSES = TypeAdapter(list[FileAnalysis])
 _MIB = 1 << 20
 
 
@@ -113,13 +113,13 @@ def _read_alone(file: _File, runner: Runner) -> dict[str, FileAnalysis]:
 
 def _run(files: list[_File], runner: Runner) -> list[FileAnalysis] | RunError:
     """Read `files` in one intake worker: the analyses of a non-empty prefix of them, or why none came back."""
-    job = Job(units=(), params=IntakeParams(files=tuple(f.name for f in files)))
+    job = TASK.job((), IntakeParams(files=tuple(f.name for f in files)))
     arrays = {f"f{i}": _bytes_of(f.path) for i, f in enumerate(files)}
     result = runner.run(job, arrays, INTAKE_LIMITS, phase="intake")
     if result.error is not None:
         return result.error
     try:
-        analyses = _ANALYSES.validate_python(result.values.get("files"))
+        analyses = list(decode_result(IntakeResult, result.report, result.arrays).files)
     except ValidationError:
         analyses = []
     if not analyses or [a.file for a in analyses] != [f.name for f in files[: len(analyses)]]:

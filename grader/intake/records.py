@@ -1,6 +1,6 @@
 """What the intake worker returns for one file, validated on the grader's side before use.
 
-The worker decodes, extracts and parses (sandbox/tasks_intake.py); these records
+The worker decodes, extracts and parses (worker/task.py); these records
 are all that crosses back: plain strings, numbers and line spans.
 """
 

@@ -10,7 +10,6 @@ import hashlib
 import http.client
 import os
 import sys
-import tempfile
 import urllib.request
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -19,6 +18,7 @@ from types import MappingProxyType
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 
+from grader.atomic import atomic_write
 from grader.errors import DataError
 from grader.mnist.idx import IDX_FILES, TEST_IMAGES, TEST_LABELS, TRAIN_IMAGES, TRAIN_LABELS, one_line
 
@@ -161,12 +161,8 @@ def _file_digest(path: Path, algo: str) -> str:
 
 def _fetch_verified(url: str, target: Path, algo: str, expected: str, bar: Progress) -> None:
     """Download `url` to `target` via a temp file that is renamed only if the digest matches."""
-    # The temp file sits beside `target` so os.replace is an atomic same-filesystem
-    # rename, and its unique name lets several graders download at once.
-    fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
-    os.close(fd)
-    part = Path(name)
-    try:
+    # A unique temporary name beside `target` lets several graders download at once; a mismatch never replaces it.
+    with atomic_write(target, suffix=".part") as part:
         actual = _stream_to_file(url, part, algo, bar, label=target.name)
         if actual != expected:
             raise DataError(
@@ -175,9 +171,6 @@ def _fetch_verified(url: str, target: Path, algo: str, expected: str, bar: Progr
                 f"Use another mirror ({ENV_URL}), "
                 f"or set {ENV_CHECKSUMS} if this private mirror serves other files"
             )
-        os.replace(part, target)
-    finally:
-        part.unlink(missing_ok=True)
 
 
 def _stream_to_file(url: str, part: Path, algo: str, bar: Progress, *, label: str) -> str:

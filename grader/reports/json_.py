@@ -23,12 +23,11 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from grader.atomic import atomic_write
 from grader.records import CheckResult, Finding, GradeReport, Message
 from grader.text import Verbatim, render
 
@@ -149,16 +148,8 @@ def write_text_atomic(path: Path, text: str) -> None:
         path: The file to create or replace; its directory must exist.
         text: The complete new content.
     """
-    fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with open(fd, "w", encoding="utf-8", newline="") as stream:
-            stream.write(text)
-        # mkstemp creates the file private (0600); reports are meant to be shared.
-        os.chmod(temp_name, 0o644)
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
+    with atomic_write(path) as temp, open(temp, "w", encoding="utf-8", newline="") as stream:
+        stream.write(text)
 
 
 def _float_jsonable(value: float) -> float | str:

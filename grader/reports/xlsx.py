@@ -16,8 +16,6 @@ that XML cannot hold are dropped, and a cell is cut at Excel's 32,767 characters
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -26,6 +24,7 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 from openpyxl.worksheet.worksheet import Worksheet
 
+from grader.atomic import atomic_write
 from grader.records import CheckResult, GradeReport
 from grader.reports.i18n import Lang, plain, text
 
@@ -104,12 +103,5 @@ def _safe(cell: _Cell) -> _Cell:
 
 def _save_atomic(book: Workbook, path: Path) -> None:
     # Written beside `path` and renamed into place: Excel never opens half a file.
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_write(path) as temp:
         book.save(temp)
-        os.chmod(temp, 0o644)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise

@@ -67,7 +67,7 @@ def encode_report(ws: Workspace, error: ChildError | None, arrays: bytes) -> byt
     Raises whatever pydantic raises for a value the report cannot hold (a grader bug; see `main`).
     """
     return ChildReport(token=ws.job.token, result=ws.result, arrays_sha256=hashlib.sha256(arrays).hexdigest(),
-                       worker_seconds=ws.worker_seconds, values=ws.values, warnings=ws.warnings, error=error).model_dump_json().encode()
+                       worker_seconds=ws.worker_seconds, warnings=ws.warnings, error=error).model_dump_json().encode()
 
 
 def _npz(arrays: dict[str, np.ndarray]) -> bytes:
@@ -152,18 +152,12 @@ def execute(job: Job, inputs: dict[str, np.ndarray], *, before: Callable[[], Non
     try:
         before()
         load_code(ws)
-        task = find(job.task)
-        if task.run is None:
-            _task(job.task_name)(ws)
-        else:
-            ws.result, ws.arrays = encode_result(task.run(ws, job.params))
+        ws.result, ws.arrays = encode_result(find(job.task).run(ws, job.params))
     except StudentFailure as failure:
         error = failure.error
     except Exception as exc:  # noqa: BLE001 - a grader bug must still leave a report, labelled as ours
         error = unexpected(ws, exc)
     ws.worker_seconds = round(time.monotonic() - start, 4)
-    if find(job.task).run is None:  # the legacy tasks' results carry it among their values
-        ws.values["worker_seconds"] = ws.worker_seconds
     return ws, error
 
 
@@ -181,19 +175,6 @@ def unexpected(ws: Workspace, exc: Exception) -> ChildError:
                           location=where)
     message = msg("sandbox.internal_error", error=verbatim(f"{type_name(exc)}: {safe_str(exc)}"))
     return ChildError(kind="crash", phase=_phase(ws.job), message=message, traceback=traceback.format_exc()[-3000:])
-
-
-def _task(name: str) -> Callable[[Workspace], None]:
-    # Imported lazily so a numpy job never pays for importing torch or TensorFlow.
-    if name == "intake":
-        from .tasks_intake import intake
-
-        return intake
-    if name == "similarity_fingerprint":
-        from .tasks_similarity import similarity_fingerprint
-
-        return similarity_fingerprint
-    raise LookupError(f"child.py: no legacy worker function for task {name!r}: move it beside its stage (sandbox/tasks.py)")
 
 
 def _exit(code: int) -> None:

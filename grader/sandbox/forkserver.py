@@ -45,8 +45,8 @@ from .runner import REPORT_FD_ENV, kill_group, publish_report, wait_for_report
 
 _PR_SET_PDEATHSIG = 1
 _PR_SET_DUMPABLE = 4
-_WARM_MODULES = ("numpy", "grader.sandbox.child", "grader.sandbox.tasks_intake", "grader.checks.numpy_worker",
-                 "grader.checks.training.framework_worker", "grader.checks.framework_probe.worker", "grader.sandbox.tasks_similarity")
+_WARM_MODULES = ("numpy", "grader.sandbox.child", "grader.intake.worker.task", "grader.checks.numpy_worker",
+                 "grader.checks.training.framework_worker", "grader.checks.framework_probe.worker", "grader.similarity.worker")
 """Every template holds these; frameworks (torch, tensorflow) come with preload requests."""
 _REQUEST: TypeAdapter[PreloadRequest | RunRequest] = TypeAdapter(TemplateRequest)
 _SWEEP_ROUNDS = 50

@@ -26,31 +26,12 @@ INPUTS_FILE = "inputs.npz"
 OUT_DIR = "out"
 REPORT_FILE = "report.json"
 ARRAYS_FILE = "arrays.npz"
-MAX_INTAKE_REPORT_BYTES = 64_000_000
-"""An intake report carries the kept source of a whole submission (each file is at most 16 MiB)."""
 
 
 class _Msg(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-# --------------------------------------------------------------------------- parameters of the tasks still in legacy.py
-
-
-class IntakeParams(TaskParams):
-    """intake: analyse these files (their bytes are inputs f0, f1, ...)."""
-
-    task: Literal["intake"] = "intake"
-    files: tuple[str, ...]
-
-
-class SimilarityParams(TaskParams):
-    """similarity_fingerprint: fingerprint each text of the inputs."""
-
-    task: Literal["similarity_fingerprint"] = "similarity_fingerprint"
-    method: Literal["tokens", "copydetect"]
-    k: int
-    window: int
 
 
 ParamsT = TypeVar("ParamsT", bound=TaskParams)
@@ -61,18 +42,9 @@ class Job(_Msg):
 
     units: tuple[SourceUnit, ...] = Field(description="Student (or reference) definitions, executed in order.")
     supplied_imports: tuple[str, ...] = ()
-    task: TaskRef = Field(None, validate_default=True,  # filled for legacy params below
-                          description="The worker task to run (sandbox/tasks.py); the host chose it.")
+    task: TaskRef = Field(description="The worker task to run (sandbox/tasks.py); the host chose it.")
     params: SerializeAsAny[TaskParams] = Field(description="The task's parameters (the worker validates them with its model).")
     token: str = Field("", description="Random per run; a report without it is not accepted.")
-
-    @_model_validator(mode="before")
-    @classmethod
-    def _legacy_task(cls, data: Any) -> Any:
-        # Tasks not yet moved beside their stage (sandbox/legacy.py) are named by their params' `task`.
-        if isinstance(data, dict) and data.get("task") is None and hasattr(data.get("params"), "task"):
-            return {**data, "task": TaskRef(module="grader.sandbox.legacy", name=data["params"].task)}
-        return data
 
     @property
     def task_name(self) -> str:
@@ -105,7 +77,6 @@ class ChildReport(_Msg):
     result: str = Field("", description="The task result's JSON (wire.encode_result); the host validates it with the task's model.")
     arrays_sha256: str = Field("", description="Digest of arrays.npz, checked before the arrays are read.")
     worker_seconds: float | None = Field(None, description="The worker's own run time.")
-    values: dict[str, Any] = Field(default_factory=dict, description="Tasks of sandbox/legacy.py only: their untyped values.")
     warnings: list[str] = Field(default_factory=list)
     error: ChildError | None = None
 

@@ -33,7 +33,6 @@ from .protocol import (
     JOB_FILE,
     OUT_DIR,
     REPORT_FILE,
-    MAX_INTAKE_REPORT_BYTES,
     ChildReport,
     Job,
 )
@@ -43,8 +42,8 @@ _STDERR_TAIL = 4000
 REPORT_FD_ENV = "GRADER_REPORT_FD"
 """The worker's environment variable naming the pipe it writes its report into (see `wait_for_report`)."""
 """A report value: the sha256 of the arrays file as the worker wrote it, checked before it is read."""
-_PIPE_LIMIT = MAX_INTAKE_REPORT_BYTES
-"""No task may send more (legacy.intake allows this much)."""
+_PIPE_LIMIT = 64_000_000
+"""No task may send more (the intake's task, whose report carries a submission's kept source, allows this much)."""
 _CHUNK = 1 << 20
 
 
@@ -295,16 +294,14 @@ def read_result(jobdir: Path, job: Job, returncode: int, timed_out: bool, limits
 
 def result_from_report(job: Job, report: ChildReport, arrays: dict[str, np.ndarray] | None, tail: str, phase: Phase) -> RunResult:
     """The RunResult of a worker's validated, tokened report and its arrays (None: missing or changed)."""
-    values = dict(report.values)
     if report.error is not None:
         err = report.error
         detail = err.traceback or tail
-        return RunResult(job.task_name, values, arrays or {}, RunError(err.kind, err.phase, err.message, detail, err.location),
+        return RunResult(job.task_name, arrays=arrays or {}, error=RunError(err.kind, err.phase, err.message, detail, err.location),
                          worker_seconds=report.worker_seconds)
     if arrays is None:
         return RunResult(job.task_name, error=RunError("tampered", phase, msg("sandbox.bad_arrays")))
-    legacy = {"warnings": report.warnings} if find(job.task).run is None else {}
-    return RunResult(job.task_name, {**values, **legacy}, arrays, report=report.result, warnings=tuple(report.warnings),
+    return RunResult(job.task_name, arrays=arrays, report=report.result, warnings=tuple(report.warnings),
                      worker_seconds=report.worker_seconds)
 
 

@@ -51,8 +51,8 @@ class WorkerTask(Generic[P, R]):
     """The module attribute that holds this task (its `ref.name`)."""
     params: type[P]
     result: type[R]
-    run: Callable[[Workspace, P], R] | None
-    """Computes the result from the student's loaded code; None only for tasks still in sandbox/legacy.py."""
+    run: Callable[[Workspace, P], R]
+    """Computes the result from the student's loaded code."""
     phase: Phase
     """The phase a failure outside any student call is labelled with (a crash in the probe is 'forward')."""
     module: str

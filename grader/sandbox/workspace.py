@@ -48,8 +48,6 @@ class Workspace:
         self.result = ""
         """The task result's JSON (wire.encode_result), once a typed task returned."""
         self.worker_seconds: float | None = None
-        self.values: dict[str, Any] = {}
-        """Tasks of sandbox/legacy.py only: their untyped values."""
         self.arrays: dict[str, np.ndarray] = {}
         self.warnings: list[str] = []
         self.namespace: dict[str, Any] = {"__name__": "student", "__builtins__": __builtins__}
@@ -63,7 +61,6 @@ class Workspace:
     def clear_result(self) -> None:
         """Forget what the task produced (a report that could not hold it is replaced by the error)."""
         self.result = ""
-        self.values.clear()
         self.arrays.clear()
 
     def require(self, name: str) -> Any:

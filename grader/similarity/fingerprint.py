@@ -15,19 +15,20 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
+from pydantic import ValidationError
 
 from ..records import RunError
 from ..rubric import SimilaritySettings
 from ..sandbox.limits import Limits
-from ..sandbox.protocol import Job, SimilarityParams
 from ..sandbox.runner import Runner
+from ..sandbox.wire import decode_result
 from ..text import msg
 from .records import BlockPrints, Doc, PartCode
 from .tokens import PAD_LINE
+from .worker import TASK, FingerprintParams, FingerprintResult
 
 FINGERPRINT_LIMITS = Limits(timeout_s=60.0, cpu_s=60, memory_mb=2048, file_size_mb=256)
 """Bounds of one fingerprinting worker: a class of 200 takes about a second in each of two."""
-_ARRAYS = ("lines", "hashes", "starts")
 CHARS_PER_JOB = 300_000
 """Distinct text one worker takes (about half a second of tokenising) before a second one is worth starting:
 a second job may wait behind a template that is still importing a framework for the class's grading."""
@@ -118,20 +119,24 @@ def _run(texts: list[str], settings: SimilaritySettings, runner: Runner) -> dict
     data = [t.encode("utf-8", "surrogatepass") for t in texts]
     arrays: dict[str, np.ndarray] = {"text": np.frombuffer(b"".join(data), dtype=np.uint8),
               "bounds": np.cumsum([0, *(len(d) for d in data)]).astype(np.int64)}
-    params = SimilarityParams(method=settings.method, k=settings.kgram, window=settings.window)
-    result = runner.run(Job(units=(), params=params), arrays, FINGERPRINT_LIMITS, phase="intake")
+    params = FingerprintParams(method=settings.method, k=settings.kgram, window=settings.window)
+    result = runner.run(TASK.job((), params), arrays, FINGERPRINT_LIMITS, phase="intake")
     if result.error is not None:
         return result.error
-    return _read_reply(texts, result.arrays, result.values.get("failed"), settings.kgram)
+    try:
+        reply = decode_result(FingerprintResult, result.report, result.arrays)
+    except ValidationError:
+        return RunError("tampered", "intake", msg("similarity.tampered_malformed"))
+    return _read_reply(texts, reply, settings.kgram)
 
 
-def _read_reply(texts: list[str], arrays: dict[str, np.ndarray], failed: object, k: int) -> dict[str, BlockPrints | str] | RunError:
+def _read_reply(texts: list[str], reply: FingerprintResult, k: int) -> dict[str, BlockPrints | str] | RunError:
     """Each text's prints from the worker's arrays, checked; a malformed answer is an error of the whole job."""
     try:
-        cut = {name: _cut(arrays[name], arrays[f"{name}_bounds"], len(texts)) for name in _ARRAYS}
-        reasons = {int(i): str(why) for i, why in failed} if isinstance(failed, list) else {}
-    except (KeyError, TypeError, ValueError):
+        cut = {name: _cut(getattr(reply, name), getattr(reply, f"{name}_bounds"), len(texts)) for name in ("lines", "hashes", "starts")}
+    except ValueError:
         return RunError("tampered", "intake", msg("similarity.tampered_malformed"))
+    reasons = {block.index: block.reason for block in reply.failed}
     out: dict[str, BlockPrints | str] = {}
     for i, text in enumerate(texts):
         prints = BlockPrints(lines=cut["lines"][i], hashes=cut["hashes"][i], starts=cut["starts"][i])

@@ -1,6 +1,6 @@
 """Turning one block of source into fingerprints: normalised symbols, hashed k-grams, winnowing.
 
-Runs only inside the sandboxed worker (sandbox/tasks_similarity.py): both
+Runs only inside the sandboxed worker (similarity/worker.py): both
 tokenizers read student text, so they run under the worker's limits, never in
 the grader's own process.  Two methods, chosen by the rubric's
 `[similarity] method`:

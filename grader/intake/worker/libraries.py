@@ -1,6 +1,6 @@
 """Which tensor or autodiff library a piece of code computes with: torch, tensorflow, keras, jax or autograd.
 
-Runs only inside the intake worker (sandbox/tasks_intake.py), on trees it parsed.
+Runs only inside the intake worker (intake/worker/task.py), on trees it parsed.
 The numpy part of the homework computes gradients by hand with numpy; a layer
 whose method calls `torch.autograd.grad` or wraps its input in `tf.constant` is
 still the numpy part (what it is for decides that, not what it imports), and the
@@ -19,7 +19,7 @@ import ast
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
-from ..records import LibraryUse
+from ...records import LibraryUse
 
 Resolve = Callable[[str], "str | None"]
 """A name the code loads without binding it -> the library it comes from, or None."""

@@ -1,6 +1,6 @@
 """Reading one student file: the top-level statements worth grading, and what went wrong.
 
-Runs only inside the intake worker (sandbox/tasks_intake.py), never in the
+Runs only inside the intake worker (intake/worker/task.py), never in the
 grader's own process: decoding, `json.loads` of a notebook and `ast.parse` of
 hostile text are bounded by the worker's limits there.
 
@@ -24,9 +24,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
-from ..records import Finding, SourceUnit
-from ..safe_ast import parse
-from ..text import Message, msg, verbatim
+from ...records import Finding, SourceUnit
+from ...safe_ast import parse
+from ...text import Message, msg, verbatim
 
 # utf-8-sig also reads plain UTF-8 and drops the BOM Windows editors add (ast
 # rejects U+FEFF); GBK is the default encoding of Chinese Windows machines.

@@ -1,7 +1,8 @@
 """Worker task `intake`: decode, extract and parse a submission's files, inside the sandbox.
 
 The host copies each file's bytes into the job (inputs `f0`, `f1`, ... for the
-names in `IntakeParams.files`) and reads back one `FileAnalysis` per file, as JSON.
+names in `IntakeParams.files`) and reads back `IntakeResult`: one `FileAnalysis` per
+file, the kept source included, in the JSON report (up to MAX_INTAKE_REPORT_BYTES).
 Student text is never executed here, only decoded, `json.loads`-ed (notebooks)
 and `ast.parse`-d, under the worker's memory, CPU and wall-clock limits.
 
@@ -14,24 +15,40 @@ from __future__ import annotations
 
 import traceback
 
-from ..intake.candidates import analyse_file
-from ..intake.extract import extract_file
-from ..intake.records import FileAnalysis
-from ..records import Finding
-from ..text import Message, msg, verbatim
-from .protocol import IntakeParams
-from .workspace import Workspace
+from ...records import Finding
+from ...sandbox.tasks import WorkerTask
+from ...sandbox.wire import TaskParams, TaskResult
+from ...sandbox.workspace import Workspace
+from ...text import Message, msg, verbatim
+from ..records import FileAnalysis
+from .candidates import analyse_file
+from .extract import extract_file
+
+MAX_INTAKE_REPORT_BYTES = 64_000_000
+"""An intake report carries the kept source of a whole submission (each file is at most 16 MiB)."""
 
 
-def intake(ws: Workspace) -> None:
-    """Analyse the job's files in order; values["files"] holds one FileAnalysis (as JSON) per file done."""
-    done: list[object] = []
-    for index, file in enumerate(ws.job.params_as(IntakeParams).files):
+class IntakeParams(TaskParams):
+    """Analyse these files (their bytes are the job's inputs f0, f1, ...)."""
+
+    files: tuple[str, ...]
+
+
+class IntakeResult(TaskResult):
+    """One analysis per file, in the job's order: all of them, or a prefix when the parser ran out of stack or memory."""
+
+    files: tuple[FileAnalysis, ...]
+
+
+def intake(ws: Workspace, params: IntakeParams) -> IntakeResult:
+    """Analyse the job's files in order, stopping after a file that exhausted the parser."""
+    done: list[FileAnalysis] = []
+    for index, file in enumerate(params.files):
         analysis, exhausted = _analyse(file, ws.inputs[f"f{index}"].tobytes())
-        done.append(analysis.model_dump(mode="json"))
+        done.append(analysis)
         if exhausted:
             break
-    ws.values["files"] = done
+    return IntakeResult(files=tuple(done))
 
 
 def _analyse(file: str, data: bytes) -> tuple[FileAnalysis, bool]:
@@ -49,3 +66,6 @@ def _analyse(file: str, data: bytes) -> tuple[FileAnalysis, bool]:
 
 def _finding(file: str, message: Message) -> FileAnalysis:
     return FileAnalysis(file=file, findings=(Finding(severity="error", file=file, message=message),))
+
+
+TASK = WorkerTask("TASK", IntakeParams, IntakeResult, intake, phase="intake", module=__name__, max_report_bytes=MAX_INTAKE_REPORT_BYTES)
