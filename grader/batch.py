@@ -5,7 +5,7 @@ even load still gets a result.json and report.html that say why.  A class is
 graded several submissions at a time (threads sharing one pool of warm workers,
 see sandbox/pool.py), and every result goes into the SQLite gradebook
 (gradebook_db.py) as soon as it is done; the class outputs are written from it,
-with the TAs' overrides applied (review/final.py: the final points everywhere).
+with the TAs' overrides applied (decisions/final.py: the final points everywhere).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from .errors import DataError, UsageError
 from .intake.layout import class_members, is_class_folder
 from .gradebook_db import Gradebook, GradeKey, content_hash, options_key
 from .identity import refresh_identities, with_identity
-from .review.final import final_reports
+from .decisions.final import final_reports
 from .roster import ClassMember, ClassRoll
 from .evidence import ErrorEvidence
 from .records import CheckResult, FailureKind, GradeReport

@@ -159,7 +159,7 @@ class Gradebook:
 
     @property
     def db(self) -> sqlite3.Connection:
-        """The connection (autocommit; write inside `transaction()`), for grader/review/store.py."""
+        """The connection (autocommit; write inside `transaction()`), for grader/decisions/store.py."""
         return self._db
 
     def transaction(self) -> "_Transaction":

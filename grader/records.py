@@ -275,7 +275,7 @@ class GradeReport(_Record):
     late: bool = Field(default=False, description="The course site marked the submission late (Canvas LATE_, Moodle's status).")
     adjustments: tuple[StaffAdjustment, ...] = Field(
         default=(), description="Checks whose points staff changed (their scores above are the final ones); set by "
-                                "grader/review/final.py from the gradebook, never stored with the autograder's result.")
+                                "grader/decisions/final.py from the gradebook, never stored with the autograder's result.")
     comments: tuple[StaffComment, ...] = Field(default=(), description="The TAs' student-visible comments.")
 
     def adjustment(self, check_id: str) -> StaffAdjustment | None:

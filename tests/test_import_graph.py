@@ -18,8 +18,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("intake",),
     ("rubric", "checks"),
     ("scoring", "settings", "pipeline", "similarity"),
-    ("reports", "gradebook_db", "identity"),
-    ("batch", "cluster", "doctor", "gradescope_autograder", "gradescope_files", "cli"),
+    ("reports", "gradebook_db", "identity", "decisions"),
+    ("batch", "cluster", "doctor", "gradescope_autograder", "gradescope_files", "review", "cli"),
 )
 """Lowest first: a module may import its own layer and those below, never one above."""
 

@@ -118,7 +118,8 @@ def test_a_broken_class_costs_labelled_checks_whose_message_names_it(grade, tmp_
     result = _grade(grade, tmp_path, case)
     checks = {c["id"]: c for c in result["checks"]}
     assert {cid: (c["status"], c["evidence"].get("failure")) for cid, c in checks.items() if cid in case.expect} == case.expect
-    assert [cid for cid, c in checks.items() if cid not in case.expect and c["status"] != "passed"] == []
+    advisory = {"framework.model.own_step"}  # the student's own step: judged in tests/test_own_training_step.py
+    assert [cid for cid, c in checks.items() if cid not in case.expect and cid not in advisory and c["status"] != "passed"] == []
     for cid in case.expect:
         message = checks[cid]["message"]
         assert case.names in message, (cid, message)
@@ -199,7 +200,8 @@ def test_a_layer_reply_without_its_values_is_tampered_for_that_check_alone(
 
 
 def test_the_untampered_replies_pass(correct: Submission, mnist_dir: Path) -> None:
-    outcomes = _checks(correct, mnist_dir, (*LAYER_CHECKS, "framework.model.*"), None)
+    outcomes = _checks(correct, mnist_dir, (*LAYER_CHECKS, "framework.model.forward", "framework.model.architecture",
+                                            "framework.model.train"), None)
     assert {cid: o.status for cid, o in outcomes.items()} == {
         **{cid: "passed" for cid in LAYER_CHECKS}, "framework.model.forward": "passed", "framework.model.architecture": "passed",
         "framework.model.train": "passed"}

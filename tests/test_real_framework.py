@@ -79,7 +79,9 @@ def verdict(check: dict[str, Any]) -> tuple[str, str, str | None]:
 @pytest.mark.parametrize("name", LAYOUTS)
 def test_a_correct_model_passes_every_framework_check_whatever_its_layout_and_mode(layouts: dict[str, dict[str, Any]], name: str) -> None:
     checks = layouts[name]
-    assert {k: c["status"] for k, c in checks.items()} == {FORWARD: "passed", ARCHITECTURE: "passed", TRAIN: "passed"}
+    # (framework.model.own_step, advisory, is judged in tests/test_own_training_step.py)
+    assert {k: c["status"] for k, c in checks.items() if k != "framework.model.own_step"} == {
+        FORWARD: "passed", ARCHITECTURE: "passed", TRAIN: "passed"}
     assert all("internal grader error" not in c["message"] and "matches none" not in c["message"] for c in checks.values())
 
 

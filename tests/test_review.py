@@ -20,8 +20,8 @@ import pytest
 from grader.gradebook_db import FILENAME, SCHEMA_VERSION, Gradebook
 from grader.records import CheckResult, GradeReport
 from grader.reports.gradescope import gradescope_results
-from grader.review.final import Reviews, final_report, final_reports, needs_another_look
-from grader.review.store import Override, ReviewError, ReviewStore, StaleForm
+from grader.decisions.final import Reviews, final_report, final_reports, needs_another_look
+from grader.decisions.store import Override, ReviewError, ReviewStore, StaleForm
 from grader.text import msg, verbatim
 
 from grader.cli import main

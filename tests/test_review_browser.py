@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from grader.review.store import ReviewStore
+from grader.decisions.store import ReviewStore
 
 from .conftest import REPO, require_or_skip
 from .review_helpers import FAST, HOSTILE, IMG, SCRIPT, STAFF_SECRETS, build_class, resubmit_fixed

@@ -33,7 +33,7 @@ from distributed.comm.addressing import parse_address, parse_host_port
 from .. import __version__
 from ..batch import (BatchResult, start_class_run, unreadable_report, write_class_outputs, write_reviewed_files,
                      write_student_files)
-from ..review.final import final_reports
+from ..decisions.final import final_reports
 from ..errors import UsageError
 from ..gradebook_db import Gradebook
 from ..identity import with_identity

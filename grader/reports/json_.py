@@ -16,7 +16,7 @@ check's typed evidence (grader/evidence) as its model dump, "kind" first.
 override`): check_id, autograder_score and the reason, null when the reason is
 staff-only; the checks' scores are already the final ones.  "comments" holds the
 TAs' student-visible comments (text, file and line, or check_id, author).  Staff-only
-notes are never written here (grader/review/final.py).
+notes are never written here (grader/decisions/final.py).
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def result_dict(report: GradeReport) -> dict[str, Any]:
         "seed": report.seed,
         "isolation": list(report.isolation),
         "versions": dict(report.versions),
-        # What staff changed that the student may see (grader/review/final.py); staff-only notes are never here.
+        # What staff changed that the student may see (grader/decisions/final.py); staff-only notes are never here.
         "adjustments": [adjustment.model_dump() for adjustment in report.adjustments],
         "comments": [comment.model_dump() for comment in report.comments],
     }

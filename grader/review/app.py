@@ -2,7 +2,7 @@
 
 Plain HTML forms, no JavaScript (the pages' Content-Security-Policy allows no script at
 all, so nothing a student wrote can run).  Every page reads gradebook.sqlite afresh and
-every change is one transaction in grader/review/store.py; after a change the student's
+every change is one transaction in grader/decisions/store.py; after a change the student's
 report.html and result.json are rewritten from the final report.  The class exports
 (gradebook.csv, canvas.csv, ...) are rewritten by the next `grade CLASS --out OUT`,
 which regrades nothing that is unchanged.
@@ -29,8 +29,8 @@ from starlette.routing import Route
 from grader.reports.i18n import LANGS, Lang, markup, text
 from grader.safe_ast import COMPILE_LOCK
 from grader.review.auth import LANG_COOKIE, NAME_COOKIE, TOKEN_COOKIE, Access, host_ok
-from grader.review.final import rewrite_student_files
-from grader.review.store import DECISIONS, ReviewError, ReviewStore, StaleForm
+from grader.review.rewrite import rewrite_student_files
+from grader.decisions.store import DECISIONS, ReviewError, ReviewStore, StaleForm
 from grader.review.views import FILTERS, class_view, pair_views, student_view
 
 _CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; "

@@ -18,8 +18,8 @@ from pathlib import Path
 
 from grader.errors import UsageError
 from grader.reports.i18n import LANGS
-from grader.review.final import rewrite_student_files
-from grader.review.store import ReviewStore
+from grader.review.rewrite import rewrite_student_files
+from grader.decisions.store import ReviewStore
 
 COMMANDS = ("review", "override", "comment", "history")
 _EXPORTS_HINT = "the class exports (gradebook.csv, canvas.csv, ...) take it on the next `grade CLASS --out {out}` (nothing unchanged is regraded)"

@@ -7,8 +7,8 @@ from typing import Literal
 
 from grader.records import CheckResult, GradedSource, GradeReport
 from grader.reports.html import points_text
-from grader.review.final import Reviews, final_report, needs_another_look
-from grader.review.store import Comment, FlaggedPair, HistoryEntry, Override, PairDecision, ReviewStore, StudentState
+from grader.decisions.final import Reviews, final_report, needs_another_look
+from grader.decisions.store import Comment, FlaggedPair, HistoryEntry, Override, PairDecision, ReviewStore, StudentState
 
 Filter = Literal["all", "errored", "flagged", "late", "unreviewed", "look"]
 FILTERS: tuple[Filter, ...] = ("all", "errored", "flagged", "late", "unreviewed", "look")
