@@ -23,6 +23,7 @@ from typing import ContextManager, Sequence
 from .checks.training import tensorflow_installed
 from .batch import BatchResult, grade_class, grade_one
 from .errors import GraderError, UsageError
+from .outnames import student_folder
 from .intake import load_submission
 from .intake.archive import unpack_download
 from .intake.course_site import roll_for_folder
@@ -160,7 +161,7 @@ def _run(args: argparse.Namespace, color: bool) -> int:
 
         write_gradescope_results(report, args.out / "results.json")
     print(format_summary(report, color=color))
-    print(f"report: {args.out / report.student / 'report.html'}")
+    print(f"report: {args.out / student_folder(report.student) / 'report.html'}")
     return 0
 
 
