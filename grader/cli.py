@@ -227,8 +227,8 @@ def _framework_of(path: Path, runner: Runner) -> str | None:
     """The framework of a submission's framework part, read ahead of grading (intake costs tens of ms)."""
     try:
         part = load_submission(path, runner=runner).framework_part
-    except GraderError:
-        return None  # grading will report it
+    except (GraderError, OSError):  # only a guess for the preload: grading reports this submission's trouble as its own
+        return None
     return part.framework if part else None
 
 
