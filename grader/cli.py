@@ -23,6 +23,7 @@ from typing import ContextManager, Sequence
 from .checks.training import tensorflow_installed
 from .batch import BatchResult, grade_class, grade_one
 from .errors import GraderError, UsageError
+from .diskfull import disk_full_line, is_disk_full
 from .outnames import student_folder
 from .intake import load_submission
 from .intake.archive import unpack_download
@@ -102,6 +103,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # `grade ... | head`: the reader left; reports are already written
         sys.stderr.close()
         return 0
+    except Exception as exc:
+        if not is_disk_full(exc):
+            raise
+        print(disk_full_line(args.out, exc), file=sys.stderr)
+        return 1
 
 
 def _run(args: argparse.Namespace, color: bool) -> int:
