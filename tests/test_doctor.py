@@ -12,7 +12,7 @@ import pytest
 from grader import doctor
 from grader.cli import main
 from grader.doctor import STRONGEST, Diagnosis, Status, diagnose, format_diagnosis
-from grader.sandbox import isolation
+from grader.sandbox import isolation, scratch
 
 from .conftest import CliRun, require_or_skip
 
@@ -195,7 +195,7 @@ def test_grade_doctor_names_each_bound_and_exits_0_while_one_holds(grade: Callab
            "then bounded only per process -> fix: unset GRADER_CGROUP" in lines
     bounds = next(line for line in lines if line.startswith("bounds "))
     assert "memfd_create refused by seccomp" in bounds and "none of" not in bounds
-    assert run.code == (0 if doctor.mountable()[0] or isolation.bwrap_sizes_tmpfs() else 1)
+    assert run.code == (0 if scratch.mountable()[0] or isolation.bwrap_sizes_tmpfs() else 1)
 
 
 def test_grade_doctor_exits_1_when_no_bound_holds(grade: Callable[..., CliRun], monkeypatch: pytest.MonkeyPatch) -> None:

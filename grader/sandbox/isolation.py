@@ -147,8 +147,9 @@ def _warn_once(message: str) -> None:
     warnings.warn(message, RuntimeWarning, stacklevel=3)
 
 
-def _bwrap_args(readable: list[Path], writable: list[Path], chdir: Path, seccomp_fd: int | None, scratch: Scratch,
+def _bwrap_args(readable: list[Path], writable: list[Path], chdir: Path, seccomp_fd: int | None, scratch: Scratch | None = None,
                 sized: tuple[Path, ...] = ()) -> list[str]:
+    scratch = scratch or Scratch(0)
     args = ["--unshare-all", "--unshare-user", "--uid", "65534", "--gid", "65534",
             "--die-with-parent", "--new-session", "--cap-drop", "ALL", "--dev", "/dev", "--proc", "/proc"]
     # Every tmpfs bwrap makes has a size: a tmpfs without one may take half the machine's memory.
