@@ -531,6 +531,7 @@ def test_kill_others_cannot_kill_the_grader(batch: Batch, host_killers: HostRun)
 
 def test_isolation_level_is_recorded(batch: Batch) -> None:
     if batch.mode == "rlimits" or not shutil.which("bwrap"):
-        assert batch.isolation == ("rlimits", "timeout")
+        # The containment layers (cgroup, scratch) need no bubblewrap: kept where this machine has them.
+        assert batch.isolation[-2:] == ("rlimits", "timeout") and set(batch.isolation[:-2]) <= {"cgroup", "scratch"}
     else:
         assert batch.isolation[0] == "bwrap" and batch.isolation[-2:] == ("rlimits", "timeout")
