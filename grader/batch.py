@@ -25,9 +25,10 @@ from .intake.layout import class_members, is_class_folder
 from .gradebook_db import Gradebook, GradeKey, content_hash, options_key
 from .identity import refresh_identities, with_identity
 from .decisions.final import final_reports
+from .outnames import student_folder
 from .roster import ClassMember, ClassRoll
 from .evidence import ErrorEvidence
-from .records import CheckResult, FailureKind, GradeReport
+from .records import CheckResult, FailureKind, Finding, GradeReport
 from .text import Message, msg, verbatim
 from .settings import GradeSettings
 from .reports import write_gradebook, write_html, write_result_json, write_summary
@@ -58,7 +59,7 @@ def grade_one(path: Path, settings: GradeSettings, *, out: Path | None, student:
         detail = "".join(traceback.format_exception(exc))
         message = msg("grader.internal_error", error=verbatim(f"{type(exc).__name__}: {exc}"))
         report = unreadable_report(student or path.stem, path, message, settings, detail)
-    report = with_identity(report, identity)
+    report = with_renamed_folder(with_identity(report, identity))
     if out is not None:
         write_student_files(report, out, lang=lang)
     return report
@@ -174,8 +175,8 @@ def _restore_files(book: Gradebook, students: list[str], out: Path, lang: Lang) 
     """An unchanged student whose report files were deleted, or are in another language, gets them
     again from the gradebook (no regrading)."""
     for student in students:
-        html = out / student / "report.html"
-        if not (out / student / "result.json").exists() or html_lang(html) != text(lang, "html_lang"):
+        html = out / student_folder(student) / "report.html"
+        if not (out / student_folder(student) / "result.json").exists() or html_lang(html) != text(lang, "html_lang"):
             report = book.report(student)
             if report is not None:
                 write_student_files(report, out, lang=lang)
@@ -192,9 +193,20 @@ def html_lang(path: Path) -> str | None:
     return match.group(1) if match else None
 
 
+def with_renamed_folder(report: GradeReport) -> GradeReport:
+    """`report` with a finding naming its folder under --out, when the student's name had to be made safe
+    (outnames.py: a class file's name, a dot-name, CON, too long)."""
+    folder = student_folder(report.student)
+    if folder == report.student:
+        return report
+    finding = Finding(severity="info", file=report.student,
+                      message=msg("grader.folder_renamed", student=verbatim(report.student), folder=verbatim(folder)))
+    return report.model_copy(update={"findings": (*report.findings, finding)})
+
+
 def write_student_files(report: GradeReport, out: Path, *, lang: Lang = "en") -> None:
-    """out/<student>/{result.json,report.html}, each replaced atomically."""
-    folder = out / report.student
+    """out/<student folder>/{result.json,report.html}, each replaced atomically (see outnames.student_folder)."""
+    folder = out / student_folder(report.student)
     folder.mkdir(parents=True, exist_ok=True)
     write_result_json(report, folder / "result.json")
     write_html(report, folder / "report.html", lang=lang)

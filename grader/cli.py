@@ -27,6 +27,8 @@ from .checks.registry import Registry
 from .checks.training.judge import tensorflow_installed
 from .batch import BatchResult, grade_class, grade_one
 from .errors import GraderError, UsageError
+from .diskfull import disk_full_line, is_disk_full
+from .outnames import student_folder
 from .intake import load_submission
 from .intake.archive import unpack_download
 from .intake.course_site import roll_for_folder
@@ -59,7 +61,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="a submission (folder, .ipynb, .py or .md) or a folder of submissions")
     parser.add_argument("--doctor", action="store_true",
                         help="print which sandbox layers hold on this machine, why any does not and the fix; "
-                             "exit 0 when grading would use the strongest isolation, 1 otherwise")
+                             "exit 0 when bwrap, seccomp, rlimits and the timeout hold and something bounds a job's memory "
+                             "or files (a cgroup, a sized tmpfs), 1 otherwise")
     parser.add_argument("--self-check", action="store_true", help="run the public checks only and print what failed")
     parser.add_argument("--out", type=Path, default=Path("grades"), help="where reports are written (default: grades/)")
     parser.add_argument("--rubric", type=Path, default=None, help="rubric TOML file (default: rubrics/default.toml)")
@@ -112,6 +115,11 @@ def main(argv: Sequence[str] | None = None, registry: Registry = BUILTIN) -> int
     except BrokenPipeError:  # `grade ... | head`: the reader left; reports are already written
         sys.stderr.close()
         return 0
+    except Exception as exc:
+        if not is_disk_full(exc):
+            raise
+        print(disk_full_line(args.out, exc), file=sys.stderr)
+        return 1
 
 
 REVIEW_COMMANDS = ("review", "override", "comment", "history")
@@ -136,7 +144,7 @@ def _run(args: argparse.Namespace, color: bool, registry: Registry) -> int:
 
         diagnosis = diagnose(args.mnist)
         print(format_diagnosis(diagnosis))
-        return 0 if diagnosis.strongest else 1
+        return 0 if diagnosis.acceptable else 1
     if args.path is None:
         raise UsageError("no PATH given; pass a submission folder, .ipynb, .py or .md file, a class folder or .zip "
                          "(or --doctor to check this machine's sandbox)")
@@ -186,7 +194,7 @@ def _run(args: argparse.Namespace, color: bool, registry: Registry) -> int:
 
         write_gradescope_results(report, args.out / "results.json")
     print(format_summary(report, color=color))
-    print(f"report: {args.out / report.student / 'report.html'}")
+    print(f"report: {args.out / student_folder(report.student) / 'report.html'}")
     return 0
 
 
@@ -260,8 +268,8 @@ def _framework_of(path: Path, runner: Runner) -> str | None:
     """The framework of a submission's framework part, read ahead of grading (intake costs tens of ms)."""
     try:
         part = load_submission(path, runner=runner).framework_part
-    except GraderError:
-        return None  # grading will report it
+    except (GraderError, OSError):  # only a guess for the preload: grading reports this submission's trouble as its own
+        return None
     return part.framework if part else None
 
 

@@ -3,8 +3,11 @@
 Every layer is tried for real, the way a grading run uses it: bubblewrap starts a
 trial sandbox (isolation.py's own trial, the one select_isolation decides on), the
 seccomp filter is loaded by bwrap and must refuse an AF_INET socket, a trial
+process in a 64 MiB memory cgroup is killed when it writes 128 MiB into a memfd,
+the grader mounts a trial sized tmpfs, bubblewrap sizes its own tmpfs, a trial
 process takes the rubric's default rlimits, and a trial process group is killed
-as a timed-out worker's is.  Then the isolation a grading run would use, per
+as a timed-out worker's is.  The `bounds` line says what then bounds one job's
+memory and files; `grade --doctor` exits 1 when nothing does (.ci/run fails on that in CI).  Then the isolation a grading run would use, per
 GRADER_SANDBOX, and the optional pieces: PyTorch, the TensorFlow extra, MNIST
 (looked up, never downloaded) and Chromium (only the test suite needs it).
 """
@@ -27,13 +30,18 @@ from .checks.training.judge import tensorflow_installed
 from .errors import DataError, UsageError
 from .mnist import ENV_DIR, load_mnist
 from .sandbox.limits import Limits
-from .sandbox.isolation import BASE_LAYERS, select_isolation, working_bwrap
+from .sandbox.cgroup import JobCgroup, memory_cgroups
+from .sandbox.isolation import BASE_LAYERS, bwrap_sizes_tmpfs, select_isolation, working_bwrap
+from .sandbox.scratch import mountable
 from .sandbox.runner import kill_group, seccomp_pipe
 from .sandbox.seccomp import filter_program
 from .versions import library_versions
 
-STRONGEST = ("bwrap", "seccomp", *BASE_LAYERS)
+STRONGEST = ("bwrap", "seccomp", "cgroup", "scratch", *BASE_LAYERS)
 """Every layer, strongest first: what a grading run uses when all of them hold."""
+BOUNDS = ("cgroup", "scratch", "tmpfs-size")
+"""The statuses that bound what one job holds (memory, files); at least one must hold."""
+CORE = ("bwrap", "seccomp", *BASE_LAYERS)
 
 PROC_SYS = Path("/proc/sys")
 """Where the kernel's user-namespace switches are read (a test points it elsewhere)."""
@@ -53,6 +61,11 @@ SECCOMP_PROBE = (
     "try:\n    socket.socket(socket.AF_INET, socket.SOCK_STREAM)\nexcept PermissionError:\n    sys.exit(0)\n"
     "sys.exit(1)\n"
 )
+MEMFD_PROBE = (
+    "import os, sys\nfd = os.memfd_create('probe')\nchunk = b'x' * (1 << 20)\n"
+    "for _ in range(128):\n    os.write(fd, chunk)\nsys.exit(3)\n"
+)
+"""Writes 128 MiB into a memfd: inside a 64 MiB cgroup the kernel must kill it."""
 RLIMITS_PROBE = (
     "import resource\nfrom grader.sandbox.limits import Limits, apply_rlimits\n"
     "apply_rlimits(Limits())\nprint(resource.getrlimit(resource.RLIMIT_AS)[0])\n"
@@ -88,18 +101,34 @@ class Diagnosis:
 
     @property
     def strongest(self) -> bool:
-        """Whether a grading run would hold student code in every layer (the exit status of `grade --doctor`)."""
+        """Whether a grading run would hold student code in every layer."""
         return self.grading == STRONGEST and all(status.holds for status in self.layers)
+
+    @property
+    def bounded(self) -> bool:
+        """Whether something bounds one job's memory or files beyond rlimits (cgroup, the grader's tmpfs, bwrap's sizes)."""
+        return any(self.holds(name) for name in BOUNDS)
+
+    @property
+    def acceptable(self) -> bool:
+        """The exit status of `grade --doctor`: bwrap, seccomp, rlimits and timeout hold and so does a bound."""
+        core = all(self.holds(name) for name in (*CORE, "sandbox"))
+        return core and all(name in self.grading for name in CORE) and self.bounded
 
     def status(self, name: str) -> Status:
         """The record called `name` (a layer or an optional piece)."""
         return next(s for s in (*self.layers, *self.optional) if s.name == name)
 
+    def holds(self, name: str) -> bool:
+        """Whether the record called `name` is there and holds."""
+        return any(s.name == name and s.holds for s in (*self.layers, *self.optional))
+
 
 def diagnose(mnist_dir: Path | None = None) -> Diagnosis:
     """Try every isolation layer and optional piece on this machine; `mnist_dir` is `--mnist DIR`, if given."""
     bwrap = _bwrap_status()
-    layers = (bwrap, _seccomp_status(bwrap), _rlimits_status(), _timeout_status(), _sandbox_status(bwrap))
+    layers = (bwrap, _seccomp_status(bwrap), _cgroup_status(), _scratch_status(), _tmpfs_size_status(bwrap),
+              _rlimits_status(), _timeout_status(), _sandbox_status(bwrap))
     grading, refusal = _grading_isolation()
     optional = (_torch_status(), _tensorflow_status(), _mnist_status(mnist_dir), _chromium_status())
     return Diagnosis(layers, grading, refusal, optional)
@@ -114,8 +143,22 @@ def format_diagnosis(diagnosis: Diagnosis) -> str:
     else:
         verdict = "the strongest isolation" if diagnosis.strongest else "not the strongest isolation; see the fixes above"
         lines.append(f"grading    uses {', '.join(diagnosis.grading)}: {verdict}")
+    lines.append(_bounds_line(diagnosis))
     lines += [_format_status(status) for status in diagnosis.optional]
     return "\n".join(lines)
+
+
+def _bounds_line(diagnosis: Diagnosis) -> str:
+    """What bounds one job's memory and its files, in a line."""
+    cgroup, scratch, sized = (diagnosis.holds(name) for name in BOUNDS)
+    memory = ("memory_mb + scratch_mb per job, all its processes, tmpfs and memfd pages together (cgroup)" if cgroup
+              else "memory_mb per process only (RLIMIT_AS), memfd_create refused by seccomp" if diagnosis.holds("seccomp")
+              else "memory_mb per process only (RLIMIT_AS); tmpfs and memfd pages unbounded")
+    files = ("scratch_mb for all writable places of a job together, on a tmpfs the grader mounts (scratch)" if scratch
+             else "scratch_mb per place (/tmp, /dev/shm, work/) with bwrap's sized tmpfs; out/ is on the host's disk" if sized
+             else "file_size_mb per file only (RLIMIT_FSIZE): not how many")
+    verdict = "" if diagnosis.bounded else "; none of cgroup, scratch, tmpfs-size holds: a student can fill this machine"
+    return f"{'bounds':<{NAME_WIDTH}} memory: {memory}; files: {files}{verdict}"
 
 
 def _format_status(status: Status) -> str:
@@ -193,6 +236,52 @@ def _seccomp_trial(bwrap: str) -> str:
         err = done.stderr.decode("utf-8", "replace").strip()[-200:]
         return f"a trial sandbox with the filter exited {done.returncode}: {err or 'no message'}"
     return ""
+
+
+def _cgroup_status() -> Status:
+    support = memory_cgroups()
+    if not support.holds:
+        fix = ("run grade as root, or in a cgroup delegated to this user (systemd-run --user --scope -p Delegate=yes grade ...)"
+               if "GRADER_CGROUP" not in support.why else "unset GRADER_CGROUP")
+        return Status("cgroup", False, f"{support.why}; a job's tmpfs and memfd pages and its other processes are then "
+                                       f"bounded only per process", fix)
+    why = _cgroup_trial(JobCgroup(support, 64 << 20))
+    if why:
+        return Status("cgroup", False, why)
+    return Status("cgroup", True, detail=f"v{support.version} below {support.base}: a trial process in a 64 MiB cgroup "
+                                         f"was killed writing 128 MiB into a memfd")
+
+
+def _cgroup_trial(cgroup: JobCgroup) -> str:
+    """Why a trial process writing 128 MiB of memfd pages was not stopped by a 64 MiB cgroup, else ""."""
+    try:
+        done = subprocess.run([sys.executable, "-I", "-c", MEMFD_PROBE], preexec_fn=cgroup.enter, capture_output=True,
+                              timeout=TRIAL_TIMEOUT_S)
+    except (OSError, subprocess.SubprocessError) as exc:
+        return f"a trial process in a memory cgroup did not run: {exc}"
+    finally:
+        killed = cgroup.ran_out()
+        cgroup.close()
+    if done.returncode == -signal.SIGKILL and killed:
+        return ""
+    return f"a trial process wrote 128 MiB into a memfd inside a 64 MiB cgroup (exit status {done.returncode}): this kernel does not charge memfd pages"
+
+
+def _scratch_status() -> Status:
+    ok, why = mountable()
+    if not ok:
+        fix = "run grade as root (a container needs CAP_SYS_ADMIN)" if "GRADER_SCRATCH_MOUNT" not in why else "unset GRADER_SCRATCH_MOUNT"
+        return Status("scratch", False, f"{why}; a job's out/ folder (and a warm template's slot) is then on the host's disk", fix)
+    return Status("scratch", True, detail="a trial sized tmpfs was mounted: each job's writable places share one scratch_mb tmpfs")
+
+
+def _tmpfs_size_status(bwrap: Status) -> Status:
+    if not bwrap.holds:
+        return Status("tmpfs-size", False, "bwrap makes the sized tmpfs, and bwrap does not hold here", bwrap.fix)
+    if not bwrap_sizes_tmpfs():
+        return Status("tmpfs-size", False, "this bubblewrap has no --size (it came in 0.7): its /tmp and /dev/shm may "
+                                           "take half the machine's memory", "install bubblewrap 0.7 or later")
+    return Status("tmpfs-size", True, detail="bwrap --size: a trial sandbox's /tmp took a 1 MiB size")
 
 
 def _rlimits_status() -> Status:

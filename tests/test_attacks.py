@@ -125,7 +125,21 @@ EXPECTED: dict[str, Expect] = {
     "stderr_flood_import": Expect(PASSED_OR_ERROR, frozenset({"crash", "exception"}), others={"numpy.model.backward": PASSED_OR_ERROR}),
     # The report was sent before the threads act: passed, or "exit" when os._exit came first; never "tampered".
     "thread_exit_after": Expect(PASSED_OR_ERROR, frozenset({"exit"}), others={"numpy.model.backward": PASSED_OR_ERROR}),
+    # Issue 21: what one job holds is bounded (cgroup.py, scratch.py); the student is told which bound in their terms.
+    "fill_every_place": Expect(ERROR, frozenset({"memory"})),
+    # Refused by seccomp where no cgroup holds ("forbidden"), else killed by the cgroup ("memory").
+    "memfd_buffers": Expect(ERROR, frozenset({"memory", "forbidden"})),
+    "many_small_files": Expect(ERROR, frozenset({"memory"})),
+    "fill_in_children": Expect(ERROR, frozenset({"memory"})),
 }
+SCRATCH_MESSAGES = {
+    "fill_every_place": "files: your code wrote more than 256 MiB of files",
+    "many_small_files": "files: your code made more than 10240 files (in your working folder)",
+    "memfd_buffers": "memory: your code used more than 1 GiB of memory",
+    "fill_in_children": "memory: your code used more than 1 GiB of memory",
+}
+"""Each containment attack's message, given the layer that holds it (cgroup or scratch)."""
+CONTAINED_BY = {"fill_every_place": "scratch", "many_small_files": "scratch", "memfd_buffers": "cgroup", "fill_in_children": "cgroup"}
 
 
 # --------------------------------------------------------------------------- running the batch
@@ -165,6 +179,41 @@ class LeakServer:
         return bytes(self.received)
 
 
+class HostSampler:
+    """Samples the host's MemAvailable (/proc/meminfo) and the free space under `folders` while a batch runs."""
+
+    def __init__(self, folders: Sequence[Path]) -> None:
+        self._folders = folders
+        self._memory0, self._disk0 = self._memory(), self._disk()
+        self.memory_drop = self.disk_drop = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    @staticmethod
+    def _memory() -> int:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            return next(int(line.split()[1]) * 1024 for line in fh if line.startswith("MemAvailable:"))
+
+    def _disk(self) -> dict[int, int]:
+        free = {}
+        for folder in self._folders:
+            st = os.statvfs(folder)
+            free[os.stat(folder).st_dev] = st.f_bavail * st.f_frsize
+        return free
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.05):
+            self.memory_drop = max(self.memory_drop, self._memory0 - self._memory())
+            now = self._disk()
+            self.disk_drop = max(self.disk_drop, *(self._disk0[dev] - now.get(dev, self._disk0[dev]) for dev in self._disk0))
+
+    def stop(self) -> None:
+        """Stop sampling."""
+        self._stop.set()
+        self._thread.join()
+
+
 @dataclass(frozen=True)
 class Batch:
     """One graded class of attacks."""
@@ -179,6 +228,10 @@ class Batch:
     """What the network attack got through to the test's server."""
     mode: str
     """GRADER_SANDBOX during the batch: the strongest isolation here, or the forced fallback."""
+    memory_drop: int = 0
+    """The most the host's MemAvailable fell below its value at the start, in bytes, sampled every 50 ms."""
+    disk_drop: int = 0
+    """The most the free space under the output and pool folders fell, in bytes, sampled with it."""
 
     @property
     def isolation(self) -> tuple[str, ...]:
@@ -218,6 +271,10 @@ def _remove_leftovers() -> None:
     """Remove what a successful attack leaves on this machine: marker files (of any run), survivors of this run."""
     for path in (*_outside_markers(), STASH):
         path.unlink(missing_ok=True)
+    for folder in {Path("/tmp"), Path("/dev/shm"), Path(tempfile.gettempdir()), Path.home()}:
+        for path in folder.glob("nn_grader_attack_*"):  # the fill attacks' files, where no layer held them
+            if path.is_file() and path.name != HUGE_FILE_NAME:
+                path.unlink(missing_ok=True)
     for pid in survivors(SETSID_MARKER + RUN_TAG):
         try:
             os.kill(pid, signal.SIGKILL)
@@ -248,12 +305,17 @@ def _graded_batch(tmp_path_factory: pytest.TempPathFactory, mnist_dir: Path, mod
     server = LeakServer()
     try:
         class_dir = build_class(root / "class", names, port=server.port)
+        (root / "out").mkdir()
+        sampler = HostSampler([root / "out", Path(tempfile.gettempdir())])
         started, start = time.time(), time.monotonic()
-        code = main(grade_args(class_dir, root / "out", mnist_dir))
+        try:
+            code = main(grade_args(class_dir, root / "out", mnist_dir))
+        finally:
+            sampler.stop()
         seconds = time.monotonic() - start
     finally:
         leaked = server.close()
-    yield Batch(root / "out", code, seconds, started, read_results(root / "out"), leaked, mode)
+    yield Batch(root / "out", code, seconds, started, read_results(root / "out"), leaked, mode, sampler.memory_drop, sampler.disk_drop)
     _remove_leftovers()
 
 
@@ -368,6 +430,32 @@ def test_endless_attacks_cost_one_timeout_each(batch: Batch) -> None:
 # --------------------------------------------------------------------------- what attacks leave behind
 
 
+@pytest.mark.parametrize("name", sorted(SCRATCH_MESSAGES))
+def test_containment_attack_is_told_which_bound_it_hit(batch: Batch, name: str) -> None:
+    relu = check(batch.results[name], ATTACKED)
+    layer = CONTAINED_BY[name]
+    if name == "memfd_buffers" and "cgroup" not in batch.isolation:
+        assert relu["evidence"]["failure"] == "forbidden", relu["message"]  # seccomp refused memfd_create
+        return
+    assert_unless_layer_missing(relu["message"].startswith(SCRATCH_MESSAGES[name]), batch, (layer,), relu["message"])
+    if name == "fill_every_place":  # /tmp is the first place it fills; without bubblewrap that is the host's own /tmp
+        assert_unless_layer_missing(relu["message"].startswith(f"{SCRATCH_MESSAGES[name]} (in /tmp)"), batch, ("bwrap",), relu["message"])
+
+
+def test_the_class_took_no_more_memory_or_disk_than_its_jobs_limits(batch: Batch) -> None:
+    # One grading thread (no --jobs): one student job at a time, plus what the grader and its two warm templates
+    # hold themselves (PyTorch imported in each).
+    limits = load_rubric(RUBRIC).rubric.limits
+    job, own = (limits.memory_mb + limits.scratch_mb + 32) << 20, 2 << 30
+    assert_unless_layer_missing(batch.memory_drop <= job + own, batch, ("cgroup",),
+                                f"MemAvailable fell by {batch.memory_drop >> 20} MiB, more than one job's limits and the grader's own")
+    outputs = sum(p.stat().st_size for p in batch.out.rglob("*") if p.is_file())
+    # Without bubblewrap /tmp is the host's own, whatever the grader mounts for the job folder.
+    needs = ("scratch",) if "bwrap" in batch.isolation else ("bwrap",)
+    assert_unless_layer_missing(batch.disk_drop <= (limits.scratch_mb << 20) + outputs + (64 << 20), batch, needs,
+                                f"the disk under the output and pool folders lost {batch.disk_drop >> 20} MiB")
+
+
 def test_fork_bomb_leaves_no_process_behind(batch: Batch) -> None:
     assert survivors(FORK_MARKER + RUN_TAG) == []
 
@@ -444,6 +532,7 @@ def test_kill_others_cannot_kill_the_grader(batch: Batch, host_killers: HostRun)
 
 def test_isolation_level_is_recorded(batch: Batch) -> None:
     if batch.mode == "rlimits" or not shutil.which("bwrap"):
-        assert batch.isolation == ("rlimits", "timeout")
+        # The containment layers (cgroup, scratch) need no bubblewrap: kept where this machine has them.
+        assert batch.isolation[-2:] == ("rlimits", "timeout") and set(batch.isolation[:-2]) <= {"cgroup", "scratch"}
     else:
         assert batch.isolation[0] == "bwrap" and batch.isolation[-2:] == ("rlimits", "timeout")

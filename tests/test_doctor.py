@@ -12,7 +12,7 @@ import pytest
 from grader import doctor
 from grader.cli import main
 from grader.doctor import STRONGEST, Diagnosis, Status, diagnose, format_diagnosis
-from grader.sandbox import isolation
+from grader.sandbox import isolation, scratch
 
 from .conftest import CliRun, require_or_skip
 
@@ -52,15 +52,17 @@ def bwrap_installed() -> None:
 def test_this_machine_holds_every_layer(mnist_dir: Path) -> None:
     bwrap_installed()
     found = diagnose(mnist_dir)
-    assert [s.name for s in found.layers] == ["bwrap", "seccomp", "rlimits", "timeout", "sandbox"]
+    assert [s.name for s in found.layers] == ["bwrap", "seccomp", "cgroup", "scratch", "tmpfs-size", "rlimits", "timeout", "sandbox"]
     assert {s.name: s.why_not for s in found.layers if not s.holds} == {}
-    assert found.grading == STRONGEST == ("bwrap", "seccomp", "rlimits", "timeout")
-    assert found.strongest and found.refusal == ""
+    assert found.grading == STRONGEST == ("bwrap", "seccomp", "cgroup", "scratch", "rlimits", "timeout")
+    assert found.strongest and found.acceptable and found.refusal == ""
     assert found.status("mnist").holds and str(mnist_dir) in found.status("mnist").detail
     assert found.status("torch").holds
     lines = format_diagnosis(found).splitlines()
     assert lines[0].startswith("bwrap      holds (") and lines[1].startswith("seccomp    holds (")
-    assert "grading    uses bwrap, seccomp, rlimits, timeout: the strongest isolation" in lines
+    assert "grading    uses bwrap, seccomp, cgroup, scratch, rlimits, timeout: the strongest isolation" in lines
+    assert lines[lines.index("grading    uses bwrap, seccomp, cgroup, scratch, rlimits, timeout: the strongest isolation") + 1].startswith(
+        "bounds     memory: memory_mb + scratch_mb per job")
 
 
 def test_without_bwrap_on_path_it_says_missing_with_the_apt_get_fix(monkeypatch: pytest.MonkeyPatch, mnist_dir: Path) -> None:
@@ -71,10 +73,11 @@ def test_without_bwrap_on_path_it_says_missing_with_the_apt_get_fix(monkeypatch:
     seccomp = found.status("seccomp")
     assert not seccomp.holds and "bwrap" in seccomp.why_not and seccomp.fix == fix
     assert found.status("rlimits").holds and found.status("timeout").holds
-    assert found.grading == ("rlimits", "timeout") and not found.strongest
+    assert found.grading[-2:] == ("rlimits", "timeout") and "bwrap" not in found.grading and not found.strongest
+    assert not found.acceptable and not found.holds("tmpfs-size")
     lines = format_diagnosis(found).splitlines()
     assert f"bwrap      missing: bwrap is not installed -> fix: {fix}" in lines
-    assert "grading    uses rlimits, timeout: not the strongest isolation; see the fixes above" in lines
+    assert f"grading    uses {', '.join(found.grading)}: not the strongest isolation; see the fixes above" in lines
 
 
 def test_grader_sandbox_bwrap_without_bwrap_refuses_to_grade(monkeypatch: pytest.MonkeyPatch, mnist_dir: Path) -> None:
@@ -125,6 +128,8 @@ def test_format_is_one_line_per_record_name_padded_to_ten() -> None:
         "rlimits    holds",
         "timeout    holds (killed)",
         "grading    uses rlimits, timeout: not the strongest isolation; see the fixes above",
+        "bounds     memory: memory_mb per process only (RLIMIT_AS); tmpfs and memfd pages unbounded; files: file_size_mb per "
+        "file only (RLIMIT_FSIZE): not how many; none of cgroup, scratch, tmpfs-size holds: a student can fill this machine",
         "tensorflow holds (2.21.0)",
     ]
 
@@ -145,9 +150,12 @@ def test_grade_doctor_exits_0_with_every_layer(grade: Callable[..., CliRun]) -> 
     assert run.code == 0, run.out
     lines = run.out.splitlines()
     assert [line.split()[0] for line in lines] == [
-        "bwrap", "seccomp", "rlimits", "timeout", "sandbox", "grading", "torch", "tensorflow", "mnist", "chromium"]
+        "bwrap", "seccomp", "cgroup", "scratch", "tmpfs-size", "rlimits", "timeout", "sandbox", "grading", "bounds",
+        "torch", "tensorflow", "mnist", "chromium"]
     assert lines[0].startswith("bwrap      holds")
-    assert "grading    uses bwrap, seccomp, rlimits, timeout: the strongest isolation" in lines
+    assert "grading    uses bwrap, seccomp, cgroup, scratch, rlimits, timeout: the strongest isolation" in lines
+    assert lines[lines.index("grading    uses bwrap, seccomp, cgroup, scratch, rlimits, timeout: the strongest isolation") + 1].startswith(
+        "bounds     memory: memory_mb + scratch_mb per job")
 
 
 def test_grade_doctor_exits_1_when_the_fallback_is_forced(grade: Callable[..., CliRun], monkeypatch: pytest.MonkeyPatch) -> None:
@@ -176,3 +184,26 @@ def test_grade_without_a_path_is_a_one_line_usage_error(capsys: pytest.CaptureFi
     captured = capsys.readouterr()
     assert captured.out == ""
     assert captured.err.count("\n") == 1 and captured.err.startswith("UsageError: no PATH given; pass a submission")
+
+
+def test_grade_doctor_names_each_bound_and_exits_0_while_one_holds(grade: Callable[..., CliRun], monkeypatch: pytest.MonkeyPatch) -> None:
+    bwrap_installed()
+    monkeypatch.setenv("GRADER_CGROUP", "off")
+    run = grade("--doctor")
+    lines = run.out.splitlines()
+    assert "cgroup     missing: turned off by GRADER_CGROUP=off; a job's tmpfs and memfd pages and its other processes are " \
+           "then bounded only per process -> fix: unset GRADER_CGROUP" in lines
+    bounds = next(line for line in lines if line.startswith("bounds "))
+    assert "memfd_create refused by seccomp" in bounds and "none of" not in bounds
+    assert run.code == (0 if scratch.mountable()[0] or isolation.bwrap_sizes_tmpfs() else 1)
+
+
+def test_grade_doctor_exits_1_when_no_bound_holds(grade: Callable[..., CliRun], monkeypatch: pytest.MonkeyPatch) -> None:
+    # What .ci/run fails on in CI: nothing but RLIMIT_AS and RLIMIT_FSIZE between a student and the machine.
+    monkeypatch.setattr(shutil, "which", which_without("bwrap"))
+    monkeypatch.setenv("GRADER_CGROUP", "off")
+    monkeypatch.setenv("GRADER_SCRATCH_MOUNT", "off")
+    run = grade("--doctor")
+    assert run.code == 1
+    bounds = next(line for line in run.out.splitlines() if line.startswith("bounds "))
+    assert bounds.endswith("none of cgroup, scratch, tmpfs-size holds: a student can fill this machine")

@@ -13,12 +13,12 @@ from pathlib import Path
 GRADER = Path(__file__).resolve().parents[1] / "grader"
 
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("text", "vocabulary", "records", "evidence", "errors", "versions", "safe_ast", "progress", "mnist", "roster", "atomic"),
+    ("text", "vocabulary", "records", "evidence", "errors", "versions", "safe_ast", "progress", "mnist", "roster", "atomic", "outnames"),
     ("sandbox",),
     ("intake",),
     ("rubric", "checks"),
     ("scoring", "settings", "pipeline", "similarity"),
-    ("reports", "gradebook_db", "identity", "decisions"),
+    ("reports", "gradebook_db", "identity", "decisions", "diskfull"),
     ("batch", "cluster", "doctor", "gradescope_autograder", "gradescope_files", "review", "cli"),
 )
 """Lowest first: a module may import its own layer and those below, never one above."""

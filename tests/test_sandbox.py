@@ -162,7 +162,17 @@ needs_bwrap = pytest.mark.usefixtures("bwrap_required")
 
 def test_forced_fallback_records_only_rlimits_and_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GRADER_SANDBOX", "rlimits")
+    monkeypatch.setenv("GRADER_CGROUP", "off")
+    monkeypatch.setenv("GRADER_SCRATCH_MOUNT", "off")
     assert SubprocessRunner().isolation.layers == ("rlimits", "timeout")
+
+
+def test_forced_fallback_keeps_the_containment_layers(monkeypatch: pytest.MonkeyPatch) -> None:
+    # cgroups and the grader's own tmpfs need no bubblewrap: GRADER_SANDBOX=rlimits keeps them where they work.
+    monkeypatch.setenv("GRADER_SANDBOX", "rlimits")
+    layers = SubprocessRunner().isolation.layers
+    assert layers[-2:] == ("rlimits", "timeout") and "bwrap" not in layers and "seccomp" not in layers
+    assert set(layers[:-2]) <= {"cgroup", "scratch"}
 
 
 def test_unknown_sandbox_mode_is_a_usage_error(monkeypatch: pytest.MonkeyPatch) -> None:

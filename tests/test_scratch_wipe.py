@@ -219,8 +219,9 @@ def bind_into_templates(monkeypatch: pytest.MonkeyPatch, ro: Path, rw: Path) -> 
     monkeypatch.setattr(isolation, "_readable_paths", lambda: (*readable, str(ro)))
     real_args = isolation._bwrap_args
 
-    def with_rw(readable: list[Path], writable: list[Path], chdir: Path, seccomp_fd: int | None) -> list[str]:
-        return real_args(readable, [*writable, rw], chdir, seccomp_fd)
+    def with_rw(readable: list[Path], writable: list[Path], chdir: Path, seccomp_fd: int | None,
+                scratch: isolation.Scratch | None = None, sized: tuple[Path, ...] = ()) -> list[str]:
+        return real_args(readable, [*writable, rw], chdir, seccomp_fd, scratch, sized)
 
     monkeypatch.setattr(isolation, "_bwrap_args", with_rw)
 

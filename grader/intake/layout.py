@@ -21,6 +21,10 @@ def is_class_folder(path: Path) -> bool:
     return not has_code and any(p.is_dir() for p in entries)
 
 
+NOT_SUBMISSIONS = frozenset({".git", ".hg", ".svn", ".ipynb_checkpoints", ".idea", ".vscode", ".venv", "__MACOSX", "__pycache__"})
+"""Folders of a class folder that tools make, never a student's (a student named `.unpacked` is graded)."""
+
+
 def class_members(folder: Path) -> list[Path]:
-    """The submissions of a class folder: its non-hidden sub-folders, sorted by name."""
-    return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+    """The submissions of a class folder: its sub-folders but tools' own (`NOT_SUBMISSIONS`), sorted by name."""
+    return sorted(p for p in folder.iterdir() if p.is_dir() and p.name not in NOT_SUBMISSIONS)

@@ -31,6 +31,11 @@ INTAKE_LIMITS = Limits(timeout_s=30.0, cpu_s=30, memory_mb=3072, file_size_mb=64
 """Bounds of one intake worker run: what a parser bomb can cost."""
 MAX_FILE_BYTES = {".ipynb": 256 << 20, ".py": 16 << 20, ".md": 16 << 20}
 """Larger files are not read at all (a notebook may carry big outputs; source files never need 16 MiB)."""
+MAX_CODE_FILES = 200
+"""Code files read per submission, the shallowest first; the rest are left out with one finding (a hand-in has a
+handful: 20,000 files would otherwise be opened at once and cost a worker each time)."""
+_MAPPED_BYTES = 1 << 20
+"""Files at least this large are mapped into the job rather than read; each mapping holds a descriptor open."""
 _MIB = 1 << 20
 
 
@@ -49,6 +54,7 @@ def read_files(paths: list[Path], root: Path, runner: Runner) -> list[FileAnalys
         root: the submission folder; names are relative to it.
         runner: the sandbox runner the intake worker runs in.
     """
+    paths, left_out = _bounded(paths, root)
     analyses: dict[str, FileAnalysis] = {}
     todo: list[_File] = []
     for path in paths:
@@ -59,8 +65,24 @@ def read_files(paths: list[Path], root: Path, runner: Runner) -> list[FileAnalys
         else:
             analyses[file.name] = _left_out(_printable(file.name), refusal)
     analyses.update(_read_all(todo, runner))
-    return [analyses[display_path(p, root)] for p in paths]
+    return [analyses[display_path(p, root)] for p in paths] + _too_many(left_out, root)
 
+
+def _bounded(paths: list[Path], root: Path) -> tuple[list[Path], list[Path]]:
+    """The first `MAX_CODE_FILES` of `paths` by depth then name (in their order), and the ones left out."""
+    if len(paths) <= MAX_CODE_FILES:
+        return paths, []
+    kept = set(sorted(paths, key=lambda p: (len(p.relative_to(root).parts) if p.is_relative_to(root) else 0, str(p)))[:MAX_CODE_FILES])
+    return [p for p in paths if p in kept], [p for p in paths if p not in kept]
+
+
+def _too_many(left_out: list[Path], root: Path) -> list[FileAnalysis]:
+    """One finding for every code file left out by `_bounded`, on the first of them."""
+    if not left_out:
+        return []
+    first = _printable(display_path(left_out[0], root))
+    reason = msg("intake.too_many_files", count=len(left_out) - 1, limit=MAX_CODE_FILES)
+    return [_left_out(first, reason)]
 
 def _printable(name: str) -> str:
     """`name` with undecodable bytes (kept by Python as surrogates) shown as U+FFFD, so reports can encode it."""
@@ -129,8 +151,12 @@ def _run(files: list[_File], runner: Runner) -> list[FileAnalysis] | RunError:
 
 def _bytes_of(path: Path) -> np.ndarray:
     """The file's bytes as a uint8 array, mapped rather than read: savez streams it into the job."""
-    if os.stat(path).st_size == 0:
+    size = os.stat(path).st_size
+    if size == 0:
         return np.zeros(0, dtype=np.uint8)
+    if size < _MAPPED_BYTES:  # read now: a mapping would keep a descriptor open until the job is written
+        with open(path, "rb") as fh:
+            return np.frombuffer(fh.read(MAX_FILE_BYTES[".ipynb"]), dtype=np.uint8)
     return np.memmap(path, dtype=np.uint8, mode="r")
 
 

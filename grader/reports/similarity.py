@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from grader.outnames import student_folder
 from grader.records import GradeReport
 from grader.reports.html import load_template
 from grader.reports.i18n import Lang, markup, plain, text
@@ -193,7 +194,7 @@ def write_staff_notes(reports: Sequence[GradeReport], result: SimilarityResult, 
         out: the class's output folder (out/<student>/result.json).
     """
     for report in reports:
-        path = out / report.student / "result.json"
+        path = out / student_folder(report.student) / "result.json"
         pairs = result.flagged_for(report.student)
         if pairs:
             path.parent.mkdir(parents=True, exist_ok=True)

@@ -19,6 +19,7 @@ from urllib.parse import quote
 
 from markupsafe import Markup
 
+from grader.outnames import student_folder
 from grader.records import CheckResult, GradeReport, Message
 from grader.reports.charts import histogram_svg
 from grader.reports.html import load_template, percent, points_text, status_counts
@@ -156,7 +157,7 @@ def errored_checks(report: GradeReport) -> tuple[CheckResult, ...]:
 def report_link(student: str) -> str:
     """The relative URL of a student's report, with every character of the name that could
     leave the folder or break the URL percent-encoded."""
-    name = quote(student, safe="")
+    name = quote(student_folder(student), safe="")
     if set(name) <= {"."}:
         name = name.replace(".", "%2E")  # "." and ".." would point at the summary's own folder or above
     return f"{name}/report.html"

@@ -42,6 +42,7 @@ from .limits import Limits
 from .limits import apply_rlimits, worker_env
 from .protocol import PreloadReply, PreloadRequest, RunReply, RunRequest, TemplateRequest
 from .runner import REPORT_FD_ENV, kill_group, publish_report, wait_for_report
+from .scratch import WORK_PLACE, filled_any
 
 _PR_SET_PDEATHSIG = 1
 _PR_SET_DUMPABLE = 4
@@ -121,14 +122,19 @@ def _run(jobdir: Path, limits: Limits, sweep_keeping: Path | None) -> RunReply:
         os.close(report_r)
     kill_group(pid)  # the child's own session: whatever it forked without setsid dies too
     _, status = os.waitpid(pid, 0)
+    full: tuple[str, str] | None = None
     if sweep_keeping is not None:
         _sweep_namespace()
+        # Seen now, with no student process left and before the wipe frees the room: the host words the message.
+        full = filled_any({WORK_PLACE: jobdir / "work", "/dev/shm": Path("/dev/shm"), "/tmp": Path("/tmp")})
         for scratch in _SCRATCH:
             _wipe(Path(scratch), keep=sweep_keeping)
         _restore_dev()
+    else:
+        full = filled_any({WORK_PLACE: jobdir / "work"})
     # Only now, with no student process left to rewrite it, does the report the child sent become a file.
     publish_report(jobdir, report)
-    return RunReply(returncode=os.waitstatus_to_exitcode(status), timed_out=timed_out)
+    return RunReply(returncode=os.waitstatus_to_exitcode(status), timed_out=timed_out, filled=full)
 
 
 def _child(jobdir: Path, limits: Limits, report_fd: int) -> None:
@@ -140,6 +146,7 @@ def _child(jobdir: Path, limits: Limits, report_fd: int) -> None:
     try:
         os.setsid()
         _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        _first_to_go()
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGPIPE):
             signal.signal(sig, signal.SIG_DFL)
         _redirect(jobdir, report_fd)
@@ -159,6 +166,16 @@ def _child(jobdir: Path, limits: Limits, report_fd: int) -> None:
         traceback.print_exc()
     finally:
         os._exit(code)
+
+
+def _first_to_go() -> None:
+    """Make this child (and all it forks) the OOM killer's first choice in the slot's memory cgroup, before the
+    template: raising one's own oom_score_adj needs no privilege."""
+    try:
+        with open("/proc/self/oom_score_adj", "w", encoding="ascii") as fh:
+            fh.write("1000")
+    except OSError:
+        pass
 
 
 def _redirect(jobdir: Path, report_fd: int) -> None:

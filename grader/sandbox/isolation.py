@@ -5,7 +5,13 @@
               grader package; never the staff solution, rubrics, other students
               or MNIST labels), private /tmp, only the job's out/ and work/
               writable, dies with its parent
-    seccomp   a BPF filter loaded by bwrap (see seccomp.py)
+    seccomp   a BPF filter loaded by bwrap (see seccomp.py); it also refuses
+              memfd_create where no memory cgroup holds
+    cgroup    a memory cgroup per job: heap, tmpfs and memfd pages, pipes and
+              child processes together, within memory_mb + scratch_mb (cgroup.py)
+    scratch   every writable place of a job on one sized tmpfs the grader mounts
+              (scratch.py); without it bwrap's own --size tmpfs cover /tmp,
+              /dev/shm and work/, and out/ stays on the host's disk
     rlimits   address space, CPU seconds, file size, processes, no core files
     timeout   wall-clock limit; the whole process group is killed
 
@@ -27,6 +33,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import UsageError
+from .cgroup import CgroupSupport, memory_cgroups
+from .scratch import SCRATCH_DIRS, mountable
 from .seccomp import filter_program
 
 BASE_LAYERS = ("rlimits", "timeout")
@@ -35,31 +43,56 @@ HIDDEN_FILES = ("/etc/shadow", "/etc/gshadow")
 
 
 @dataclass(frozen=True)
+class Scratch:
+    """Where a sandbox's /tmp and /dev/shm come from."""
+
+    size: int
+    """Bytes of each tmpfs bubblewrap makes (a job's scratch limit plus room for the grader's files)."""
+    mounted: Path | None = None
+    """The grader's sized tmpfs (a job folder or a slot) whose tmp/ and shm/ become /tmp and /dev/shm;
+    None: bubblewrap makes a tmpfs of `size` for each."""
+
+
+@dataclass(frozen=True)
 class Isolation:
     """How workers are started, and the layers that then hold them."""
 
     layers: tuple[str, ...]
     bwrap: str | None = None
+    cgroups: CgroupSupport = CgroupSupport(None, None, "not asked for")
 
-    def argv(self, python: str, jobdir: Path, seccomp_fd: int | None) -> list[str]:
+    def argv(self, python: str, jobdir: Path, seccomp_fd: int | None, scratch: Scratch | None = None) -> list[str]:
         """The command that starts the worker for `jobdir`."""
         worker = [python, "-I", "-m", "grader.sandbox.child", str(jobdir)]
         if self.bwrap is None:
             return worker
-        writable = [jobdir / "out", jobdir / "work"]
-        return [self.bwrap, *_bwrap_args([jobdir], writable, jobdir / "work", seccomp_fd), "--", *worker]
+        scratch = scratch or Scratch(0)
+        work = jobdir / "work"
+        # On the grader's tmpfs work/ may be bound; on the disk it gets a sized tmpfs of its own.
+        writable, sized = ([jobdir / "out", work], ()) if scratch.mounted else ([jobdir / "out"], (work,))
+        return [self.bwrap, *_bwrap_args([jobdir], writable, work, seccomp_fd, scratch, sized), "--", *worker]
 
-    def server_argv(self, python: str, slot: Path, seccomp_fd: int | None) -> list[str]:
+    def server_argv(self, python: str, slot: Path, seccomp_fd: int | None, scratch: Scratch | None = None) -> list[str]:
         """The command that starts a warm template (forkserver.py) whose jobs live in `slot`."""
         server = [python, "-I", "-m", "grader.sandbox.forkserver", str(slot)]
         if self.bwrap is None:
             return server
-        return [self.bwrap, *_bwrap_args([], [slot], slot, seccomp_fd), "--", *server, "--sweep"]
+        return [self.bwrap, *_bwrap_args([], [slot], slot, seccomp_fd, scratch or Scratch(0)), "--", *server, "--sweep"]
 
     @property
     def uses_seccomp(self) -> bool:
         """Whether a seccomp program must be handed to bwrap."""
         return "seccomp" in self.layers
+
+    @property
+    def mounts_scratch(self) -> bool:
+        """Whether job folders and slots are sized tmpfs the grader mounts (the `scratch` layer)."""
+        return "scratch" in self.layers
+
+    @property
+    def deny_memfd(self) -> bool:
+        """Whether seccomp refuses memfd_create: where no cgroup charges its pages to the job."""
+        return not self.cgroups.holds
 
 
 def select_isolation(mode: str | None = None) -> Isolation:
@@ -67,16 +100,18 @@ def select_isolation(mode: str | None = None) -> Isolation:
     mode = (mode or os.environ.get("GRADER_SANDBOX", "auto")).lower()
     if mode not in ("auto", "bwrap", "rlimits"):
         raise UsageError(f"GRADER_SANDBOX={mode!r} is not one of auto, bwrap, rlimits; unset it to use the default (auto)")
+    cgroups = memory_cgroups()
+    contained = (*(("cgroup",) if cgroups.holds else ()), *(("scratch",) if mountable()[0] else ()))
     if mode == "rlimits":
-        return Isolation(BASE_LAYERS)
+        return Isolation((*contained, *BASE_LAYERS), cgroups=cgroups)
     bwrap, why = _working_bwrap()
     if bwrap is None:
         if mode == "bwrap":
             raise UsageError(f"GRADER_SANDBOX=bwrap but bubblewrap cannot run here: {why}; install it (apt install bubblewrap)")
         _warn_once(f"grader: bubblewrap unavailable ({why}); student code runs with rlimits and a timeout only")
-        return Isolation(BASE_LAYERS)
+        return Isolation((*contained, *BASE_LAYERS), cgroups=cgroups)
     seccomp = ("seccomp",) if filter_program() is not None else ()
-    return Isolation(("bwrap", *seccomp, *BASE_LAYERS), bwrap)
+    return Isolation(("bwrap", *seccomp, *contained, *BASE_LAYERS), bwrap, cgroups)
 
 
 def working_bwrap() -> tuple[str | None, str]:
@@ -112,10 +147,17 @@ def _warn_once(message: str) -> None:
     warnings.warn(message, RuntimeWarning, stacklevel=3)
 
 
-def _bwrap_args(readable: list[Path], writable: list[Path], chdir: Path, seccomp_fd: int | None) -> list[str]:
+def _bwrap_args(readable: list[Path], writable: list[Path], chdir: Path, seccomp_fd: int | None, scratch: Scratch | None = None,
+                sized: tuple[Path, ...] = ()) -> list[str]:
+    scratch = scratch or Scratch(0)
     args = ["--unshare-all", "--unshare-user", "--uid", "65534", "--gid", "65534",
-            "--die-with-parent", "--new-session", "--cap-drop", "ALL",
-            "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
+            "--die-with-parent", "--new-session", "--cap-drop", "ALL", "--dev", "/dev", "--proc", "/proc"]
+    # Every tmpfs bwrap makes has a size: a tmpfs without one may take half the machine's memory.
+    for place, name in zip(("/tmp", "/dev/shm"), SCRATCH_DIRS):
+        if scratch.mounted is not None:
+            args += ["--bind", str(scratch.mounted / name), place]
+        else:
+            args += _sized_tmpfs(place, scratch.size)
     for link in ("bin", "sbin", "lib", "lib64", "lib32"):
         target = Path("/") / link
         if target.is_symlink():
@@ -128,15 +170,36 @@ def _bwrap_args(readable: list[Path], writable: list[Path], chdir: Path, seccomp
         if Path(hidden).exists():
             args += ["--ro-bind", "/dev/null", hidden]
     for folder in _hidden_packages():
-        args += ["--tmpfs", folder]
+        args += [*_sized_tmpfs(folder, 4096), "--remount-ro", folder]
     for ro in readable:
         args += ["--ro-bind", str(ro), str(ro)]
     for rw in writable:
         args += ["--bind", str(rw), str(rw)]
+    for own in sized:
+        args += _sized_tmpfs(str(own), scratch.size)
     args += ["--chdir", str(chdir)]
     if seccomp_fd is not None:
         args += ["--seccomp", str(seccomp_fd)]
     return args
+
+
+def _sized_tmpfs(place: str, size: int) -> list[str]:
+    """bwrap's arguments for a tmpfs of `size` bytes at `place` (64 MiB when unset); unsized where bwrap is
+    older than 0.7 (Ubuntu 22.04 has 0.6), which doctor reports."""
+    return ["--size", str(size or 64 << 20), "--tmpfs", place] if bwrap_sizes_tmpfs() else ["--tmpfs", place]
+
+
+@functools.lru_cache(maxsize=1)
+def bwrap_sizes_tmpfs() -> bool:
+    """Whether this machine's bubblewrap takes `--size` (0.7 and later)."""
+    path = _working_bwrap()[0]
+    if path is None:
+        return False
+    trial = [path, "--ro-bind", "/", "/", "--unshare-all", "--unshare-user", "--size", str(1 << 20), "--tmpfs", "/tmp", "true"]
+    try:
+        return subprocess.run(trial, capture_output=True, timeout=20).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
 
 
 @functools.lru_cache(maxsize=1)

@@ -16,8 +16,11 @@ class Limits(BaseModel):
 
     timeout_s: float = Field(60.0, gt=0, description="Wall-clock seconds before the worker is killed.")
     cpu_s: int = Field(120, gt=0, description="CPU seconds (RLIMIT_CPU).")
-    memory_mb: int = Field(4096, ge=512, description="Address-space limit in MiB (RLIMIT_AS).")
+    memory_mb: int = Field(4096, ge=512, description="Memory of the job in MiB: its memory cgroup (with scratch_mb on top, for its files) "
+                                                    "and each process's address space (RLIMIT_AS).")
     file_size_mb: int = Field(256, gt=0, description="Largest file the worker may write (RLIMIT_FSIZE).")
+    scratch_mb: int = Field(256, ge=16, description="Files the job may keep in all its writable places together "
+                                                     "(/tmp, /dev/shm, its working folder): a sized tmpfs, charged to its memory cgroup.")
     threads: int = Field(1, ge=1, description="BLAS/OpenMP/torch threads inside the worker.")
     processes: int = Field(1024, ge=16, description="Processes and threads of the worker's user (RLIMIT_NPROC; root is exempt).")
     open_files: int = Field(1024, ge=64, description="Open file descriptors (RLIMIT_NOFILE).")

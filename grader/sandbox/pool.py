@@ -37,12 +37,13 @@ import numpy as np
 from pydantic import ValidationError
 
 from ..records import Phase, RunError, RunResult
+from .containment import Containment, Overrun, overrun_error
 from .limits import Limits
 from ..text import msg
 from .isolation import Isolation, select_isolation
 from .limits import worker_env
 from .protocol import Job, PreloadReply, PreloadRequest, RunReply, RunRequest
-from .runner import kill_group, read_result, seccomp_pipe, stderr_tail, write_job
+from .runner import inputs_bytes, kill_group, read_result, seccomp_pipe, stderr_tail, write_job
 
 _REPLY_MARGIN_S = 30.0
 """How much longer than a job's own timeout the host waits for its template's reply."""
@@ -63,6 +64,8 @@ class TemplateClient:
         self.log = self.slot.with_suffix(".log")
         """The template's own stderr (outside the slot, where students cannot write): grader bugs only."""
         self._proc: subprocess.Popen[bytes] | None = None
+        self._bounds: Containment | None = None
+        """The slot's memory cgroup and sized tmpfs, made anew with each template process."""
         self._loaded: set[str] = set()
         self._pending: set[str] = set()
         """Modules of a preload request sent at start whose reply has not been read yet."""
@@ -87,18 +90,27 @@ class TemplateClient:
         job = job.model_copy(update={"token": secrets.token_hex(16)})
         start = time.monotonic()
         self._ensure(_modules_for(job))
+        bounds = self._bounds
+        assert bounds is not None  # made by _start, which _ensure has called
+        bounds.make_room(limits, inputs_bytes(arrays))
         jobdir = Path(tempfile.mkdtemp(prefix="job-", dir=self.slot))
         try:
             write_job(jobdir, job, arrays)
             (jobdir / "work").mkdir()
+            bounds.prepare(limits)
             reply = self._request(RunRequest(jobdir=str(jobdir), limits=limits), limits.timeout_s + _REPLY_MARGIN_S)
             if not isinstance(reply, RunReply):
-                error = RunError("crash", phase, msg("sandbox.template_died"), stderr_tail(jobdir / "stderr.txt"))
+                tail = stderr_tail(jobdir / "stderr.txt")
+                overrun = bounds.memory_overrun()  # the OOM killer may take the template when the child is not enough
+                error = overrun_error(overrun, limits, phase, tail) if overrun else RunError("crash", phase, msg("sandbox.template_died"), tail)
                 result = RunResult(job.task_name, error=error)
             else:
-                result = read_result(jobdir, job, reply.returncode, reply.timed_out, limits, phase)
+                overrun = Overrun(*reply.filled) if reply.filled else bounds.memory_overrun()
+                result = read_result(jobdir, job, reply.returncode, reply.timed_out, limits, phase, overrun=overrun)
         finally:
             shutil.rmtree(jobdir, ignore_errors=True)
+            if self._isolation.bwrap is not None and self._proc is not None:
+                bounds.relax()  # the sweep left only the template running
         return dataclasses.replace(result, duration_s=time.monotonic() - start)
 
     def start(self, preload: Iterable[str] = ()) -> None:
@@ -124,13 +136,15 @@ class TemplateClient:
 
     def _start(self) -> None:
         self.close()
+        self.release()
         for leftover in self.slot.iterdir():
             shutil.rmtree(leftover, ignore_errors=True) if leftover.is_dir() else leftover.unlink()
-        seccomp_fd = seccomp_pipe() if self._isolation.uses_seccomp else None
+        bounds = self._bounds = Containment(self._isolation, self.slot, self._limits)
+        seccomp_fd = seccomp_pipe(deny_memfd=self._isolation.deny_memfd) if self._isolation.uses_seccomp else None
         try:
             with open(self.log, "ab") as log:
                 self._proc = subprocess.Popen(
-                    self._isolation.server_argv(self._python, self.slot, seccomp_fd),
+                    self._isolation.server_argv(self._python, self.slot, seccomp_fd, bounds.scratch(self._limits)),
                     pass_fds=(seccomp_fd,) if seccomp_fd is not None else (),
                     cwd=self.slot,
                     env=worker_env(self.slot, self._limits),
@@ -138,6 +152,7 @@ class TemplateClient:
                     stdout=subprocess.PIPE,
                     stderr=log,  # a child's stderr goes to its job folder, never here
                     start_new_session=True,
+                    preexec_fn=bounds.enter,  # the template, and every child it forks, in the slot's cgroup
                 )
         finally:
             if seccomp_fd is not None:
@@ -195,6 +210,12 @@ class TemplateClient:
                 stream.close()
         kill_group(proc.pid)
         proc.wait()
+
+    def release(self) -> None:
+        """Remove the slot's cgroup (killing anything left in it) and unmount its tmpfs; after `close`."""
+        bounds, self._bounds = self._bounds, None
+        if bounds is not None:
+            bounds.close()
 
 
 class WarmRunner:
@@ -254,6 +275,7 @@ class WarmRunner:
         """Stop every template and delete the slots."""
         for server in self._servers:
             server.close()
+            server.release()
         shutil.rmtree(self._root, ignore_errors=True)
 
     def __enter__(self) -> WarmRunner:

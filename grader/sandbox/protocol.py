@@ -115,3 +115,5 @@ class RunReply(_Msg):
 
     returncode: int
     timed_out: bool
+    filled: tuple[str, str] | None = None
+    """(bound, place) when the job left no room in its slot's tmpfs (scratch.filled), seen before the wipe."""

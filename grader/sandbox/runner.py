@@ -22,6 +22,7 @@ import numpy as np
 from pydantic import ValidationError
 
 from ..records import Phase, RunError, RunResult
+from .containment import Containment, Overrun, overrun_error
 from .limits import Limits
 from ..text import msg
 from .isolation import Isolation, select_isolation
@@ -71,22 +72,34 @@ class SubprocessRunner:
         start = time.monotonic()
         with tempfile.TemporaryDirectory(prefix="nn-grader-") as tmp:
             jobdir = Path(tmp)
-            write_job(jobdir, job, arrays)
-            returncode, timed_out = self._spawn(jobdir, limits)
-            result = read_result(jobdir, job, returncode, timed_out, limits, phase)
+            bounds = Containment(self.isolation, jobdir, limits)
+            try:
+                bounds.make_room(limits, inputs_bytes(arrays))
+                write_job(jobdir, job, arrays)
+                (jobdir / "work").mkdir()
+                bounds.prepare(limits)
+                returncode, timed_out = self._spawn(jobdir, limits, bounds)
+                overrun = bounds.overrun(jobdir / "work" if bounds.mount is not None else None)
+                result = read_result(jobdir, job, returncode, timed_out, limits, phase, overrun=overrun)
+            finally:
+                bounds.close()
         duration = time.monotonic() - start
         return dataclasses.replace(result, duration_s=duration)
 
-    def _start(self, jobdir: Path, limits: Limits, report_fd: int) -> subprocess.Popen[bytes]:
-        """The worker, started in its own session with the report pipe `report_fd`."""
+    def _start(self, jobdir: Path, limits: Limits, report_fd: int, bounds: Containment) -> subprocess.Popen[bytes]:
+        """The worker, started in its own session with the report pipe `report_fd`, inside `bounds`."""
         work = jobdir / "work"
-        work.mkdir()
-        seccomp_fd = seccomp_pipe() if self.isolation.uses_seccomp else None
+        seccomp_fd = seccomp_pipe(deny_memfd=self.isolation.deny_memfd) if self.isolation.uses_seccomp else None
         fds = (report_fd,) if seccomp_fd is None else (seccomp_fd, report_fd)
+
+        def before_exec() -> None:  # in the new process: into the job's cgroup before anything else runs
+            bounds.enter()
+            apply_rlimits(limits)
+
         try:
             with open(jobdir / "stdout.txt", "wb") as out, open(jobdir / "stderr.txt", "wb") as err:
                 return subprocess.Popen(
-                    self.isolation.argv(self._python, jobdir, seccomp_fd),
+                    self.isolation.argv(self._python, jobdir, seccomp_fd, bounds.scratch(limits)),
                     pass_fds=fds,
                     cwd=work,
                     env=worker_env(work, limits) | {REPORT_FD_ENV: str(report_fd)},
@@ -94,19 +107,19 @@ class SubprocessRunner:
                     stdout=out,
                     stderr=err,
                     start_new_session=True,  # own process group: killpg reaches anything it forks
-                    preexec_fn=lambda: apply_rlimits(limits),
+                    preexec_fn=before_exec,
                 )
         finally:
             if seccomp_fd is not None:
                 os.close(seccomp_fd)
 
-    def _spawn(self, jobdir: Path, limits: Limits) -> tuple[int, bool]:
+    def _spawn(self, jobdir: Path, limits: Limits, bounds: Containment) -> tuple[int, bool]:
         """Start the worker in its own session and wait, reading its report pipe; kill its whole group
         when it ends or times out, then publish its report (see `publish_report`)."""
         report_r, report_w = os.pipe()
         try:
             try:
-                proc = self._start(jobdir, limits, report_w)
+                proc = self._start(jobdir, limits, report_w, bounds)
             finally:
                 os.close(report_w)  # the worker has its copy: the pipe is its alone
             try:
@@ -123,14 +136,19 @@ class SubprocessRunner:
         return returncode, timed_out
 
 
-def seccomp_pipe() -> int:
-    """A pipe's read end holding the compiled filter, for bwrap's --seccomp FD."""
-    program = filter_program()
+def seccomp_pipe(*, deny_memfd: bool = False) -> int:
+    """A pipe's read end holding the compiled filter, for bwrap's --seccomp FD (see seccomp.filter_program)."""
+    program = filter_program(deny_memfd=deny_memfd)
     assert program is not None  # Isolation only lists seccomp where a program exists
     read_fd, write_fd = os.pipe()
     os.write(write_fd, program)  # a few hundred bytes: fits the pipe buffer
     os.close(write_fd)
     return read_fd
+
+
+def inputs_bytes(arrays: dict[str, np.ndarray]) -> int:
+    """About how many bytes `write_job` writes for `arrays` (with room for the job file and npz headers)."""
+    return sum(int(a.nbytes) for a in arrays.values()) + (1 << 20) + 4096 * len(arrays)
 
 
 def write_job(jobdir: Path, job: Job, arrays: dict[str, np.ndarray]) -> None:
@@ -278,9 +296,15 @@ def kill_group(pid: int) -> None:
         pass
 
 
-def read_result(jobdir: Path, job: Job, returncode: int, timed_out: bool, limits: Limits, phase: Phase) -> RunResult:
-    """Turn what the worker left behind into a RunResult; trust only a complete, tokened report."""
+def read_result(jobdir: Path, job: Job, returncode: int, timed_out: bool, limits: Limits, phase: Phase, *,
+                overrun: Overrun | None = None) -> RunResult:
+    """Turn what the worker left behind into a RunResult; trust only a complete, tokened report.
+
+    A job that hit its memory or scratch bound (`overrun`) fails with that, whatever it reported.
+    """
     tail = stderr_tail(jobdir / "stderr.txt")
+    if overrun is not None:
+        return RunResult(job.task_name, error=overrun_error(overrun, limits, phase, tail))
     if timed_out:
         return RunResult(job.task_name, error=RunError("timeout", phase, msg("sandbox.timeout", seconds=limits.timeout_s), tail))
     report = parse_report(read_regular(jobdir / OUT_DIR / REPORT_FILE, find(job.task).max_report_bytes), job.token)

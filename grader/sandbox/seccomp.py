@@ -3,7 +3,9 @@
 bubblewrap loads it with `--seccomp FD`.  The filter denies, with EPERM, the
 system calls a grading worker never needs and an attacker would: sockets other
 than AF_UNIX (EACCES), ptrace, mount and namespace calls, module and kexec
-loading, bpf, perf events, keyrings, io_uring.  x86_64 only: on other machines
+loading, bpf, perf events, keyrings, io_uring; and memfd_create where no
+memory cgroup charges a memfd's pages to the job (`deny_memfd`): a memfd filled
+with `write` is memory that neither RLIMIT_AS nor a tmpfs size sees.  x86_64 only: on other machines
 `filter_program()` returns None and the layer is reported as absent.
 """
 
@@ -35,23 +37,27 @@ DENIED_X86_64 = {
     "process_vm_writev": 311, "finit_module": 313, "kexec_file_load": 320, "bpf": 321,
     "userfaultfd": 323, "io_uring_setup": 425,
 }
+SYS_MEMFD_CREATE = 319
 
 
-def filter_program() -> bytes | None:
-    """The compiled filter (an array of struct sock_filter), or None off x86_64."""
+def filter_program(*, deny_memfd: bool = False) -> bytes | None:
+    """The compiled filter (an array of struct sock_filter), or None off x86_64.
+
+    `deny_memfd` also refuses memfd_create (EPERM): for machines where no memory cgroup holds.
+    """
     if platform.machine() not in ("x86_64", "AMD64"):
         return None
-    return b"".join(struct.pack("<HBBI", *ins) for ins in _instructions())
+    denied = sorted({*DENIED_X86_64.values(), *((SYS_MEMFD_CREATE,) if deny_memfd else ())})
+    return b"".join(struct.pack("<HBBI", *ins) for ins in _instructions(denied))
 
 
-def _instructions() -> list[tuple[int, int, int, int]]:
+def _instructions(denied: list[int]) -> list[tuple[int, int, int, int]]:
     """Straight-line program; a jump's offset counts the instructions after it (forward only).
 
     pc  0 ld arch         1 jeq x86_64 (else 2: kill)   3 ld nr   4 jge x32 -> EPERM
     pc  5 jeq socket -> SOCK   6 .. 6+n-1 jeq denied[i] -> EPERM   6+n allow
     SOCK = 7+n ld arg0   8+n jeq AF_UNIX -> 10+n   9+n EACCES   10+n allow   EPERM = 11+n
     """
-    denied = sorted(DENIED_X86_64.values())
     n = len(denied)
     sock, eperm = 7 + n, 11 + n
 
