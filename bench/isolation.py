@@ -26,6 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
+from grader.checks.softmax_stability.worker import TASK as STABILITY
+from grader.checks.softmax_stability.worker import StabilityParams
 from grader.intake import load_submission
 from grader.sandbox.limits import Limits
 from grader.sandbox import Job, Runner, SubprocessRunner
@@ -52,7 +54,7 @@ def softmax_job() -> Job:
         (Path(tmp) / "hw.py").write_text(SOFTMAX, encoding="utf-8")
         part = load_submission(Path(tmp)).numpy_part
         assert part is not None
-        return Job(task="softmax_stability", units=part.units)
+        return STABILITY.job(part.units, StabilityParams(), part.supplied_imports)
 
 
 def measure(runs: int) -> dict[str, float]:
