@@ -130,11 +130,13 @@ EXPECTED: dict[str, Expect] = {
     # Refused by seccomp where no cgroup holds ("forbidden"), else killed by the cgroup ("memory").
     "memfd_buffers": Expect(ERROR, frozenset({"memory", "forbidden"})),
     "many_small_files": Expect(ERROR, frozenset({"memory"})),
-    "fill_in_children": Expect(ERROR, frozenset({"memory"})),
+    # Under a loaded machine the 8 s wall clock can end the children's fill before the cgroup does: contained either way
+    # (test_the_class_took_no_more_memory_or_disk_than_its_jobs_limits measures that it was).
+    "fill_in_children": Expect(ERROR, frozenset({"memory", "timeout"})),
 }
 SCRATCH_MESSAGES = {
     "fill_every_place": "files: your code wrote more than 256 MiB of files",
-    "many_small_files": "files: your code made more than 10240 files (in your working folder)",
+    "many_small_files": "files: your code made more than 10240 files",  # (in /tmp or the working folder: one tmpfs)
     "memfd_buffers": "memory: your code used more than 1 GiB of memory",
     "fill_in_children": "memory: your code used more than 1 GiB of memory",
 }
@@ -437,6 +439,8 @@ def test_containment_attack_is_told_which_bound_it_hit(batch: Batch, name: str) 
     if name == "memfd_buffers" and "cgroup" not in batch.isolation:
         assert relu["evidence"]["failure"] == "forbidden", relu["message"]  # seccomp refused memfd_create
         return
+    if name == "fill_in_children" and relu["evidence"]["failure"] == "timeout":
+        return  # the wall clock came first (see EXPECTED): the bound is measured by the memory test below
     assert_unless_layer_missing(relu["message"].startswith(SCRATCH_MESSAGES[name]), batch, (layer,), relu["message"])
     if name == "fill_every_place":  # /tmp is the first place it fills; without bubblewrap that is the host's own /tmp
         assert_unless_layer_missing(relu["message"].startswith(f"{SCRATCH_MESSAGES[name]} (in /tmp)"), batch, ("bwrap",), relu["message"])
@@ -445,7 +449,7 @@ def test_containment_attack_is_told_which_bound_it_hit(batch: Batch, name: str) 
 def test_the_class_took_no_more_memory_or_disk_than_its_jobs_limits(batch: Batch) -> None:
     # One grading thread (no --jobs): one student job at a time, plus what the grader and its two warm templates
     # hold themselves (PyTorch imported in each).
-    limits = load_rubric(RUBRIC).rubric.limits
+    limits = load_rubric(RUBRIC, BUILTIN).rubric.limits
     job, own = (limits.memory_mb + limits.scratch_mb + 32) << 20, 2 << 30
     assert_unless_layer_missing(batch.memory_drop <= job + own, batch, ("cgroup",),
                                 f"MemAvailable fell by {batch.memory_drop >> 20} MiB, more than one job's limits and the grader's own")
